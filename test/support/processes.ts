@@ -1,0 +1,111 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+/** The repository root, from dist/test/support (compiled) or test/support (source). */
+export const REPO_ROOT = resolve(__dirname, __dirname.includes(`${join('dist', 'test')}`) ? '../../..' : '../..');
+export const SERVER_BIN = join(REPO_ROOT, 'dist/server/src/main.js');
+export const AGENT_BIN = join(REPO_ROOT, 'dist/agent/src/main.js');
+
+/**
+ * A real child process (mamori-server or mamori-agent) whose output is kept for assertions
+ * and for the failure message. `stop()` ends it (SIGTERM, then SIGKILL after a grace period).
+ */
+export class RunningProcess {
+  readonly output: string[] = [];
+  private exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(readonly name: string, readonly child: ChildProcess) {
+    const collect = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.length > 0) this.output.push(line);
+      }
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exitPromise = new Promise((resolveExit) => {
+      child.once('exit', (code, signal) => resolveExit({ code, signal }));
+    });
+  }
+
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  waitForExit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.exitPromise;
+  }
+
+  /** Resolves with the first output line matching `pattern`, or fails after `timeoutMs`. */
+  async waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    for (;;) {
+      for (; seen < this.output.length; seen++) {
+        if (pattern.test(this.output[seen])) return this.output[seen];
+      }
+      if (this.exited) {
+        throw new Error(`${this.name} exited before printing ${pattern}:\n${this.tail()}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`${this.name} did not print ${pattern} within ${timeoutMs} ms:\n${this.tail()}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  tail(lines = 40): string {
+    return this.output.slice(-lines).join('\n');
+  }
+
+  /** The crash the tests simulate: no chance to flush or clean up. */
+  async kill9(): Promise<void> {
+    if (this.exited) return;
+    this.child.kill('SIGKILL');
+    await this.exitPromise;
+  }
+
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.exited) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exitPromise;
+    clearTimeout(timer);
+  }
+}
+
+/** Starts `node <bin> ...args` with a clean, explicit environment. */
+export function startNodeProgram(
+  name: string,
+  bin: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): RunningProcess {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new RunningProcess(name, child);
+}
+
+/** Runs a CLI command to completion and returns its exit code and output. */
+export async function runNodeProgram(
+  bin: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
