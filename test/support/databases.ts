@@ -1,4 +1,4 @@
-import type { TestContext } from 'node:test';
+import type { CleanupScope } from './cleanup-scope';
 import { join } from 'node:path';
 import { createTestDatabase, probePostgres } from './postgres';
 import { skipOrFail } from './prerequisites';
@@ -21,7 +21,7 @@ export interface ProvidedDatabase {
  * their removal with `t.after`, so they go away even when the test fails. Returns null when
  * the test was skipped because PostgreSQL is not reachable (outside CI).
  */
-export async function provideDatabase(t: TestContext, kind: DatabaseKind): Promise<ProvidedDatabase | null> {
+export async function provideDatabase(t: CleanupScope, kind: DatabaseKind): Promise<ProvidedDatabase | null> {
   const dir = makeTempDir(`mamori-${kind}-`);
   t.after(() => dir.cleanup());
   if (kind === 'sqlite') {

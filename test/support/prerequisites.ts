@@ -1,11 +1,11 @@
-import type { TestContext } from 'node:test';
+import type { CleanupScope } from './cleanup-scope';
 
 /**
  * Tests that need something a plain laptop may lack (PostgreSQL, root, Chromium…) call this
  * when the prerequisite is missing. On a laptop the test is skipped with the reason printed;
  * in CI (CI=true) a missing prerequisite is a failure, because .ci/run installs them all.
  */
-export function skipOrFail(t: TestContext, reason: string): void {
+export function skipOrFail(t: CleanupScope, reason: string): void {
   if (process.env.CI === 'true') {
     throw new Error(`prerequisite missing in CI: ${reason}`);
   }

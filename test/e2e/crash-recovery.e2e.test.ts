@@ -1,0 +1,117 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DATABASE_KINDS } from '../support/databases';
+import { AgentUnderTest, CollectorUnderTest, attachLine, detachLine } from './support/cluster';
+import { eventually } from './support/rest-client';
+
+const PAIRS = 5_000; // 5,000 attach + 5,000 detach = 10,000 events
+const CHUNK_PAIRS = 100;
+const CHUNK_PAUSE_MS = 100;
+
+/** Appends the 10,000-event stream to the agent's fake USB script, a chunk at a time, as a live stream would arrive. */
+async function streamEvents(agent: AgentUnderTest, stop: { requested: boolean }): Promise<void> {
+  for (let first = 0; first < PAIRS && !stop.requested; first += CHUNK_PAIRS) {
+    const lines: string[] = [];
+    for (let i = first; i < Math.min(PAIRS, first + CHUNK_PAIRS); i++) {
+      const busPath = `3-${(i % 8) + 1}`;
+      lines.push(
+        attachLine({
+          vendorId: '0951',
+          productId: '1666',
+          serial: `KINGSTON${String(i).padStart(8, '0')}`,
+          manufacturer: 'Kingston',
+          product: 'DataTraveler 3.0',
+          interfaceClasses: [8],
+          busPath,
+        }),
+        detachLine(busPath),
+      );
+    }
+    agent.appendScript(lines);
+    await sleep(CHUNK_PAUSE_MS);
+  }
+}
+
+async function storedUsbEvents(collector: CollectorUnderTest, agentId: string): Promise<{ attached: number; detached: number }> {
+  const attached = await collector.countEvents({ agentId, kind: 'usb_device_attached' });
+  const detached = await collector.countEvents({ agentId, kind: 'usb_device_detached' });
+  return { attached, detached };
+}
+
+async function expectExactlyAllStored(collector: CollectorUnderTest, agentId: string): Promise<void> {
+  await eventually(
+    'all 10,000 events stored',
+    async () => {
+      const counts = await storedUsbEvents(collector, agentId);
+      assert.ok(counts.attached <= PAIRS && counts.detached <= PAIRS, `duplicates stored: ${JSON.stringify(counts)}`);
+      return counts.attached === PAIRS && counts.detached === PAIRS ? counts : undefined;
+    },
+    180_000,
+  );
+  // Give a late duplicate (a resent batch) the chance to show up before the final count.
+  await sleep(2_000);
+  assert.deepEqual(await storedUsbEvents(collector, agentId), { attached: PAIRS, detached: PAIRS });
+  // Violations are decided once per stored event: walk every page and count them.
+  const seen = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const query: string = `/api/v1/violations?agentId=${agentId}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const page: { items: Array<{ eventId: string }>; nextCursor: string | null } = await collector.rest.expect(200, 'GET', query);
+    for (const item of page.items) {
+      assert.ok(!seen.has(item.eventId), `two violations for event ${item.eventId}`);
+      seen.add(item.eventId);
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  assert.equal(seen.size, PAIRS, 'one usb.unregistered_device violation per attached stick');
+}
+
+for (const kind of DATABASE_KINDS) {
+  describe(`crash recovery on ${kind}`, () => {
+    test('kill -9 of the collector mid-stream: exactly 10,000 events stored after restart', async (t) => {
+      const collector = await CollectorUnderTest.start(t, kind);
+      if (collector === null) return;
+      const agent = await AgentUnderTest.enroll(t, collector);
+      await agent.start();
+      const stop = { requested: false };
+      t.after(() => { stop.requested = true; });
+      const streaming = streamEvents(agent, stop);
+
+      const atKill = await eventually('the stream to be under way', async () => {
+        const counts = await storedUsbEvents(collector, agent.agentId);
+        return counts.attached + counts.detached >= 1_000 ? counts : undefined;
+      }, 60_000);
+      await collector.process.kill9();
+      assert.ok(atKill.attached + atKill.detached < 2 * PAIRS, 'the collector died before the stream ended');
+      await sleep(1_500); // the agent keeps collecting into its spool while the collector is down
+      await collector.launch();
+
+      await streaming;
+      await expectExactlyAllStored(collector, agent.agentId);
+      assert.ok(!agent.process.exited, 'the agent survived the collector crash');
+    });
+
+    test('kill -9 of the agent mid-stream: exactly 10,000 events stored after restart', async (t) => {
+      const collector = await CollectorUnderTest.start(t, kind);
+      if (collector === null) return;
+      const agent = await AgentUnderTest.enroll(t, collector);
+      await agent.start();
+      const stop = { requested: false };
+      t.after(() => { stop.requested = true; });
+      const streaming = streamEvents(agent, stop);
+
+      const atKill = await eventually('the stream to be under way', async () => {
+        const counts = await storedUsbEvents(collector, agent.agentId);
+        return counts.attached + counts.detached >= 1_000 ? counts : undefined;
+      }, 60_000);
+      await agent.process.kill9();
+      assert.ok(atKill.attached + atKill.detached < 2 * PAIRS, 'the agent died before the stream ended');
+      await sleep(500);
+      await agent.start();
+
+      await streaming;
+      await expectExactlyAllStored(collector, agent.agentId);
+    });
+  });
+}

@@ -1,0 +1,141 @@
+import type { CleanupScope } from '../../support/cleanup-scope';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseKind, provideDatabase } from '../../support/databases';
+import { freePort } from '../../support/ports';
+import { AGENT_BIN, RunningProcess, SERVER_BIN, runNodeProgram, startNodeProgram } from '../../support/processes';
+import { makeTempDir } from '../../support/temp-dir';
+import { RestClient } from './rest-client';
+
+/** One fake USB device as the fake backend's script describes it. */
+export interface ScriptDevice {
+  vendorId: string;
+  productId: string;
+  serial: string;
+  manufacturer?: string;
+  product?: string;
+  interfaceClasses: number[];
+  busPath: string;
+}
+
+export function attachLine(device: ScriptDevice): string {
+  return JSON.stringify({ op: 'attach', device });
+}
+
+export function detachLine(busPath: string): string {
+  return JSON.stringify({ op: 'detach', busPath });
+}
+
+/**
+ * A real collector process on loopback with a database and data folder of its own.
+ * Stopped (and its data removed) by t.after, even when the test fails.
+ */
+export class CollectorUnderTest {
+  process!: RunningProcess;
+  rest!: RestClient;
+  grpcAddress!: string;
+  readonly adminToken = `test-admin-${randomBytes(16).toString('hex')}`;
+
+  private constructor(
+    readonly kind: DatabaseKind,
+    readonly dataDir: string,
+    readonly databaseUrl: string | undefined,
+    readonly grpcPort: number,
+    readonly httpPort: number,
+  ) {}
+
+  static async start(t: CleanupScope, kind: DatabaseKind, extraEnv: Record<string, string> = {}): Promise<CollectorUnderTest | null> {
+    const database = await provideDatabase(t, kind);
+    if (database === null) return null;
+    const collector = new CollectorUnderTest(kind, database.dataDir, database.url, await freePort(), await freePort());
+    t.after(() => collector.process?.stop());
+    await collector.launch(extraEnv);
+    return collector;
+  }
+
+  get env(): Record<string, string | undefined> {
+    return {
+      MAMORI_DATA_DIR: this.dataDir,
+      MAMORI_DATABASE_URL: this.databaseUrl,
+      MAMORI_GRPC_ADDRESS: `127.0.0.1:${this.grpcPort}`,
+      MAMORI_HTTP_ADDRESS: `127.0.0.1:${this.httpPort}`,
+      MAMORI_ADMIN_TOKEN: this.adminToken,
+      MAMORI_SERVER_NAMES: 'localhost,127.0.0.1',
+      MAMORI_LOG_LEVEL: 'info',
+    };
+  }
+
+  /** Starts (or restarts, after a kill) the collector process on the same data and ports. */
+  async launch(extraEnv: Record<string, string> = {}): Promise<void> {
+    this.process = startNodeProgram(`mamori-server(${this.kind})`, SERVER_BIN, ['run'], { ...this.env, ...extraEnv });
+    await this.process.waitForLine(/"msg":"mamori-server ready"/, 60_000);
+    this.grpcAddress = `127.0.0.1:${this.grpcPort}`;
+    this.rest = new RestClient(`http://127.0.0.1:${this.httpPort}`, this.adminToken);
+  }
+
+  async createEnrollmentToken(body: Record<string, unknown> = {}): Promise<{ id: string; token: string }> {
+    return this.rest.expect(201, 'POST', '/api/v1/enrollment-tokens', body);
+  }
+
+  async countEvents(query: Record<string, string>): Promise<number> {
+    const params = new URLSearchParams(query).toString();
+    const result = await this.rest.expect<{ count: number }>(200, 'GET', `/api/v1/events/count?${params}`);
+    return result.count;
+  }
+}
+
+/**
+ * A real agent process enrolled against a collector, driven by a fake USB script that the
+ * test appends to while the agent runs.
+ */
+export class AgentUnderTest {
+  process!: RunningProcess;
+  agentId!: string;
+  readonly stateDir: string;
+  readonly scriptPath: string;
+
+  private constructor(t: CleanupScope, readonly collector: CollectorUnderTest) {
+    const dir = makeTempDir('mamori-agent-');
+    t.after(() => dir.cleanup());
+    this.stateDir = join(dir.path, 'state');
+    this.scriptPath = join(dir.path, 'usb-script.jsonl');
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(this.scriptPath, '');
+    t.after(() => this.process?.stop());
+  }
+
+  static async enroll(t: CleanupScope, collector: CollectorUnderTest): Promise<AgentUnderTest> {
+    const agent = new AgentUnderTest(t, collector);
+    const { token } = await collector.createEnrollmentToken({ label: 'e2e' });
+    const result = await runNodeProgram(
+      AGENT_BIN,
+      ['enroll', '--server', collector.grpcAddress, '--token', token, '--state-dir', agent.stateDir],
+      {},
+    );
+    if (result.code !== 0) {
+      throw new Error(`mamori-agent enroll failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+    }
+    const status = await runNodeProgram(AGENT_BIN, ['status', '--json', '--state-dir', agent.stateDir], {});
+    agent.agentId = JSON.parse(status.stdout).agentId;
+    return agent;
+  }
+
+  get env(): Record<string, string> {
+    return {
+      MAMORI_AGENT_USB_BACKEND: 'fake',
+      MAMORI_AGENT_FAKE_USB_SCRIPT: this.scriptPath,
+      MAMORI_AGENT_HEARTBEAT_SECONDS: '1',
+      MAMORI_AGENT_LOG_LEVEL: 'info',
+    };
+  }
+
+  async start(): Promise<void> {
+    this.process = startNodeProgram('mamori-agent', AGENT_BIN, ['run', '--state-dir', this.stateDir], this.env);
+    await this.process.waitForLine(/"msg":"mamori-agent running"/, 30_000);
+  }
+
+  appendScript(lines: string[]): void {
+    appendFileSync(this.scriptPath, lines.map((l) => `${l}\n`).join(''));
+  }
+}
