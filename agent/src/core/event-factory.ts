@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import type { UsbDevice } from '../generated/mamori/v1/common';
+import { AgentState, type Event } from '../generated/mamori/v1/events';
+import { uuidV5 } from './ids';
+import { toTimestamp } from './timestamps';
+
+/**
+ * An event as a source hands it over: everything but the sequence number, which only the outbox
+ * assigns (it alone knows the per-agent order and persists the high-water mark).
+ */
+export type EventDraft = Omit<Event, 'sequence'>;
+
+function base(eventId: string | undefined, occurredAt: Date, userName: string): EventDraft {
+  return { eventId: eventId ?? randomUUID(), occurredAt: toTimestamp(occurredAt), userName };
+}
+
+export function usbAttachedEvent(input: {
+  device: UsbDevice;
+  presentAtStart: boolean;
+  occurredAt: Date;
+  userName: string;
+  eventId?: string;
+}): EventDraft {
+  return {
+    ...base(input.eventId, input.occurredAt, input.userName),
+    usbDeviceAttached: { device: input.device, presentAtStart: input.presentAtStart },
+  };
+}
+
+export function usbDetachedEvent(input: { device: UsbDevice; occurredAt: Date; userName: string; eventId?: string }): EventDraft {
+  return { ...base(input.eventId, input.occurredAt, input.userName), usbDeviceDetached: { device: input.device } };
+}
+
+export function agentStatusEvent(input: {
+  state: AgentState;
+  message: string;
+  droppedEvents: number;
+  policyVersion: bigint;
+  occurredAt: Date;
+  userName: string;
+  eventId?: string;
+}): EventDraft {
+  return {
+    ...base(input.eventId, input.occurredAt, input.userName),
+    agentStatus: {
+      state: input.state,
+      droppedEvents: String(input.droppedEvents),
+      message: input.message,
+      policyVersion: input.policyVersion.toString(),
+    },
+  };
+}
+
+/**
+ * The report the outbox queues once space returns after it had to drop events. Its id is
+ * derived from the running drop total, so if a crash makes the outbox queue the same report
+ * again the collector stores it once.
+ */
+export function eventsDroppedEvent(droppedTotal: number, occurredAt: Date, policyVersion = 0n, userName = ''): EventDraft {
+  return agentStatusEvent({
+    state: AgentState.AGENT_STATE_EVENTS_DROPPED,
+    message: `the spool was full: ${droppedTotal} event(s) dropped since enrollment`,
+    droppedEvents: droppedTotal,
+    policyVersion,
+    occurredAt,
+    userName,
+    eventId: uuidV5(`events-dropped:${droppedTotal}`),
+  });
+}

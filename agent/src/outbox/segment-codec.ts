@@ -1,0 +1,63 @@
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
+import { Event } from '../generated/mamori/v1/events';
+
+/**
+ * A segment file is a run of length-delimited binary protobuf `Event` messages (varint length,
+ * then the bytes), the same framing protobuf uses for repeated fields and most tools understand.
+ * A segment's name is `<first sequence>-<last sequence>.seg`, both zero-padded to 20 digits, so
+ * lexical order is age order and the sequence range is known without opening the file.
+ */
+export const SEGMENT_SUFFIX = '.seg';
+const SEGMENT_NAME = /^(\d{20})-(\d{20})\.seg$/;
+
+export function segmentName(first: bigint, last: bigint): string {
+  return `${first.toString().padStart(20, '0')}-${last.toString().padStart(20, '0')}${SEGMENT_SUFFIX}`;
+}
+
+/** Parses a segment file name; null for anything else (temp files, strangers). */
+export function parseSegmentName(name: string): { first: bigint; last: bigint } | null {
+  const match = SEGMENT_NAME.exec(name);
+  if (match === null) return null;
+  const first = BigInt(match[1]);
+  const last = BigInt(match[2]);
+  return first <= last ? { first, last } : null;
+}
+
+/** One framed record: varint length prefix plus the encoded event. */
+export function encodeRecord(event: Event): Uint8Array {
+  return new BinaryWriter().bytes(Event.encode(event).finish()).finish();
+}
+
+export function encodeRecords(records: Uint8Array[]): Buffer {
+  return Buffer.concat(records);
+}
+
+/**
+ * Decodes every record of a segment. Throws when the data is truncated or not protobuf;
+ * segments only appear by rename after fsync, so that means corruption on disk, and the outbox
+ * quarantines the file rather than guessing.
+ */
+export function decodeRecords(data: Uint8Array): { event: Event; record: Uint8Array }[] {
+  const reader = new BinaryReader(data);
+  const out: { event: Event; record: Uint8Array }[] = [];
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const body = reader.bytes();
+    if (reader.pos > reader.len) throw new Error(`truncated record at byte ${start}`);
+    out.push({ event: Event.decode(body), record: data.subarray(start, reader.pos) });
+  }
+  return out;
+}
+
+/** Counts records without decoding the events (for status and start-up accounting). */
+export function countRecords(data: Uint8Array): number {
+  const reader = new BinaryReader(data);
+  let count = 0;
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    reader.bytes();
+    if (reader.pos > reader.len) throw new Error(`truncated record at byte ${start}`);
+    count += 1;
+  }
+  return count;
+}
