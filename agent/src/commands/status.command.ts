@@ -1,0 +1,70 @@
+import { inspectSpool } from '../outbox/outbox';
+import { loadIdentity, NotEnrolledError } from '../state/agent-identity';
+import { loadCachedPolicy } from '../state/policy-cache';
+import { statePaths } from '../state/state-dir';
+import { readStatusFile } from '../state/status-file';
+
+const STALE_AFTER_MS = 15_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * `mamori-agent status`: enrollment from agent.json, connection from the daemon's status.json,
+ * spool depth and drops from the spool itself (so it is true even when the daemon is down).
+ * Exit 0 when enrolled, 3 when not.
+ */
+export async function statusCommand(input: { stateDir: string; json: boolean }): Promise<number> {
+  const paths = statePaths(input.stateDir);
+  let identity;
+  try {
+    identity = await loadIdentity(paths);
+  } catch (error) {
+    if (!(error instanceof NotEnrolledError)) throw error;
+    if (input.json) process.stdout.write(JSON.stringify({ enrolled: false, stateDir: paths.root, reason: error.message }) + '\n');
+    else process.stdout.write(`mamori-agent: ${error.message}\n`);
+    return 3;
+  }
+  const [daemon, spool, policy] = await Promise.all([readStatusFile(paths.status), inspectSpool(paths.spool), loadCachedPolicy(paths.policyCache)]);
+  const running = daemon !== null && pidAlive(daemon.pid) && Date.now() - Date.parse(daemon.updatedAt) < STALE_AFTER_MS;
+  const report = {
+    enrolled: true,
+    agentId: identity.agentId,
+    server: identity.server,
+    enrolledAt: identity.enrolledAt,
+    stateDir: paths.root,
+    daemon: { running, pid: daemon?.pid ?? null, startedAt: daemon?.startedAt ?? null, updatedAt: daemon?.updatedAt ?? null },
+    connection: {
+      state: running ? daemon!.connection.state : 'not running',
+      lastContactAt: daemon?.connection.lastContactAt ?? null,
+      lastError: daemon?.connection.lastError ?? null,
+      lastErrorAt: daemon?.connection.lastErrorAt ?? null,
+    },
+    spool: { events: spool.events, bytes: spool.bytes },
+    droppedEvents: spool.droppedTotal,
+    rejectedEvents: spool.rejected,
+    policyVersion: policy === null ? '0' : policy.version,
+  };
+  if (input.json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    return 0;
+  }
+  const lines = [
+    `enrolled:        yes, agent ${report.agentId} with ${report.server} (since ${report.enrolledAt})`,
+    `daemon:          ${running ? `running (pid ${report.daemon.pid}, since ${report.daemon.startedAt})` : 'not running'}`,
+    `connection:      ${report.connection.state}; last contact ${report.connection.lastContactAt ?? 'never'}`,
+    `last error:      ${report.connection.lastError ? `${report.connection.lastError} (${report.connection.lastErrorAt})` : 'none'}`,
+    `spool:           ${report.spool.events} event(s), ${report.spool.bytes} byte(s) waiting`,
+    `dropped events:  ${report.droppedEvents}`,
+    `rejected events: ${report.rejectedEvents}`,
+    `policy version:  ${report.policyVersion}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

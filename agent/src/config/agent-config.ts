@@ -1,0 +1,55 @@
+import { isLogLevel, type LogLevel } from '../logging/logger';
+
+/** The USB backends this build can run; real platform backends arrive with the next issue. */
+export const USB_BACKENDS = ['fake', 'unsupported'] as const;
+export type UsbBackendName = (typeof USB_BACKENDS)[number];
+
+export interface AgentConfig {
+  usbBackend: UsbBackendName;
+  /** The fake backend's JSON-lines script (required when usbBackend is "fake"). */
+  fakeUsbScript: string | undefined;
+  /** Overrides the heartbeat interval the collector asks for, when set. */
+  heartbeatSecondsOverride: number | undefined;
+  spoolMaxBytes: number;
+  batchSize: number;
+  logLevel: LogLevel;
+}
+
+/** A configuration value the agent cannot run with; main prints it and exits with code 2. */
+export class ConfigError extends Error {}
+
+export const DEFAULT_SPOOL_MAX_BYTES = 104_857_600;
+export const DEFAULT_BATCH_SIZE = 500;
+/** The collector refuses larger batches. */
+export const MAX_BATCH_SIZE = 5000;
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+/** Reads the agent's environment; throws ConfigError naming the variable for any bad value. */
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const backend = (env.MAMORI_AGENT_USB_BACKEND ?? '').trim() || 'unsupported';
+  if (!(USB_BACKENDS as readonly string[]).includes(backend)) {
+    throw new ConfigError(`MAMORI_AGENT_USB_BACKEND must be one of ${USB_BACKENDS.join(', ')}, got "${backend}"`);
+  }
+  const script = env.MAMORI_AGENT_FAKE_USB_SCRIPT?.trim() || undefined;
+  if (backend === 'fake' && script === undefined) {
+    throw new ConfigError('MAMORI_AGENT_FAKE_USB_SCRIPT must name the script file when MAMORI_AGENT_USB_BACKEND is "fake"');
+  }
+  const level = (env.MAMORI_AGENT_LOG_LEVEL ?? '').trim() || 'info';
+  if (!isLogLevel(level)) throw new ConfigError(`MAMORI_AGENT_LOG_LEVEL must be debug, info, warn or error, got "${level}"`);
+  return {
+    usbBackend: backend as UsbBackendName,
+    fakeUsbScript: script,
+    heartbeatSecondsOverride: integer(env, 'MAMORI_AGENT_HEARTBEAT_SECONDS', undefined, 1, 86_400),
+    spoolMaxBytes: integer(env, 'MAMORI_AGENT_SPOOL_MAX_BYTES', DEFAULT_SPOOL_MAX_BYTES, 4096, Number.MAX_SAFE_INTEGER)!,
+    batchSize: integer(env, 'MAMORI_AGENT_BATCH_SIZE', DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE)!,
+    logLevel: level,
+  };
+}

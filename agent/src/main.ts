@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// mamori-agent: command line and wiring only; the work happens in commands/ and below.
+import { parseArgs } from 'node:util';
+import { runCommand } from './commands/run.command';
+import { statusCommand } from './commands/status.command';
+import { createLogger } from './logging/logger';
+import { resolveStateDir } from './state/state-dir';
+
+const USAGE = `Usage: mamori-agent <command> [options]
+
+Commands:
+  enroll --server HOST:PORT --token TOKEN [--state-dir DIR]
+                      enroll this host with a mamori collector
+  run [--state-dir DIR]
+                      run the agent daemon (SIGTERM/SIGINT stop it in an orderly way)
+  status [--state-dir DIR] [--json]
+                      show enrollment, connection, spool depth, drops and policy version
+                      (exit 0 when enrolled, 3 when not)
+
+State folder: --state-dir, else MAMORI_AGENT_STATE_DIR, else /var/lib/mamori-agent (root)
+or $XDG_STATE_HOME/mamori-agent (~/.local/state/mamori-agent).
+Environment: MAMORI_AGENT_USB_BACKEND (fake|unsupported), MAMORI_AGENT_FAKE_USB_SCRIPT,
+MAMORI_AGENT_HEARTBEAT_SECONDS, MAMORI_AGENT_SPOOL_MAX_BYTES, MAMORI_AGENT_BATCH_SIZE,
+MAMORI_AGENT_LOG_LEVEL (debug|info|warn|error).
+`;
+
+const OPTIONS = {
+  enroll: { server: { type: 'string' }, token: { type: 'string' }, 'state-dir': { type: 'string' } },
+  run: { 'state-dir': { type: 'string' } },
+  status: { 'state-dir': { type: 'string' }, json: { type: 'boolean' } },
+} as const;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (!(command in OPTIONS)) throw new UsageError(`unknown command "${command}"`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const parsed = parseArgs({ args: rest, options: OPTIONS[command as keyof typeof OPTIONS], strict: true, allowPositionals: false });
+    values = parsed.values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const stateDir = resolveStateDir(values['state-dir'] as string | undefined);
+  switch (command) {
+    case 'enroll': {
+      if (typeof values.server !== 'string' || values.server === '') throw new UsageError('enroll needs --server HOST:PORT');
+      if (typeof values.token !== 'string' || values.token === '') throw new UsageError('enroll needs --token TOKEN');
+      const level = process.env.MAMORI_AGENT_LOG_LEVEL;
+      const logger = createLogger(level === 'debug' || level === 'warn' || level === 'error' ? level : 'info');
+      // Loaded on demand: the X.509 stack is only needed to enroll.
+      const { enrollCommand } = await import('./commands/enroll.command.js');
+      return enrollCommand({ server: values.server, token: values.token, stateDir, logger });
+    }
+    case 'run':
+      return runCommand({ stateDir });
+    default:
+      return statusCommand({ stateDir, json: values.json === true });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Open gRPC channels or timers must not keep a finished command alive.
+    setImmediate(() => process.exit(code));
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`mamori-agent: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    process.stderr.write(`mamori-agent: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

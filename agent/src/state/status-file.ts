@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-file';
+
+export type ConnectionState = 'connecting' | 'connected' | 'unavailable' | 'refused';
+
+/** What the daemon writes to status.json for `mamori-agent status` and for people. */
+export interface DaemonStatus {
+  pid: number;
+  updatedAt: string;
+  startedAt: string;
+  connection: {
+    state: ConnectionState;
+    lastContactAt: string | null;
+    lastError: string | null;
+    lastErrorAt: string | null;
+  };
+  policyVersion: string;
+  sources: string[];
+  uploadedEvents: number;
+  rejectedEvents: number;
+}
+
+/**
+ * Tracks the collector connection as the uploader, heartbeat and policy watcher see it. Any
+ * successful call means "connected"; UNAUTHENTICATED means "refused" (revoked?) until a call
+ * succeeds again.
+ */
+export class ConnectionMonitor {
+  state: ConnectionState = 'connecting';
+  lastContactAt: Date | null = null;
+  lastError: string | null = null;
+  lastErrorAt: Date | null = null;
+
+  contact(at = new Date()): void {
+    this.state = 'connected';
+    this.lastContactAt = at;
+  }
+
+  failure(message: string, refused: boolean, at = new Date()): void {
+    this.state = refused ? 'refused' : 'unavailable';
+    this.lastError = message;
+    this.lastErrorAt = at;
+  }
+}
+
+export async function writeStatusFile(path: string, status: DaemonStatus): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n', 0o600);
+}
+
+export async function readStatusFile(path: string): Promise<DaemonStatus | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as DaemonStatus;
+  } catch {
+    return null;
+  }
+}

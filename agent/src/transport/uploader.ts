@@ -1,0 +1,144 @@
+import * as grpc from '@grpc/grpc-js';
+import type { TelemetryServiceClient } from '../generated/mamori/v1/telemetry';
+import type { Logger } from '../logging/logger';
+import type { Outbox } from '../outbox/outbox';
+import type { ConnectionMonitor } from '../state/status-file';
+import { Backoff, sleep } from './backoff';
+import { callUnary, isServiceError, statusName } from './grpc-clients';
+
+export const INVALID_EVENT_INDEX_KEY = 'mamori-invalid-event-index';
+
+export interface UploaderOptions {
+  outbox: Outbox;
+  telemetry: TelemetryServiceClient;
+  monitor: ConnectionMonitor;
+  logger: Logger;
+  backoff?: Backoff;
+  /** Wait after the collector refused this agent (UNAUTHENTICATED): it will not change soon. */
+  refusedDelayMs?: number;
+  callTimeoutMs?: number;
+  /** How often an empty spool is looked at again when nobody calls `notify`. */
+  idlePollMs?: number;
+}
+
+/**
+ * Moves the outbox to the collector: reads the oldest batch, calls UploadEvents, and acks the
+ * batch only after the collector acknowledged it. While the collector is unreachable it backs
+ * off exponentially with full jitter (the sources keep filling the spool meanwhile). An
+ * INVALID_ARGUMENT naming an event (trailing metadata mamori-invalid-event-index) moves that
+ * event to rejected/ and resends the rest; UNAUTHENTICATED means the agent was refused
+ * (revoked?) and waits long. Never throws; `run` returns when `signal` aborts.
+ */
+export class Uploader {
+  uploadedEvents = 0;
+  rejectedEvents = 0;
+  private readonly backoff: Backoff;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly options: UploaderOptions) {
+    this.backoff = options.backoff ?? new Backoff(250, 30_000);
+  }
+
+  /** Tells an idle uploader that events arrived. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  private idle(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, this.options.idlePollMs ?? 1_000);
+      signal.addEventListener('abort', done, { once: true });
+      this.wake = done;
+    });
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { outbox, telemetry, monitor, logger } = this.options;
+    while (!signal.aborted) {
+      let batch;
+      try {
+        batch = await outbox.readBatch();
+      } catch (error) {
+        logger.error('cannot read the outbox', { error: error as Error });
+        await sleep(this.backoff.next(), signal);
+        continue;
+      }
+      if (batch === null) {
+        await this.idle(signal);
+        continue;
+      }
+      try {
+        const response = await callUnary(telemetry.uploadEvents.bind(telemetry), { batchId: batch.batchId, events: [...batch.events] }, this.options.callTimeoutMs ?? 30_000);
+        await outbox.ack(batch);
+        this.uploadedEvents += batch.events.length;
+        monitor.contact();
+        this.backoff.reset();
+        logger.debug('batch uploaded', {
+          batchId: batch.batchId,
+          events: batch.events.length,
+          stored: response.storedCount,
+          duplicates: response.duplicateCount,
+        });
+      } catch (error) {
+        await this.handleFailure(error, batch, signal);
+      }
+    }
+  }
+
+  private async handleFailure(error: unknown, batch: NonNullable<Awaited<ReturnType<Outbox['readBatch']>>>, signal: AbortSignal): Promise<void> {
+    const { outbox, monitor, logger } = this.options;
+    if (!isServiceError(error)) {
+      // A local failure (disk) while acking or rejecting: the batch stays and is retried.
+      logger.error('outbox update failed after an upload attempt', { error: error as Error, batchId: batch.batchId });
+      await sleep(this.backoff.next(), signal);
+      return;
+    }
+    const code = error.code;
+    const message = `UploadEvents failed (${statusName(code)}): ${error.details}`;
+    if (code === grpc.status.INVALID_ARGUMENT) {
+      monitor.contact();
+      const raw = error.metadata?.get(INVALID_EVENT_INDEX_KEY)?.[0];
+      const index = raw === undefined ? NaN : Number(raw.toString());
+      if (Number.isInteger(index) && index >= 0 && index < batch.events.length) {
+        const file = await outbox.reject(batch, index, error.details).catch((e: Error) => {
+          logger.error('could not move the rejected event aside', { error: e });
+          return null;
+        });
+        if (file !== null) {
+          this.rejectedEvents += 1;
+          logger.error('COLLECTOR REJECTED AN EVENT: moved to rejected/, resending the rest of the batch', {
+            eventId: batch.events[index].eventId,
+            sequence: batch.events[index].sequence,
+            reason: error.details,
+            savedAs: file,
+          });
+          return;
+        }
+      } else {
+        logger.error('collector refused the batch as invalid without naming an event; retrying later', { batchId: batch.batchId, reason: error.details });
+      }
+      await sleep(this.backoff.next(), signal);
+      return;
+    }
+    if (code === grpc.status.UNAUTHENTICATED || code === grpc.status.PERMISSION_DENIED) {
+      monitor.failure(message, true);
+      const delay = (this.options.refusedDelayMs ?? 300_000) / 2 + this.backoff.next() / 2;
+      logger.error('the collector refused this agent (revoked or unknown certificate?); events stay in the spool', {
+        reason: error.details,
+        retryInMs: Math.round(delay),
+      });
+      await sleep(delay, signal);
+      return;
+    }
+    monitor.failure(message, false);
+    const delay = this.backoff.next();
+    logger.warn('upload failed; backing off', { code: statusName(code), reason: error.details, attempt: this.backoff.attempts, retryInMs: delay });
+    await sleep(delay, signal);
+  }
+}

@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadAgentConfig } from '../../../../agent/src/config/agent-config';
+import { resolveStateDir } from '../../../../agent/src/state/state-dir';
+
+test('defaults follow the contract', () => {
+  assert.deepEqual(loadAgentConfig({}), {
+    usbBackend: 'unsupported',
+    fakeUsbScript: undefined,
+    heartbeatSecondsOverride: undefined,
+    spoolMaxBytes: 104_857_600,
+    batchSize: 500,
+    logLevel: 'info',
+  });
+});
+
+test('bad values name the variable', () => {
+  const cases: [NodeJS.ProcessEnv, RegExp][] = [
+    [{ MAMORI_AGENT_USB_BACKEND: 'udev' }, /MAMORI_AGENT_USB_BACKEND/],
+    [{ MAMORI_AGENT_USB_BACKEND: 'fake' }, /MAMORI_AGENT_FAKE_USB_SCRIPT/],
+    [{ MAMORI_AGENT_BATCH_SIZE: '5001' }, /MAMORI_AGENT_BATCH_SIZE must be between 1 and 5000/],
+    [{ MAMORI_AGENT_SPOOL_MAX_BYTES: '10MB' }, /MAMORI_AGENT_SPOOL_MAX_BYTES must be a whole number/],
+    [{ MAMORI_AGENT_HEARTBEAT_SECONDS: '0' }, /MAMORI_AGENT_HEARTBEAT_SECONDS/],
+    [{ MAMORI_AGENT_LOG_LEVEL: 'loud' }, /MAMORI_AGENT_LOG_LEVEL/],
+  ];
+  for (const [env, message] of cases) assert.throws(() => loadAgentConfig(env), (e: unknown) => e instanceof ConfigError && message.test(e.message));
+});
+
+test('state folder: flag, then env, then root location, then XDG', () => {
+  assert.equal(resolveStateDir('/x', { MAMORI_AGENT_STATE_DIR: '/y' }, true, '/home/a'), '/x');
+  assert.equal(resolveStateDir(undefined, { MAMORI_AGENT_STATE_DIR: '/y' }, true, '/home/a'), '/y');
+  assert.equal(resolveStateDir(undefined, {}, true, '/home/a'), '/var/lib/mamori-agent');
+  assert.equal(resolveStateDir(undefined, { XDG_STATE_HOME: '/xdg' }, false, '/home/a'), '/xdg/mamori-agent');
+  assert.equal(resolveStateDir(undefined, {}, false, '/home/a'), '/home/a/.local/state/mamori-agent');
+});
