@@ -1,0 +1,31 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { CoreModule, CoreResources } from './core/core.module';
+import { AdminAuthModule } from './modules/admin-auth/admin-auth.module';
+import { AgentsModule } from './modules/agents/agents.module';
+import { EnrollmentModule } from './modules/enrollment/enrollment.module';
+import { HealthModule } from './modules/health/health.module';
+import { IngestModule } from './modules/ingest/ingest.module';
+import { PolicyModule } from './modules/policy/policy.module';
+import { UsbRegisterModule } from './modules/usb-register/usb-register.module';
+import { ViolationsModule } from './modules/violations/violations.module';
+
+/** The collector: every bounded context over the shared core resources. */
+@Module({})
+export class AppModule {
+  static register(resources: CoreResources): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.register(resources),
+        AdminAuthModule,
+        AgentsModule,
+        EnrollmentModule,
+        HealthModule,
+        IngestModule,
+        PolicyModule,
+        UsbRegisterModule,
+        ViolationsModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,27 @@
+export const USAGE = `mamori-server: the mamori collector (REST + gRPC)
+
+Usage:
+  mamori-server [run]                 start the collector (REST and gRPC in one process)
+  mamori-server migrate               apply pending database migrations and exit
+  mamori-server tokens create [--label L] [--uses N] [--expires-in 24h|7d|90m] [--json]
+                                      create an enrollment token (printed once)
+  mamori-server tokens list [--json]  list enrollment tokens (no secrets)
+  mamori-server tokens revoke <id>    revoke an enrollment token
+  mamori-server agents list [--json]  list enrolled agents
+  mamori-server agents revoke <id>    revoke an agent; its next call fails (within 5 s)
+  mamori-server --help                show this help
+
+Configuration comes from MAMORI_* environment variables, or a JSON file named by
+MAMORI_CONFIG (the environment wins): MAMORI_DATA_DIR, MAMORI_DATABASE_URL,
+MAMORI_GRPC_ADDRESS, MAMORI_HTTP_ADDRESS, MAMORI_ADMIN_TOKEN, MAMORI_SERVER_NAMES,
+MAMORI_TLS_CERT_FILE, MAMORI_TLS_KEY_FILE, MAMORI_TLS_CA_FILE, MAMORI_TLS_CA_KEY_FILE,
+MAMORI_GRPC_MAX_MESSAGE_BYTES, MAMORI_HEARTBEAT_SECONDS, MAMORI_AGENT_CERT_DAYS,
+MAMORI_LOG_LEVEL.
+
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
+`;
+
+/** A command line that cannot be run; the message names the offending word. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

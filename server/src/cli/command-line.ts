@@ -1,0 +1,119 @@
+import { parseArgs } from 'node:util';
+import { parseDurationSeconds } from '../common/duration';
+import { UsageError } from './cli-usage';
+
+export type Command =
+  | { name: 'help' }
+  | { name: 'run' }
+  | { name: 'migrate' }
+  | { name: 'tokens create'; label?: string; maxUses?: number; expiresInSeconds?: number; json: boolean }
+  | { name: 'tokens list'; json: boolean }
+  | { name: 'tokens revoke'; id: string }
+  | { name: 'agents list'; json: boolean }
+  | { name: 'agents revoke'; id: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Parses mamori-server's arguments (without node and the script). Throws UsageError naming the bad word. */
+export function parseCommandLine(argv: string[]): Command {
+  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { name: 'help' };
+  const [first, second, ...rest] = argv;
+  if (first === undefined) return { name: 'run' };
+  if (first.startsWith('-')) throw new UsageError(`unknown option "${first}"`);
+  switch (first) {
+    case 'run':
+    case 'migrate':
+      noMore(argv.slice(1), first);
+      return { name: first };
+    case 'tokens':
+      return tokens(second, rest);
+    case 'agents':
+      return agents(second, rest);
+    default:
+      throw new UsageError(`unknown command "${first}"`);
+  }
+}
+
+function tokens(sub: string | undefined, args: string[]): Command {
+  switch (sub) {
+    case 'create': {
+      const { values } = parse(args, {
+        label: { type: 'string' },
+        uses: { type: 'string' },
+        'expires-in': { type: 'string' },
+        json: { type: 'boolean' },
+      }, 'tokens create');
+      let maxUses: number | undefined;
+      if (values.uses !== undefined) {
+        if (!/^\d+$/.test(String(values.uses)) || Number(values.uses) < 1) throw new UsageError(`--uses must be a whole number of at least 1, got "${values.uses}"`);
+        maxUses = Number(values.uses);
+      }
+      let expiresInSeconds: number | undefined;
+      if (values['expires-in'] !== undefined) {
+        const parsed = parseDurationSeconds(String(values['expires-in']));
+        if (parsed === null) throw new UsageError(`--expires-in must look like 90m, 24h or 7d, got "${values['expires-in']}"`);
+        expiresInSeconds = parsed;
+      }
+      return { name: 'tokens create', label: values.label as string | undefined, maxUses, expiresInSeconds, json: values.json === true };
+    }
+    case 'list': {
+      const { values } = parse(args, { json: { type: 'boolean' } }, 'tokens list');
+      return { name: 'tokens list', json: values.json === true };
+    }
+    case 'revoke':
+      return { name: 'tokens revoke', id: singleId(args, 'tokens revoke', 'token') };
+    case undefined:
+      throw new UsageError('"tokens" needs a subcommand: create, list or revoke');
+    default:
+      throw new UsageError(`unknown tokens subcommand "${sub}" (use create, list or revoke)`);
+  }
+}
+
+function agents(sub: string | undefined, args: string[]): Command {
+  switch (sub) {
+    case 'list': {
+      const { values } = parse(args, { json: { type: 'boolean' } }, 'agents list');
+      return { name: 'agents list', json: values.json === true };
+    }
+    case 'revoke':
+      return { name: 'agents revoke', id: singleId(args, 'agents revoke', 'agent') };
+    case undefined:
+      throw new UsageError('"agents" needs a subcommand: list or revoke');
+    default:
+      throw new UsageError(`unknown agents subcommand "${sub}" (use list or revoke)`);
+  }
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean' }>;
+
+function parse(args: string[], options: OptionSpec, command: string): { values: Record<string, string | boolean | undefined> } {
+  try {
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
+    if (positionals.length > 0) throw new UsageError(`"${command}" takes no argument "${positionals[0]}"`);
+    return { values: values as Record<string, string | boolean | undefined> };
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${command}: ${rephrase((error as Error).message)}`);
+  }
+}
+
+function singleId(args: string[], command: string, what: string): string {
+  const option = args.find((arg) => arg.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`${command}: unknown option "${option}"`);
+  if (args.length !== 1) throw new UsageError(`"${command}" needs exactly one ${what} id`);
+  if (!UUID.test(args[0])) throw new UsageError(`${command}: "${args[0]}" is not a ${what} id (a UUID)`);
+  return args[0].toLowerCase();
+}
+
+function noMore(args: string[], command: string): void {
+  if (args.length > 0) throw new UsageError(args[0].startsWith('-') ? `${command}: unknown option "${args[0]}"` : `"${command}" takes no argument "${args[0]}"`);
+}
+
+/** node:util's messages say "Unknown option '--x'"; keep the word, lose the advice about "--". */
+function rephrase(message: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (unknown !== null) return `unknown option "${unknown[1]}"`;
+  const missing = /Option '([^']+)' argument missing/.exec(message);
+  if (missing !== null) return `option "${missing[1].split(' ')[0]}" needs a value`;
+  return message.split('\n')[0];
+}

@@ -1,0 +1,2 @@
+/** The two databases the collector supports. */
+export type DatabaseKind = 'sqlite' | 'postgres';

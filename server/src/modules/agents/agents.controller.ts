@@ -1,0 +1,77 @@
+import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { uuidParam } from '../../common/uuid-param';
+import { AgentEntity } from './agent.entity';
+import { AgentsService } from './agents.service';
+
+export class AgentView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ enum: ['enrolled', 'revoked'] }) status!: string;
+  @ApiProperty() hostname!: string;
+  @ApiProperty({ description: 'host identity facts from the last heartbeat (or enrollment)' }) facts!: Record<string, unknown>;
+  @ApiProperty({ nullable: true, type: Object }) posture!: Record<string, unknown> | null;
+  @ApiProperty({ nullable: true, type: Object }) health!: Record<string, unknown> | null;
+  @ApiProperty() enrolledAt!: string;
+  @ApiProperty({ nullable: true, type: String }) revokedAt!: string | null;
+  @ApiProperty({ nullable: true, type: String }) lastSeenAt!: string | null;
+  @ApiProperty() policyVersion!: number;
+  @ApiProperty() certificateExpiresAt!: string;
+  @ApiPropertyOptional() eventCount?: number;
+}
+
+class AgentListView {
+  @ApiProperty({ type: [AgentView] }) items!: AgentView[];
+}
+
+export function agentView(agent: AgentEntity): AgentView {
+  return {
+    id: agent.id,
+    status: agent.status,
+    hostname: agent.hostname,
+    facts: {
+      hostname: agent.hostname,
+      osFamily: agent.osFamily,
+      osVersion: agent.osVersion,
+      agentVersion: agent.agentVersion,
+      architecture: agent.architecture,
+      machineId: agent.machineId,
+      loggedInUsers: agent.loggedInUsers,
+      networkInterfaces: agent.networkInterfaces,
+    },
+    posture: agent.posture,
+    health: agent.health,
+    enrolledAt: agent.enrolledAt.toISOString(),
+    revokedAt: agent.revokedAt?.toISOString() ?? null,
+    lastSeenAt: agent.lastSeenAt?.toISOString() ?? null,
+    policyVersion: agent.policyVersion,
+    certificateExpiresAt: agent.certExpiresAt.toISOString(),
+  };
+}
+
+/** REST: the agent registry. */
+@ApiTags('agents')
+@ApiBearerAuth()
+@Controller('api/v1/agents')
+export class AgentsController {
+  constructor(private readonly agents: AgentsService) {}
+
+  @Get()
+  @ApiOkResponse({ type: AgentListView })
+  async list(): Promise<AgentListView> {
+    return { items: (await this.agents.list()).map(agentView) };
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: AgentView })
+  async get(@Param('id', uuidParam('id')) id: string): Promise<AgentView> {
+    const agent = await this.agents.get(id);
+    return { ...agentView(agent), eventCount: await this.agents.eventCount(id) };
+  }
+
+  @Post(':id/revoke')
+  @HttpCode(200)
+  @ApiOkResponse({ type: AgentView })
+  async revoke(@Param('id', uuidParam('id')) id: string): Promise<AgentView> {
+    return agentView(await this.agents.revoke(id));
+  }
+}

@@ -1,0 +1,98 @@
+import { Injectable, NotFoundException } from '@nestjs/common';
+import { Observable, Subject } from 'rxjs';
+import { DatabaseService } from '../../database/database.service';
+import type { HostIdentity } from '../../generated/mamori/v1/common';
+import type { HeartbeatRequest } from '../../generated/mamori/v1/telemetry';
+import { AgentEntity } from './agent.entity';
+import { AgentAuthenticator } from './agent-authenticator';
+
+/** Host facts as stored on the agent row, trimmed to sane sizes. */
+export function hostFacts(host: HostIdentity | undefined): Pick<
+  AgentEntity,
+  'hostname' | 'osFamily' | 'osVersion' | 'agentVersion' | 'architecture' | 'machineId' | 'loggedInUsers' | 'networkInterfaces'
+> {
+  const clip = (value: unknown, max = 256) => (typeof value === 'string' ? value.slice(0, max) : '');
+  return {
+    hostname: clip(host?.hostname),
+    osFamily: clip(host?.osFamily, 32),
+    osVersion: clip(host?.osVersion),
+    agentVersion: clip(host?.agentVersion, 64),
+    architecture: clip(host?.architecture, 32),
+    machineId: clip(host?.machineId, 128),
+    loggedInUsers: (host?.loggedInUsers ?? []).slice(0, 64).map((user) => clip(user)),
+    networkInterfaces: (host?.networkInterfaces ?? []).slice(0, 64).map((nic) => ({
+      name: clip(nic.name, 128),
+      macAddress: clip(nic.macAddress, 64),
+      addresses: (nic.addresses ?? []).slice(0, 64).map((address) => clip(address, 64)),
+    })),
+  };
+}
+
+/** The agent registry: list, show, revoke, and the heartbeat facts. */
+@Injectable()
+export class AgentsService {
+  private readonly revocations = new Subject<string>();
+
+  constructor(
+    private readonly database: DatabaseService,
+    private readonly authenticator: AgentAuthenticator,
+  ) {}
+
+  /** Agent ids as they are revoked in this process, so open streams can end at once. */
+  get revoked$(): Observable<string> {
+    return this.revocations.asObservable();
+  }
+
+  list(): Promise<AgentEntity[]> {
+    return this.database.dataSource.getRepository(AgentEntity).find({ order: { enrolledAt: 'DESC', id: 'DESC' } });
+  }
+
+  async get(id: string): Promise<AgentEntity> {
+    const agent = await this.database.dataSource.getRepository(AgentEntity).findOneBy({ id });
+    if (agent === null) throw new NotFoundException(`agent ${id} does not exist`);
+    return agent;
+  }
+
+  async eventCount(id: string): Promise<number> {
+    const rows = await this.database.query<{ count: string | number }>('SELECT COUNT(*) AS count FROM events WHERE agent_id = ?', [id]);
+    return Number(rows[0].count);
+  }
+
+  /** Revoking twice is harmless; the first revocation time is kept. */
+  async revoke(id: string, now = new Date()): Promise<AgentEntity> {
+    await this.get(id);
+    await this.database.transaction((sql) =>
+      sql.run("UPDATE agents SET status = 'revoked', revoked_at = ? WHERE id = ? AND status <> 'revoked'", [now, id]),
+    );
+    this.authenticator.forget(id);
+    this.revocations.next(id);
+    return this.get(id);
+  }
+
+  async heartbeat(agentId: string, request: HeartbeatRequest, now = new Date()): Promise<void> {
+    const facts = hostFacts(request.host);
+    const policyVersion = Number(request.health?.policyVersion ?? 0);
+    await this.database.transaction((sql) =>
+      sql.run(
+        `UPDATE agents SET hostname = ?, os_family = ?, os_version = ?, agent_version = ?, architecture = ?, machine_id = ?,
+           logged_in_users = ?, network_interfaces = ?, posture = ?, health = ?, last_seen_at = ?, policy_version = ?
+         WHERE id = ?`,
+        [
+          facts.hostname,
+          facts.osFamily,
+          facts.osVersion,
+          facts.agentVersion,
+          facts.architecture,
+          facts.machineId,
+          JSON.stringify(facts.loggedInUsers),
+          JSON.stringify(facts.networkInterfaces),
+          JSON.stringify(request.posture ?? null),
+          JSON.stringify(request.health ?? null),
+          now,
+          Number.isSafeInteger(policyVersion) ? policyVersion : 0,
+          agentId,
+        ],
+      ),
+    );
+  }
+}

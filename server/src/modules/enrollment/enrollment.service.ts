@@ -1,0 +1,118 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { CollectorConfig } from '../../config/collector-config';
+import { COLLECTOR_CONFIG } from '../../config/collector-config.token';
+import { invalidArgument, unauthenticated } from '../../common/grpc-errors';
+import { toTimestamp } from '../../common/protobuf-time';
+import { DatabaseService } from '../../database/database.service';
+import type { EnrollRequest, EnrollResponse } from '../../generated/mamori/v1/enrollment';
+import { JsonLogger } from '../../logging/json-logger';
+import { hostFacts } from '../agents/agents.service';
+import { CertificateRequestError } from '../pki/certificate-authority';
+import { PkiService } from '../pki/pki.service';
+import { EnrollmentTokenEntity } from './enrollment-token.entity';
+import { parseEnrollmentToken, TokenRefusal, tokenRefusal, tokenSecretMatches } from './enrollment-token.format';
+
+const REFUSAL_MESSAGES: Record<TokenRefusal, string> = {
+  malformed: 'enrollment token is malformed (expected <id>.<secret>.<caPin>)',
+  unknown: 'enrollment token is unknown',
+  revoked: 'enrollment token has been revoked',
+  expired: 'enrollment token has expired',
+  'used up': 'enrollment token has been used up',
+  'for another CA': "enrollment token was issued for another certificate authority than this collector's",
+};
+
+/** The Enroll use case: token in, agent id and signed client certificate out. */
+@Injectable()
+export class EnrollmentService {
+  constructor(
+    private readonly database: DatabaseService,
+    private readonly pki: PkiService,
+    private readonly logger: JsonLogger,
+    @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
+  ) {}
+
+  async enroll(request: EnrollRequest, now = new Date()): Promise<EnrollResponse> {
+    const parsed = parseEnrollmentToken(request.enrollmentToken);
+    if (parsed === null) throw this.refuse('malformed');
+    const token = await this.database.dataSource.getRepository(EnrollmentTokenEntity).findOneBy({ id: parsed.id });
+    if (token === null || !tokenSecretMatches(parsed.secret, token.secretHash)) throw this.refuse('unknown', parsed.id);
+    if (parsed.caPin !== this.pki.caPin) throw this.refuse('for another CA', parsed.id);
+    const early = tokenRefusal(token, now);
+    if (early !== null) throw this.refuse(early, parsed.id);
+
+    const agentId = randomUUID();
+    let signed;
+    try {
+      signed = await this.pki.authority.signAgentRequest(request.certificateSigningRequestPem, agentId, this.config.agentCertDays, now);
+    } catch (error) {
+      if (error instanceof CertificateRequestError) throw invalidArgument(error.message);
+      throw error;
+    }
+
+    const facts = hostFacts(request.host);
+    const refusal = await this.database.transaction(async (sql): Promise<TokenRefusal | null> => {
+      // The use is taken with a guarded UPDATE, so two agents racing for the last use cannot both win.
+      const taken = await sql.run(
+        'UPDATE enrollment_tokens SET uses = uses + 1 WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)',
+        [token.id, now],
+      );
+      if (taken === 0) {
+        const rows = await sql.query<{ revoked_at: string | number | null; expires_at: string | number; max_uses: number | null; uses: number }>(
+          'SELECT revoked_at, expires_at, max_uses, uses FROM enrollment_tokens WHERE id = ?',
+          [token.id],
+        );
+        const row = rows[0];
+        return (
+          tokenRefusal(
+            {
+              revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)),
+              expiresAt: new Date(Number(row.expires_at)),
+              maxUses: row.max_uses === null ? null : Number(row.max_uses),
+              uses: Number(row.uses),
+            },
+            now,
+          ) ?? 'used up'
+        );
+      }
+      await sql.run(
+        `INSERT INTO agents (id, status, hostname, os_family, os_version, agent_version, architecture, machine_id, logged_in_users,
+           network_interfaces, posture, health, cert_fingerprint, cert_serial, cert_expires_at, enrollment_token_id, enrolled_at,
+           revoked_at, last_seen_at, policy_version)
+         VALUES (?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, NULL, ?, 0)`,
+        [
+          agentId,
+          facts.hostname,
+          facts.osFamily,
+          facts.osVersion,
+          facts.agentVersion,
+          facts.architecture,
+          facts.machineId,
+          JSON.stringify(facts.loggedInUsers),
+          JSON.stringify(facts.networkInterfaces),
+          signed.fingerprint,
+          signed.serialNumber,
+          signed.notAfter,
+          token.id,
+          now,
+          now,
+        ],
+      );
+      return null;
+    });
+    if (refusal !== null) throw this.refuse(refusal, parsed.id);
+
+    this.logger.emitFields('info', 'agent enrolled', { agentId, hostname: facts.hostname, tokenId: token.id });
+    return {
+      agentId,
+      clientCertificatePem: signed.certificatePem,
+      caCertificatePem: this.pki.caCertificatePem,
+      certificateExpiresAt: toTimestamp(signed.notAfter),
+    };
+  }
+
+  private refuse(reason: TokenRefusal, tokenId?: string) {
+    this.logger.emitFields('warn', 'enrollment refused', { reason, tokenId });
+    return unauthenticated(REFUSAL_MESSAGES[reason]);
+  }
+}

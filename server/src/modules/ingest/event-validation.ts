@@ -1,0 +1,303 @@
+import { isIP } from 'node:net';
+import type { UsbDevice } from '../../generated/mamori/v1/common';
+import {
+  AgentState,
+  DestinationDecision,
+  EncryptionScheme,
+  PersonalDataKind,
+  TransferChannel,
+  TransportProtocol,
+} from '../../generated/mamori/v1/events';
+
+export const MAX_EVENTS_PER_BATCH = 5000;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const MAX_INT64 = 9_223_372_036_854_775_807n;
+/** 9999-12-31T23:59:59Z: later times have no plain ISO-8601 form. */
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
+
+/** The payload members of Event's oneof, by their proto names. */
+export const EVENT_KINDS = {
+  usbDeviceAttached: 'usb_device_attached',
+  usbDeviceDetached: 'usb_device_detached',
+  volumeMounted: 'volume_mounted',
+  volumeUnmounted: 'volume_unmounted',
+  diskEncryptionStatus: 'disk_encryption_status',
+  fileTransfer: 'file_transfer',
+  destinationAccess: 'destination_access',
+  agentStatus: 'agent_status',
+} as const;
+export type PayloadField = keyof typeof EVENT_KINDS;
+export type EventKind = (typeof EVENT_KINDS)[PayloadField];
+
+/** An event that passed validation, in the shape the store writes. */
+export interface ValidatedEvent {
+  eventId: string;
+  occurredAtMs: number;
+  /** uint64 as a decimal string (exact beyond 2^53). */
+  sequence: string;
+  userName: string;
+  kind: EventKind;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * The first problem found in a batch. `path` is in proto field names, e.g.
+ * `events[3].usb_device_attached.device.vendor_id`; `eventIndex` is null for batch-level problems.
+ */
+export class BatchValidationError extends Error {
+  override name = 'BatchValidationError';
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+    readonly eventIndex: number | null,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+class FieldError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+/** Validates a whole UploadEvents request; throws BatchValidationError at the first problem. */
+export function validateUploadBatch(request: unknown): { batchId: string; events: ValidatedEvent[] } {
+  const body = isRecord(request) ? request : {};
+  const batchId = body.batchId;
+  if (typeof batchId !== 'string' || !UUID.test(batchId)) {
+    throw new BatchValidationError('batch_id', `must be a UUID, got ${describe(batchId)}`, null);
+  }
+  const events = body.events;
+  if (!Array.isArray(events) || events.length === 0) {
+    throw new BatchValidationError('events', 'must hold at least one event', null);
+  }
+  if (events.length > MAX_EVENTS_PER_BATCH) {
+    throw new BatchValidationError('events', `must hold at most ${MAX_EVENTS_PER_BATCH} events, got ${events.length}`, null);
+  }
+  const validated: ValidatedEvent[] = [];
+  for (let index = 0; index < events.length; index++) {
+    try {
+      validated.push(validateEvent(events[index], `events[${index}]`));
+    } catch (error) {
+      if (error instanceof FieldError) throw new BatchValidationError(error.path, error.problem, index);
+      throw error;
+    }
+  }
+  return { batchId: batchId.toLowerCase(), events: validated };
+}
+
+function validateEvent(raw: unknown, path: string): ValidatedEvent {
+  const event = record(raw, path);
+  const eventId = event.eventId;
+  if (typeof eventId !== 'string' || !UUID.test(eventId)) throw new FieldError(`${path}.event_id`, `must be a UUID, got ${describe(eventId)}`);
+  const occurredAtMs = timestamp(event.occurredAt, `${path}.occurred_at`);
+  const sequence = uint64(event.sequence, `${path}.sequence`);
+  if (BigInt(sequence) === 0n) throw new FieldError(`${path}.sequence`, 'must be greater than 0');
+  if (BigInt(sequence) > MAX_INT64) throw new FieldError(`${path}.sequence`, `must be at most ${MAX_INT64}, got ${sequence}`);
+  const userName = text(event.userName, `${path}.user_name`, 256);
+
+  const present = (Object.keys(EVENT_KINDS) as PayloadField[]).filter((field) => event[field] !== undefined && event[field] !== null);
+  if (present.length !== 1) {
+    throw new FieldError(
+      `${path}.payload`,
+      present.length === 0 ? 'exactly one payload must be set, got none' : `exactly one payload must be set, got ${present.map((field) => EVENT_KINDS[field]).join(', ')}`,
+    );
+  }
+  const field = present[0];
+  const kind = EVENT_KINDS[field];
+  const payloadPath = `${path}.${kind}`;
+  const payload = PAYLOAD_VALIDATORS[field](record(event[field], payloadPath), payloadPath);
+  return { eventId: eventId.toLowerCase(), occurredAtMs, sequence, userName, kind, payload };
+}
+
+type PayloadValidator = (payload: Record<string, unknown>, path: string) => Record<string, unknown>;
+
+const PAYLOAD_VALIDATORS: Record<PayloadField, PayloadValidator> = {
+  usbDeviceAttached: (p, path) => ({
+    device: usbDevice(required(p.device, `${path}.device`), `${path}.device`),
+    presentAtStart: bool(p.presentAtStart, `${path}.present_at_start`),
+  }),
+  usbDeviceDetached: (p, path) => ({ device: usbDevice(required(p.device, `${path}.device`), `${path}.device`) }),
+  volumeMounted: (p, path) => ({
+    deviceNode: text(p.deviceNode, `${path}.device_node`, 1024),
+    mountPoint: text(p.mountPoint, `${path}.mount_point`, 4096),
+    filesystemType: text(p.filesystemType, `${path}.filesystem_type`, 64),
+    label: text(p.label, `${path}.label`, 256),
+    sizeBytes: uint64(p.sizeBytes, `${path}.size_bytes`),
+    removable: bool(p.removable, `${path}.removable`),
+    usbDevice: optional(p.usbDevice, (d) => usbDevice(d, `${path}.usb_device`)),
+    encryption: optional(p.encryption, (e) => encryptionState(e, `${path}.encryption`)),
+  }),
+  volumeUnmounted: (p, path) => ({
+    deviceNode: text(p.deviceNode, `${path}.device_node`, 1024),
+    mountPoint: text(p.mountPoint, `${path}.mount_point`, 4096),
+  }),
+  diskEncryptionStatus: (p, path) => ({
+    volumes: list(p.volumes, `${path}.volumes`, 256, (volume, itemPath) => {
+      const v = record(volume, itemPath);
+      return {
+        device: text(v.device, `${itemPath}.device`, 1024),
+        mountPoint: text(v.mountPoint, `${itemPath}.mount_point`, 4096),
+        systemVolume: bool(v.systemVolume, `${itemPath}.system_volume`),
+        removable: bool(v.removable, `${itemPath}.removable`),
+        encryption: optional(v.encryption, (e) => encryptionState(e, `${itemPath}.encryption`)),
+      };
+    }),
+  }),
+  fileTransfer: (p, path) => {
+    const sha256 = text(p.sha256, `${path}.sha256`, 64);
+    if (sha256 !== '' && !SHA256_HEX.test(sha256)) throw new FieldError(`${path}.sha256`, 'must be 64 lower-case hex digits or empty');
+    return {
+      channel: enumValue(p.channel, `${path}.channel`, TransferChannel),
+      path: text(p.path, `${path}.path`, 4096),
+      sizeBytes: uint64(p.sizeBytes, `${path}.size_bytes`),
+      sha256,
+      destination: text(p.destination, `${path}.destination`, 1024),
+      usbDevice: optional(p.usbDevice, (d) => usbDevice(d, `${path}.usb_device`)),
+      destinationEncrypted: bool(p.destinationEncrypted, `${path}.destination_encrypted`),
+      findings: list(p.findings, `${path}.findings`, 64, (finding, itemPath) => {
+        const f = record(finding, itemPath);
+        return { kind: enumValue(f.kind, `${itemPath}.kind`, PersonalDataKind), count: uint(f.count, `${itemPath}.count`, 0xffffffff) };
+      }),
+      inspectionComplete: bool(p.inspectionComplete, `${path}.inspection_complete`),
+      processName: text(p.processName, `${path}.process_name`, 1024),
+      processId: uint(p.processId, `${path}.process_id`, 0xffffffff),
+    };
+  },
+  destinationAccess: (p, path) => {
+    const ipAddress = text(p.ipAddress, `${path}.ip_address`, 64);
+    if (ipAddress !== '' && isIP(ipAddress) === 0) throw new FieldError(`${path}.ip_address`, `must be an IPv4 or IPv6 address, got ${describe(ipAddress)}`);
+    return {
+      host: text(p.host, `${path}.host`, 253),
+      ipAddress,
+      port: uint(p.port, `${path}.port`, 65535),
+      protocol: enumValue(p.protocol, `${path}.protocol`, TransportProtocol),
+      decision: enumValue(p.decision, `${path}.decision`, DestinationDecision),
+      processName: text(p.processName, `${path}.process_name`, 1024),
+      zone: text(p.zone, `${path}.zone`, 128),
+    };
+  },
+  agentStatus: (p, path) => ({
+    state: enumValue(p.state, `${path}.state`, AgentState),
+    droppedEvents: uint64(p.droppedEvents, `${path}.dropped_events`),
+    message: text(p.message, `${path}.message`, 4096),
+    policyVersion: uint64(p.policyVersion, `${path}.policy_version`),
+  }),
+};
+
+function usbDevice(raw: unknown, path: string): UsbDevice {
+  const d = record(raw, path);
+  const descriptorHash = text(d.descriptorHash, `${path}.descriptor_hash`, 64);
+  if (descriptorHash !== '' && !SHA256_HEX.test(descriptorHash)) throw new FieldError(`${path}.descriptor_hash`, 'must be 64 lower-case hex digits or empty');
+  return {
+    vendorId: uint(d.vendorId, `${path}.vendor_id`, 0xffff),
+    productId: uint(d.productId, `${path}.product_id`, 0xffff),
+    serial: text(d.serial, `${path}.serial`, 256),
+    manufacturer: text(d.manufacturer, `${path}.manufacturer`, 256),
+    product: text(d.product, `${path}.product`, 256),
+    interfaceClasses: list(d.interfaceClasses, `${path}.interface_classes`, 32, (value, itemPath) => uint(value, itemPath, 0xff)),
+    busPath: text(d.busPath, `${path}.bus_path`, 64),
+    descriptorHash,
+  };
+}
+
+function encryptionState(raw: unknown, path: string): Record<string, unknown> {
+  const e = record(raw, path);
+  return {
+    scheme: enumValue(e.scheme, `${path}.scheme`, EncryptionScheme),
+    fullyEncrypted: bool(e.fullyEncrypted, `${path}.fully_encrypted`),
+    percentEncrypted: uint(e.percentEncrypted, `${path}.percent_encrypted`, 100),
+    protectionOn: bool(e.protectionOn, `${path}.protection_on`),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function record(value: unknown, path: string): Record<string, unknown> {
+  if (!isRecord(value)) throw new FieldError(path, `must be a message, got ${describe(value)}`);
+  return value;
+}
+
+function required(value: unknown, path: string): unknown {
+  if (value === undefined || value === null) throw new FieldError(path, 'must be set');
+  return value;
+}
+
+function optional<T>(value: unknown, validate: (value: unknown) => T): T | null {
+  return value === undefined || value === null ? null : validate(value);
+}
+
+function text(value: unknown, path: string, maxLength: number): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new FieldError(path, `must be a string, got ${describe(value)}`);
+  if (value.length > maxLength) throw new FieldError(path, `must be at most ${maxLength} characters, got ${value.length}`);
+  return value;
+}
+
+function bool(value: unknown, path: string): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw new FieldError(path, `must be true or false, got ${describe(value)}`);
+  return value;
+}
+
+function uint(value: unknown, path: string, max: number): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new FieldError(path, `must be 0..${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function uint64(value: unknown, path: string): string {
+  if (value === undefined || value === null) return '0';
+  const textValue = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
+  if (typeof textValue !== 'string' || !/^\d{1,20}$/.test(textValue) || BigInt(textValue) > 18_446_744_073_709_551_615n) {
+    throw new FieldError(path, `must be an unsigned 64-bit integer, got ${describe(value)}`);
+  }
+  return BigInt(textValue).toString();
+}
+
+function timestamp(value: unknown, path: string): number {
+  if (value === undefined || value === null) throw new FieldError(path, 'must be set');
+  const t = record(value, path);
+  const seconds = typeof t.seconds === 'number' ? String(t.seconds) : t.seconds;
+  if (typeof seconds !== 'string' || !/^-?\d{1,20}$/.test(seconds)) throw new FieldError(`${path}.seconds`, `must be an integer, got ${describe(t.seconds)}`);
+  const secondsValue = Number(seconds);
+  if (secondsValue <= 0 || secondsValue > MAX_TIMESTAMP_SECONDS) {
+    throw new FieldError(path, `must be between 1970-01-01T00:00:01Z and 9999-12-31T23:59:59Z, got ${seconds} seconds`);
+  }
+  const nanos = t.nanos ?? 0;
+  if (typeof nanos !== 'number' || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+    throw new FieldError(`${path}.nanos`, `must be 0..999999999, got ${describe(nanos)}`);
+  }
+  return secondsValue * 1000 + Math.floor(nanos / 1_000_000);
+}
+
+function enumValue(value: unknown, path: string, values: Record<string, string>): string {
+  if (value === undefined || value === null) return Object.values(values)[0];
+  if (typeof value !== 'string' || !Object.values(values).includes(value)) throw new FieldError(path, `is not a known value, got ${describe(value)}`);
+  return value;
+}
+
+function list<T>(value: unknown, path: string, maxItems: number, validate: (item: unknown, itemPath: string) => T): T[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new FieldError(path, `must be a list, got ${describe(value)}`);
+  if (value.length > maxItems) throw new FieldError(path, `must hold at most ${maxItems} items, got ${value.length}`);
+  return value.map((item, index) => validate(item, `${path}[${index}]`));
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return value.length > 64 ? JSON.stringify(value.slice(0, 64) + '…') : JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return 'a list';
+  return 'a message';
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AgentsModule } from '../agents/agents.module';
+import { PolicyModule } from '../policy/policy.module';
+import { EventsController } from './events.controller';
+import { EventsService } from './events.service';
+import { IngestService } from './ingest.service';
+import { TelemetryGrpcController } from './telemetry.grpc.controller';
+
+@Module({
+  imports: [AgentsModule, PolicyModule],
+  providers: [IngestService, EventsService],
+  controllers: [EventsController, TelemetryGrpcController],
+})
+export class IngestModule {}

@@ -1,0 +1,46 @@
+import { Controller, Inject } from '@nestjs/common';
+import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
+import type { CollectorConfig } from '../../config/collector-config';
+import { COLLECTOR_CONFIG } from '../../config/collector-config.token';
+import { toTimestamp } from '../../common/protobuf-time';
+import {
+  HeartbeatRequest,
+  HeartbeatResponse,
+  TelemetryServiceController,
+  TelemetryServiceControllerMethods,
+  UploadEventsRequest,
+  UploadEventsResponse,
+} from '../../generated/mamori/v1/telemetry';
+import { AgentAuthenticator } from '../agents/agent-authenticator';
+import { AgentsService } from '../agents/agents.service';
+import { PolicyService } from '../policy/policy.service';
+import { IngestService } from './ingest.service';
+
+/** gRPC adapter for mamori.v1.TelemetryService; the agent id comes from the client certificate. */
+@Controller()
+@TelemetryServiceControllerMethods()
+export class TelemetryGrpcController implements TelemetryServiceController {
+  constructor(
+    private readonly authenticator: AgentAuthenticator,
+    private readonly ingest: IngestService,
+    private readonly agents: AgentsService,
+    private readonly policy: PolicyService,
+    @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
+  ) {}
+
+  async uploadEvents(request: UploadEventsRequest, _metadata?: Metadata, call?: ServerUnaryCall<unknown, unknown>): Promise<UploadEventsResponse> {
+    const agent = await this.authenticator.authenticate(call);
+    return this.ingest.upload(agent.agentId, request);
+  }
+
+  async heartbeat(request: HeartbeatRequest, _metadata?: Metadata, call?: ServerUnaryCall<unknown, unknown>): Promise<HeartbeatResponse> {
+    const agent = await this.authenticator.authenticate(call);
+    const now = new Date();
+    await this.agents.heartbeat(agent.agentId, request, now);
+    return {
+      serverTime: toTimestamp(now),
+      currentPolicyVersion: String(this.policy.current().version),
+      nextHeartbeatSeconds: this.config.heartbeatSeconds,
+    };
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AgentsModule } from '../agents/agents.module';
+import { PolicyController } from './policy.controller';
+import { PolicyGrpcController } from './policy.grpc.controller';
+import { PolicyService } from './policy.service';
+
+/** Immutable policy versions, served over REST and mamori.v1.PolicyService. */
+@Module({
+  imports: [AgentsModule],
+  providers: [PolicyService],
+  controllers: [PolicyController, PolicyGrpcController],
+  exports: [PolicyService],
+})
+export class PolicyModule {}

@@ -1,0 +1,22 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { TimeWindowPageQuery } from '../../../common/list-query.dto';
+import { VIOLATION_STATUSES } from '../violation.entity';
+
+export class ListViolationsQuery extends TimeWindowPageQuery {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsUUID('all', { message: 'agentId must be a UUID' })
+  agentId?: string;
+
+  @ApiPropertyOptional({ example: 'usb.unregistered_device' })
+  @IsOptional()
+  @IsString({ message: 'rule must be a string' })
+  @MaxLength(64, { message: 'rule must be at most 64 characters' })
+  rule?: string;
+
+  @ApiPropertyOptional({ enum: VIOLATION_STATUSES })
+  @IsOptional()
+  @IsIn(VIOLATION_STATUSES, { message: `status must be one of ${VIOLATION_STATUSES.join(', ')}` })
+  status?: string;
+}

@@ -1,0 +1,63 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { epochMillis, jsonText } from '../../common/epoch-millis.transformer';
+
+export const VIOLATION_STATUSES = ['open', 'acknowledged', 'resolved', 'dismissed'] as const;
+export type ViolationStatus = (typeof VIOLATION_STATUSES)[number];
+export type ViolationSeverity = 'low' | 'medium' | 'high' | 'critical';
+
+/** The device as a violation reports it: ids as 4-digit lower-case hex, like the register. */
+export interface ViolationDevice {
+  vendorId: string;
+  productId: string;
+  serial: string;
+  manufacturer: string;
+  product: string;
+  interfaceClasses: number[];
+  busPath: string;
+}
+
+/** A rule hit on one stored event; unique per (agent, event, rule). */
+@Entity({ name: 'violations' })
+export class ViolationEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  rule!: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  severity!: ViolationSeverity;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: ViolationStatus;
+
+  @Column({ name: 'agent_id', type: 'varchar', length: 36 })
+  agentId!: string;
+
+  @Column({ name: 'event_id', type: 'varchar', length: 36 })
+  eventId!: string;
+
+  @Column({ type: 'text' })
+  hostname!: string;
+
+  @Column({ name: 'user_name', type: 'text' })
+  userName!: string;
+
+  @Column({ type: 'text', transformer: jsonText })
+  device!: ViolationDevice;
+
+  @Column({ name: 'occurred_at', type: 'bigint', transformer: epochMillis })
+  occurredAt!: Date;
+
+  @Column({ name: 'detected_at', type: 'bigint', transformer: epochMillis })
+  detectedAt!: Date;
+
+  @Column({ type: 'text' })
+  summary!: string;
+
+  @Column({ type: 'text', nullable: true })
+  note!: string | null;
+
+  @Column({ name: 'updated_at', type: 'bigint', transformer: epochMillis })
+  updatedAt!: Date;
+}
