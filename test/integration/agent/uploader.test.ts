@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { join } from 'node:path';
+import { makeTempDir } from '../../support/temp-dir';
+import { Outbox } from '../../../agent/src/outbox/outbox';
+import { usbAttachedEvent } from '../../../agent/src/core/event-factory';
+import { Uploader } from '../../../agent/src/transport/uploader';
+import { Backoff } from '../../../agent/src/transport/backoff';
+import { ConnectionMonitor } from '../../../agent/src/state/status-file';
+import { TelemetryServiceClient, TelemetryServiceService, type UploadEventsRequest } from '../../../agent/src/generated/mamori/v1/telemetry';
+import { inspectSpool } from '../../../agent/src/outbox/outbox';
+import { silentLogger } from '../../../agent/src/logging/logger';
+
+test('the uploader retries an unavailable collector, quarantines the event the collector names as invalid, and delivers the rest once', async (t) => {
+  const temp = makeTempDir('mamori-uploader-');
+  t.after(() => temp.cleanup());
+  const received: UploadEventsRequest[] = [];
+  const stored = new Set<string>();
+  let calls = 0;
+  const server = new grpc.Server();
+  server.addService(TelemetryServiceService, {
+    uploadEvents: (call: grpc.ServerUnaryCall<UploadEventsRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      calls += 1;
+      received.push(call.request);
+      if (calls === 1) return callback({ code: grpc.status.UNAVAILABLE, details: 'collector warming up' });
+      const bad = call.request.events.findIndex((e) => e.usbDeviceAttached?.device?.serial === 'BAD');
+      if (bad >= 0) {
+        const trailer = new grpc.Metadata();
+        trailer.set('mamori-invalid-event-index', String(bad));
+        return callback({ code: grpc.status.INVALID_ARGUMENT, details: `events[${bad}].usb_device_attached.device.serial: not allowed`, metadata: trailer });
+      }
+      for (const e of call.request.events) stored.add(e.eventId);
+      callback(null, { batchId: call.request.batchId, storedCount: call.request.events.length, duplicateCount: 0 });
+    },
+    heartbeat: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED }),
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+  );
+  t.after(() => server.forceShutdown());
+  const client = new TelemetryServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+
+  const outbox = await Outbox.open({ dir: join(temp.path, 'spool'), maxBytes: 1 << 24, maxBatchEvents: 10 });
+  const serials = ['A', 'BAD', 'C', 'D'];
+  const drafts = serials.map((serial, i) =>
+    usbAttachedEvent({
+      device: { vendorId: 1, productId: 2, serial, manufacturer: '', product: '', interfaceClasses: [8], busPath: `1-${i}`, descriptorHash: '' },
+      presentAtStart: false,
+      occurredAt: new Date(),
+      userName: '',
+    }),
+  );
+  await Promise.all(drafts.map((d) => outbox.append(d)));
+
+  const monitor = new ConnectionMonitor();
+  const sut = new Uploader({ outbox, telemetry: client, monitor, logger: silentLogger, backoff: new Backoff(1, 5), idlePollMs: 10 });
+  const abort = new AbortController();
+  const running = sut.run(abort.signal);
+  t.after(async () => {
+    abort.abort();
+    await running;
+  });
+
+  const deadline = Date.now() + 20_000;
+  while (outbox.stats().events > 0) {
+    if (Date.now() > deadline) assert.fail(`outbox never drained; ${calls} calls`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  abort.abort();
+  await running;
+
+  assert.equal(received[0].batchId, received[1].batchId, 'a retry after UNAVAILABLE sends the same batch id');
+  assert.notEqual(received[2].batchId, received[1].batchId, 'the batch without the rejected event is a new batch');
+  assert.deepEqual(received[2].events.map((e) => e.usbDeviceAttached?.device?.serial), ['A', 'C', 'D']);
+  assert.deepEqual([...stored].sort(), [drafts[0], drafts[2], drafts[3]].map((d) => d.eventId).sort());
+  assert.equal(sut.rejectedEvents, 1);
+  assert.equal(sut.uploadedEvents, 3);
+  assert.equal((await inspectSpool(join(temp.path, 'spool'))).rejected, 1);
+  assert.equal(monitor.state, 'connected');
+  await outbox.close();
+});
