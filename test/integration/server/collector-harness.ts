@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import type { TestContext } from 'node:test';
 import { randomUUID, webcrypto } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';

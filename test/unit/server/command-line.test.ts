@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UsageError } from '../../../server/src/cli/cli-usage';
+import { parseCommandLine } from '../../../server/src/cli/command-line';
+
+const ID = '0f8b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d';
+
+test('commands parse per the contract', () => {
+  assert.deepEqual(parseCommandLine([]), { name: 'run' });
+  assert.deepEqual(parseCommandLine(['run']), { name: 'run' });
+  assert.deepEqual(parseCommandLine(['migrate']), { name: 'migrate' });
+  assert.deepEqual(parseCommandLine(['--help']), { name: 'help' });
+  assert.deepEqual(parseCommandLine(['tokens', 'create', '--label', 'Sales', '--uses', '3', '--expires-in', '7d']), {
+    name: 'tokens create',
+    label: 'Sales',
+    maxUses: 3,
+    expiresInSeconds: 7 * 86_400,
+    json: false,
+  });
+  assert.deepEqual(parseCommandLine(['tokens', 'list', '--json']), { name: 'tokens list', json: true });
+  assert.deepEqual(parseCommandLine(['tokens', 'revoke', ID]), { name: 'tokens revoke', id: ID });
+  assert.deepEqual(parseCommandLine(['agents', 'list']), { name: 'agents list', json: false });
+  assert.deepEqual(parseCommandLine(['agents', 'revoke', ID]), { name: 'agents revoke', id: ID });
+});
+
+test('bad usage names the offending word', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['serve'], /"serve"/],
+    [['--verbose'], /"--verbose"/],
+    [['run', '--port'], /"--port"/],
+    [['tokens', 'create', '--bogus'], /"--bogus"/],
+    [['tokens', 'create', '--uses', 'many'], /--uses.*"many"/],
+    [['tokens', 'create', '--expires-in', '3w'], /--expires-in.*"3w"/],
+    [['tokens', 'delete'], /"delete"/],
+    [['agents', 'revoke', 'abc'], /"abc"/],
+    [['agents'], /subcommand/],
+  ];
+  for (const [argv, message] of cases) {
+    assert.throws(() => parseCommandLine(argv), (error: Error) => error instanceof UsageError && message.test(error.message), argv.join(' '));
+  }
+});

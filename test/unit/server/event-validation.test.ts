@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BatchValidationError, validateUploadBatch } from '../../../server/src/modules/ingest/event-validation';
+
+const BATCH_ID = '22222222-2222-4222-8222-222222222222';
+
+function event(overrides: Record<string, unknown> = {}, device: Record<string, unknown> = {}) {
+  return {
+    eventId: '11111111-1111-4111-8111-111111111111',
+    occurredAt: { seconds: '1740819600', nanos: 250_000_000 },
+    sequence: '7',
+    userName: 'alice',
+    usbDeviceAttached: {
+      device: { vendorId: 0x0781, productId: 0x5567, serial: 'S', manufacturer: '', product: '', interfaceClasses: [8], busPath: '1-2', descriptorHash: '', ...device },
+      presentAtStart: false,
+    },
+    ...overrides,
+  };
+}
+
+function problem(request: unknown): BatchValidationError {
+  try {
+    validateUploadBatch(request);
+  } catch (error) {
+    if (error instanceof BatchValidationError) return error;
+    throw error;
+  }
+  throw new Error('the batch was accepted');
+}
+
+test('a valid batch is normalised: kind, epoch milliseconds, sequence as text', () => {
+  const sut = validateUploadBatch({ batchId: BATCH_ID, events: [event()] });
+  assert.equal(sut.batchId, BATCH_ID);
+  assert.equal(sut.events[0].kind, 'usb_device_attached');
+  assert.equal(sut.events[0].occurredAtMs, 1_740_819_600_250);
+  assert.equal(sut.events[0].sequence, '7');
+});
+
+test('an out-of-range vendor id names the field path and the event index', () => {
+  const sut = problem({ batchId: BATCH_ID, events: [event(), event(), event(), event({}, { vendorId: 70000 })] });
+  assert.equal(sut.message, 'events[3].usb_device_attached.device.vendor_id: must be 0..65535, got 70000');
+  assert.equal(sut.eventIndex, 3);
+});
+
+test('batch-level problems have no event index', () => {
+  assert.equal(problem({ batchId: 'nope', events: [event()] }).message, 'batch_id: must be a UUID, got "nope"');
+  assert.equal(problem({ batchId: BATCH_ID, events: [] }).path, 'events');
+  assert.equal(problem({ batchId: BATCH_ID, events: new Array(5001).fill(event()) }).eventIndex, null);
+});
+
+test('event envelope fields are checked', () => {
+  assert.equal(problem({ batchId: BATCH_ID, events: [event({ eventId: 'x' })] }).path, 'events[0].event_id');
+  assert.equal(problem({ batchId: BATCH_ID, events: [event({ occurredAt: undefined })] }).message, 'events[0].occurred_at: must be set');
+  assert.equal(problem({ batchId: BATCH_ID, events: [event({ sequence: '0' })] }).message, 'events[0].sequence: must be greater than 0');
+  assert.equal(problem({ batchId: BATCH_ID, events: [event({ sequence: '18446744073709551615' })] }).path, 'events[0].sequence');
+});
+
+test('exactly one payload must be set', () => {
+  assert.equal(problem({ batchId: BATCH_ID, events: [event({ usbDeviceAttached: undefined })] }).message, 'events[0].payload: exactly one payload must be set, got none');
+  assert.match(problem({ batchId: BATCH_ID, events: [event({ agentStatus: { state: 'AGENT_STATE_STARTED' } })] }).message, /got usb_device_attached, agent_status/);
+});
+
+test('nested payload fields are checked with their proto names', () => {
+  assert.equal(problem({ batchId: BATCH_ID, events: [event({}, { interfaceClasses: [8, 300] })] }).path, 'events[0].usb_device_attached.device.interface_classes[1]');
+  const transfer = event({ usbDeviceAttached: undefined, fileTransfer: { sha256: 'XYZ', channel: 'TRANSFER_CHANNEL_UPLOAD' } });
+  assert.equal(problem({ batchId: BATCH_ID, events: [transfer] }).path, 'events[0].file_transfer.sha256');
+  const access = event({ usbDeviceAttached: undefined, destinationAccess: { ipAddress: '999.1.1.1' } });
+  assert.equal(problem({ batchId: BATCH_ID, events: [access] }).path, 'events[0].destination_access.ip_address');
+  const volume = event({ usbDeviceAttached: undefined, volumeMounted: { encryption: { scheme: 'ENCRYPTION_SCHEME_LUKS2', percentEncrypted: 101 } } });
+  assert.equal(problem({ batchId: BATCH_ID, events: [volume] }).path, 'events[0].volume_mounted.encryption.percent_encrypted');
+  const status = event({ usbDeviceAttached: undefined, agentStatus: { state: 'AGENT_STATE_BOGUS' } });
+  assert.equal(problem({ batchId: BATCH_ID, events: [status] }).path, 'events[0].agent_status.state');
+});
