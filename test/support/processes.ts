@@ -15,13 +15,17 @@ export class RunningProcess {
   private exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(readonly name: string, readonly child: ChildProcess) {
-    const collect = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.length > 0) this.output.push(line);
-      }
+    // A line can arrive split across two chunks: keep the unfinished rest per stream.
+    const collector = () => {
+      let rest = '';
+      return (chunk: Buffer) => {
+        const lines = (rest + chunk.toString('utf8')).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line.length > 0) this.output.push(line);
+      };
     };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    child.stdout?.on('data', collector());
+    child.stderr?.on('data', collector());
     this.exitPromise = new Promise((resolveExit) => {
       child.once('exit', (code, signal) => resolveExit({ code, signal }));
     });

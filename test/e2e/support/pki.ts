@@ -1,5 +1,7 @@
+import 'reflect-metadata'; // @peculiar/x509 uses tsyringe, which needs the Reflect polyfill loaded first
 import * as x509 from '@peculiar/x509';
 import { X509Certificate, createHash, webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
 import { connect } from 'node:tls';
 
 // The tests make their own keys and certificates with the same library a real agent would use,
@@ -66,7 +68,7 @@ export async function makeRogueClientCertificate(): Promise<{ certPem: string; p
 export function fetchPresentedCa(address: string): Promise<{ pem: string; pin: string }> {
   const [host, port] = splitAddress(address);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, rejectUnauthorized: false, ALPNProtocols: ['h2'] }, () => {
+    const socket = connect({ host, port, servername: isIP(host) === 0 ? host : undefined, rejectUnauthorized: false, ALPNProtocols: ['h2'] }, () => {
       let cert = socket.getPeerCertificate(true);
       while (cert.issuerCertificate && cert.issuerCertificate !== cert && cert.issuerCertificate.raw) {
         cert = cert.issuerCertificate;

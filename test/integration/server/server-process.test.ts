@@ -1,0 +1,103 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { EnrollmentServiceClient, EnrollResponse } from '../../../agent/src/generated/mamori/v1/enrollment';
+import { TelemetryServiceClient } from '../../../agent/src/generated/mamori/v1/telemetry';
+import { DATABASE_KINDS, provideDatabase } from '../../support/databases';
+import { freePort } from '../../support/ports';
+import { runNodeProgram, SERVER_BIN, startNodeProgram } from '../../support/processes';
+import { makeAgentKey, unary, usbAttached } from './collector-harness';
+
+describe('mamori-server command line', () => {
+  test('--help prints usage and exits 0', async () => {
+    const result = await runNodeProgram(SERVER_BIN, ['--help'], {});
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /mamori-server tokens create/);
+  });
+
+  test('an unknown command or flag exits 2 naming the word', async () => {
+    const command = await runNodeProgram(SERVER_BIN, ['serve'], {});
+    assert.equal(command.code, 2);
+    assert.match(command.stderr, /unknown command "serve"/);
+    const flag = await runNodeProgram(SERVER_BIN, ['tokens', 'create', '--forever'], {});
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /"--forever"/);
+  });
+
+  test('a bad configuration value exits 2 naming the variable', async () => {
+    const result = await runNodeProgram(SERVER_BIN, ['migrate'], { MAMORI_GRPC_MAX_MESSAGE_BYTES: 'lots' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /MAMORI_GRPC_MAX_MESSAGE_BYTES/);
+  });
+});
+
+for (const kind of DATABASE_KINDS) {
+  describe(`mamori-server process on ${kind}`, () => {
+    test('first start prints the admin token; CLI tokens and revocation work against the running collector; SIGTERM stops it cleanly', async (t) => {
+      const database = await provideDatabase(t, kind);
+      if (database === null) return;
+      const grpcPort = await freePort();
+      const httpPort = await freePort();
+      const env = {
+        MAMORI_DATA_DIR: database.dataDir,
+        MAMORI_DATABASE_URL: database.url,
+        MAMORI_GRPC_ADDRESS: `127.0.0.1:${grpcPort}`,
+        MAMORI_HTTP_ADDRESS: `127.0.0.1:${httpPort}`,
+        MAMORI_SERVER_NAMES: 'localhost,127.0.0.1',
+      };
+      const server = startNodeProgram('mamori-server', SERVER_BIN, ['run'], env);
+      t.after(() => server.stop());
+      const ready = JSON.parse(await server.waitForLine(/"msg":"mamori-server ready"/));
+      assert.equal(ready.grpcAddress, env.MAMORI_GRPC_ADDRESS);
+      assert.equal(ready.httpAddress, env.MAMORI_HTTP_ADDRESS);
+      const adminLine = await server.waitForLine(/administrator API token \(shown once\)/);
+      const adminToken = adminLine.split(': ').pop() as string;
+      const violations = await fetch(`http://127.0.0.1:${httpPort}/api/v1/violations`, { headers: { authorization: `Bearer ${adminToken}` } });
+      assert.equal(violations.status, 200);
+
+      const created = await runNodeProgram(SERVER_BIN, ['tokens', 'create', '--uses', '1', '--json'], env);
+      assert.equal(created.code, 0, created.stderr);
+      const token = JSON.parse(created.stdout);
+      assert.match(token.enrollCommand, /^mamori-agent enroll --server 127\.0\.0\.1:\d+ --token /);
+      const listed = await runNodeProgram(SERVER_BIN, ['tokens', 'list'], env);
+      assert.match(listed.stdout, new RegExp(token.id));
+      assert.doesNotMatch(listed.stdout, new RegExp(token.token.split('.')[1]));
+
+      const ca = readFileSync(join(database.dataDir, 'ca.crt'));
+      assert.equal(statSync(database.dataDir).mode & 0o777, 0o700);
+      for (const file of ['ca.key', 'ca.crt', 'server.key', 'server.crt']) {
+        assert.equal(statSync(join(database.dataDir, file)).mode & 0o777, 0o600, file);
+      }
+      const enrollment = new EnrollmentServiceClient(env.MAMORI_GRPC_ADDRESS, grpc.credentials.createSsl(ca));
+      t.after(() => enrollment.close());
+      const { keyPem, csrPem } = await makeAgentKey();
+      const enrolled = await unary<EnrollResponse>((cb) => enrollment.enroll({ enrollmentToken: token.token, certificateSigningRequestPem: csrPem, host: undefined }, cb));
+      const telemetry = new TelemetryServiceClient(env.MAMORI_GRPC_ADDRESS, grpc.credentials.createSsl(ca, Buffer.from(keyPem), Buffer.from(enrolled.clientCertificatePem)));
+      t.after(() => telemetry.close());
+      const upload = () => unary((cb) => telemetry.uploadEvents({ batchId: randomUUID(), events: [usbAttached({ interfaceClasses: [3] })] }, cb));
+      await upload();
+
+      const revoked = await runNodeProgram(SERVER_BIN, ['agents', 'revoke', enrolled.agentId], env);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      // The running collector caches agent status briefly; poll until the CLI's revocation shows.
+      let refusal: grpc.ServiceError | null = null;
+      for (let attempt = 0; attempt < 200 && refusal === null; attempt++) {
+        try {
+          await upload();
+          await new Promise((r) => setTimeout(r, 100));
+        } catch (error) {
+          refusal = error as grpc.ServiceError;
+        }
+      }
+      assert.ok(refusal !== null, 'the revoked agent was refused');
+      assert.equal(refusal.code, grpc.status.UNAUTHENTICATED);
+
+      server.child.kill('SIGTERM');
+      const exit = await server.waitForExit();
+      assert.equal(exit.code, 0, server.tail());
+    });
+  });
+}
