@@ -2,6 +2,8 @@ import type { LoggerService } from '@nestjs/common';
 import type { LogLevel } from '../config/collector-config';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** Nest's start-up chatter (one line per module and route) is useful only when debugging. */
+const CHATTY_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
 
 /**
  * Writes one JSON object per line on stdout, which is what log shippers and the tests read.
@@ -20,7 +22,8 @@ export class JsonLogger implements LoggerService {
     this.emit('debug', message, rest);
   }
   log(message: unknown, ...rest: unknown[]): void {
-    this.emit('info', message, rest);
+    const context = rest[rest.length - 1];
+    this.emit(typeof context === 'string' && CHATTY_CONTEXTS.has(context) ? 'debug' : 'info', message, rest);
   }
   info(message: string, fields: Record<string, unknown> = {}): void {
     this.emitFields('info', message, fields);
