@@ -291,6 +291,21 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(afterDelete.policy?.usb?.registeredDevices, []);
     });
 
+    test('shutting the collector down ends open WatchPolicy streams instead of hanging', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const agent = await enrollAgent(t, sut);
+      const stream = policyClient(t, sut, agent.credentials).watchPolicy({ knownVersion: '0' });
+      const ended = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
+      stream.on('error', () => undefined);
+      await collect(stream).next();
+
+      await sut.collector.close();
+
+      const status = await ended;
+      assert.equal(status.code, grpc.status.OK);
+    });
+
     test('garbage bytes and oversized messages get a clean gRPC error and the collector keeps serving', async (t) => {
       const sut = await startTestCollector(t, kind, { MAMORI_GRPC_MAX_MESSAGE_BYTES: '65536' });
       if (sut === null) return;
