@@ -19,7 +19,7 @@ export class CreateEnrollmentTokenDto {
   @ApiPropertyOptional({ description: 'lifetime in seconds (default 86400)' })
   @IsOptional()
   @IsInt({ message: 'expiresInSeconds must be a whole number' })
-  @Min(60, { message: 'expiresInSeconds must be at least 60' })
+  @Min(1, { message: 'expiresInSeconds must be at least 1' })
   @Max(31_536_000, { message: 'expiresInSeconds must be at most 31536000 (one year)' })
   expiresInSeconds?: number;
 }
