@@ -56,10 +56,16 @@ for (const kind of DATABASE_KINDS) {
 
       const agentView = await collector.rest.expect<any>(200, 'GET', `/api/v1/agents/${agent.agentId}`);
       assert.equal(agentView.status, 'enrolled');
-      await eventually('the agent heartbeat recorded', async () => {
+      // The heartbeat carries the posture: two sticks attached, one of them not issued, and no
+      // encryption source yet, which must read "not checked" rather than "not encrypted".
+      const seen = await eventually('the posture of both sticks in a heartbeat', async () => {
         const view = await collector.rest.expect<any>(200, 'GET', `/api/v1/agents/${agent.agentId}`);
-        return view.lastSeenAt ? view : undefined;
+        return view.posture?.usbStorageDevicesAttached === 2 ? view : undefined;
       });
+      assert.equal(seen.posture.unregisteredUsbStorageDevices, 1);
+      assert.equal(seen.posture.fixedDisksEncrypted, 'not_checked');
+      assert.ok(seen.lastSeenAt);
+      assert.ok(seen.facts.hostname.length > 0, 'host facts arrive with the heartbeat');
     });
   });
 }

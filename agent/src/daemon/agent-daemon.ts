@@ -8,7 +8,7 @@ import { collectHostFacts } from '../facts/host-facts';
 import type { PlatformFacts } from '../facts/platform-facts';
 import type { HostIdentity } from '../generated/mamori/v1/common';
 import { AgentState } from '../generated/mamori/v1/events';
-import type { HeartbeatRequest } from '../generated/mamori/v1/telemetry';
+import { PostureCheck, type HeartbeatRequest } from '../generated/mamori/v1/telemetry';
 import type { Logger } from '../logging/logger';
 import { Outbox } from '../outbox/outbox';
 import type { UsbObservation, UsbSource } from '../sources/usb/usb.source';
@@ -199,8 +199,9 @@ export class AgentDaemon {
       host,
       posture: {
         // Disk encryption and network zones are later issues' sources; until then they are reported as not established.
-        allFixedDisksEncrypted: false,
-        systemVolumeEncrypted: false,
+        // No encryption source yet: say "not checked", never "not encrypted".
+        fixedDisksEncrypted: PostureCheck.POSTURE_CHECK_UNSPECIFIED,
+        systemVolumeEncrypted: PostureCheck.POSTURE_CHECK_UNSPECIFIED,
         networkZone: '',
         ...usbPosture(this.deps.usbSource.attached(), this.policy.policy),
       },

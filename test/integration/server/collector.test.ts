@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import type { UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
+import { PostureCheck, type UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
 import type { GetPolicyResponse, WatchPolicyResponse } from '../../../agent/src/generated/mamori/v1/policy';
 import { loadCollectorConfig } from '../../../server/src/config/collector-config';
 import { openDatabase } from '../../../server/src/database/data-source.factory';
@@ -249,7 +249,7 @@ for (const kind of DATABASE_KINDS) {
         telemetryClient(t, sut, agent.credentials).heartbeat(
           {
             host: { hostname: 'renamed-host', osFamily: 'linux', osVersion: '6.1', agentVersion: '0.2.0', loggedInUsers: ['bob'], networkInterfaces: [], architecture: 'arm64', machineId: 'abc' },
-            posture: { allFixedDisksEncrypted: true, systemVolumeEncrypted: true, usbStorageDevicesAttached: 1, unregisteredUsbStorageDevices: 1, networkZone: 'office' },
+            posture: { fixedDisksEncrypted: PostureCheck.POSTURE_CHECK_PASSED, systemVolumeEncrypted: PostureCheck.POSTURE_CHECK_FAILED, usbStorageDevicesAttached: 1, unregisteredUsbStorageDevices: 1, networkZone: 'office' },
             health: { spoolEvents: '3', spoolBytes: '100', droppedEvents: '0', policyVersion: '1', startedAt: undefined, sources: ['usb:fake'] },
           },
           cb,
@@ -261,6 +261,9 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(shown.hostname, 'renamed-host');
       assert.deepEqual(shown.facts.loggedInUsers, ['bob']);
       assert.equal(shown.posture.networkZone, 'office');
+      assert.equal(shown.posture.fixedDisksEncrypted, 'passed');
+      assert.equal(shown.posture.systemVolumeEncrypted, 'failed');
+      assert.equal(shown.posture.unregisteredUsbStorageDevices, 1);
       assert.equal(shown.policyVersion, 1);
       assert.notEqual(shown.lastSeenAt, null);
     });

@@ -2,7 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import { DatabaseService } from '../../database/database.service';
 import type { HostIdentity } from '../../generated/mamori/v1/common';
-import type { HeartbeatRequest } from '../../generated/mamori/v1/telemetry';
+import type { HeartbeatRequest, PostureSummary } from '../../generated/mamori/v1/telemetry';
 import { AgentEntity } from './agent.entity';
 import { AgentAuthenticator } from './agent-authenticator';
 
@@ -25,6 +25,32 @@ export function hostFacts(host: HostIdentity | undefined): Pick<
       macAddress: clip(nic.macAddress, 64),
       addresses: (nic.addresses ?? []).slice(0, 64).map((address) => clip(address, 64)),
     })),
+  };
+}
+
+/** One posture check as people read it: a check that has not run is not a failure. */
+export type PostureCheckOutcome = 'passed' | 'failed' | 'not_checked';
+
+export interface AgentPosture {
+  fixedDisksEncrypted: PostureCheckOutcome;
+  systemVolumeEncrypted: PostureCheckOutcome;
+  usbStorageDevicesAttached: number;
+  unregisteredUsbStorageDevices: number;
+  networkZone: string;
+}
+
+/** The posture summary as stored and shown over REST, from the heartbeat's protobuf form. */
+export function agentPosture(posture: PostureSummary | undefined): AgentPosture | null {
+  if (posture === undefined || posture === null) return null;
+  const outcome = (check: unknown): PostureCheckOutcome =>
+    check === 'POSTURE_CHECK_PASSED' ? 'passed' : check === 'POSTURE_CHECK_FAILED' ? 'failed' : 'not_checked';
+  const count = (value: unknown) => (Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : 0);
+  return {
+    fixedDisksEncrypted: outcome(posture.fixedDisksEncrypted),
+    systemVolumeEncrypted: outcome(posture.systemVolumeEncrypted),
+    usbStorageDevicesAttached: count(posture.usbStorageDevicesAttached),
+    unregisteredUsbStorageDevices: count(posture.unregisteredUsbStorageDevices),
+    networkZone: typeof posture.networkZone === 'string' ? posture.networkZone.slice(0, 128) : '',
   };
 }
 
@@ -86,7 +112,7 @@ export class AgentsService {
           facts.machineId,
           JSON.stringify(facts.loggedInUsers),
           JSON.stringify(facts.networkInterfaces),
-          JSON.stringify(request.posture ?? null),
+          JSON.stringify(agentPosture(request.posture)),
           JSON.stringify(request.health ?? null),
           now,
           Number.isSafeInteger(policyVersion) ? policyVersion : 0,
