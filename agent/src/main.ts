@@ -6,6 +6,14 @@ import { statusCommand } from './commands/status.command';
 import { createLogger } from './logging/logger';
 import { resolveStateDir } from './state/state-dir';
 
+// grpc-js hands an IP-literal target (`--server 10.0.0.5:50051`) to TLS as the SNI server name,
+// and Node warns about it (DEP0123) on every start. Nothing is wrong: no SNI is sent for an IP,
+// and the certificate is still checked against the address. Every other warning is printed.
+process.removeAllListeners('warning');
+process.on('warning', (warning: Error & { code?: string }) => {
+  if (warning.code !== 'DEP0123') process.stderr.write(`${warning.name}: ${warning.message}\n`);
+});
+
 const USAGE = `Usage: mamori-agent <command> [options]
 
 Commands:

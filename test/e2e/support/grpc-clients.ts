@@ -50,6 +50,22 @@ export function unary<Req, Res>(
   });
 }
 
+/** A heartbeat with host facts only: enough for the collector to answer. */
+export const minimalHeartbeat = {
+  host: {
+    hostname: 'e2e-host',
+    osFamily: process.platform,
+    osVersion: 'test',
+    agentVersion: '0.0.0-test',
+    loggedInUsers: [],
+    networkInterfaces: [],
+    architecture: process.arch,
+    machineId: '',
+  },
+  posture: undefined,
+  health: undefined,
+};
+
 /** Enrolls directly over gRPC (not through the agent CLI) and returns a usable client identity. */
 export async function enrollDirectly(
   address: string,
@@ -62,16 +78,7 @@ export async function enrollDirectly(
     const { error, response } = await unary<any, EnrollResponse>(clients.enrollment, clients.enrollment.enroll as any, {
       enrollmentToken: token,
       certificateSigningRequestPem: csrPem,
-      host: {
-        hostname: 'e2e-host',
-        osFamily: process.platform,
-        osVersion: 'test',
-        agentVersion: '0.0.0-test',
-        loggedInUsers: [],
-        networkInterfaces: [],
-        architecture: process.arch,
-        machineId: '',
-      },
+      host: minimalHeartbeat.host,
     });
     if (error || !response) return { error };
     return { error: null, identity: { certPem: response.clientCertificatePem, privateKeyPem, agentId: response.agentId } };
@@ -93,17 +100,3 @@ export function checkHealth(address: string, caPem: string): Promise<string> {
   });
 }
 
-export const minimalHeartbeat = {
-  host: {
-    hostname: 'e2e-host',
-    osFamily: process.platform,
-    osVersion: 'test',
-    agentVersion: '0.0.0-test',
-    loggedInUsers: [],
-    networkInterfaces: [],
-    architecture: process.arch,
-    machineId: '',
-  },
-  posture: undefined,
-  health: undefined,
-};
