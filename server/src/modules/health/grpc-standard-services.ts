@@ -1,7 +1,7 @@
 import type { Server } from '@grpc/grpc-js';
-import type { PackageDefinition } from '@grpc/proto-loader';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 
 export const GRPC_SERVICE_NAMES = ['mamori.v1.EnrollmentService', 'mamori.v1.TelemetryService', 'mamori.v1.PolicyService'];
 
@@ -12,6 +12,9 @@ export const GRPC_SERVICE_NAMES = ['mamori.v1.EnrollmentService', 'mamori.v1.Tel
 export function addStandardGrpcServices(packageDefinition: PackageDefinition, server: Server): HealthImplementation {
   const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(GRPC_SERVICE_NAMES.map((name) => [name, 'SERVING' as const])) });
   health.addToServer(server);
-  new ReflectionService(packageDefinition).addToServer(server);
+  // Reflection describes what it is given: add the health service's definition so that
+  // `grpcurl list` shows every service the port answers.
+  const healthDefinition = loadSync(healthProtoPath, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  new ReflectionService({ ...packageDefinition, ...healthDefinition }).addToServer(server);
   return health;
 }
