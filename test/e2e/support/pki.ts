@@ -85,3 +85,52 @@ export function splitAddress(address: string): [string, number] {
   const at = address.lastIndexOf(':');
   return [address.slice(0, at), Number(address.slice(at + 1))];
 }
+
+/** An operator's own CA and a server certificate it issued for localhost and 127.0.0.1, as PEM. */
+export async function makeOperatorPki(commonName = 'Example Corp mamori CA'): Promise<{
+  caPem: string;
+  caKeyPem: string;
+  serverCertPem: string;
+  serverKeyPem: string;
+  caPin: string;
+}> {
+  const now = Date.now();
+  const caKeys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '0a',
+    name: `CN=${commonName}`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 30 * 86_400_000),
+    keys: caKeys,
+    signingAlgorithm: EC_P256,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
+  });
+  const serverKeys = (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const server = await x509.X509CertificateGenerator.create({
+    serialNumber: '0b',
+    subject: 'CN=localhost',
+    issuer: ca.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 30 * 86_400_000),
+    signingKey: caKeys.privateKey,
+    publicKey: serverKeys.publicKey,
+    signingAlgorithm: EC_P256,
+    extensions: [
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'dns', value: 'localhost' },
+        { type: 'ip', value: '127.0.0.1' },
+      ]),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    ],
+  });
+  return {
+    caPem: ca.toString('pem'),
+    caKeyPem: await exportPrivateKeyPem(caKeys.privateKey),
+    serverCertPem: server.toString('pem'),
+    serverKeyPem: await exportPrivateKeyPem(serverKeys.privateKey),
+    caPin: createHash('sha256').update(Buffer.from(ca.rawData)).digest('base64url'),
+  };
+}

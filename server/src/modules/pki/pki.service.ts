@@ -43,6 +43,15 @@ export class PkiService {
     const caDer = new NodeX509Certificate(authority.certificatePem).raw;
     const served = splitPemCertificates(server.certificatePem);
     if (served.length === 0) throw new Error('the server certificate file holds no PEM certificate');
+    const ca = new NodeX509Certificate(authority.certificatePem);
+    // Agents trust nothing but this CA (they pin it at enrollment), so a server certificate from
+    // any other authority would lock every agent out: refuse to start with it.
+    if (!served.some((pem) => !new NodeX509Certificate(pem).raw.equals(caDer) && new NodeX509Certificate(pem).checkIssued(ca))) {
+      throw new Error(
+        `MAMORI_TLS_CERT_FILE: the server certificate is not issued by the collector's CA (${ca.subject.replace(/\n/g, ', ')}); ` +
+          'agents pin that CA, so the server certificate (or an intermediate in the same file) must be issued by it',
+      );
+    }
     const hasCa = served.some((pem) => new NodeX509Certificate(pem).raw.equals(caDer));
     const chain = hasCa ? served : [...served, authority.certificatePem];
     return new PkiService(authority, chain.join(''), server.privateKeyPem);
