@@ -47,7 +47,9 @@ describe('garbage and oversized messages on every RPC', () => {
 
     test(`${method}: a frame whose length prefix lies gets an error and the collector keeps serving`, async () => {
       const result = await rawGrpcCall(collector.grpcAddress, method, grpcFrame(Buffer.from([0x0a, 0x01]), 1_000), tls);
+      assert.notEqual(result.grpcStatus, null, 'a gRPC status came back, not a dropped connection');
       assert.notEqual(result.grpcStatus, GrpcStatus.OK);
+      assert.ok(result.grpcMessage.length > 0, 'the error says what was wrong');
       assert.equal(await checkHealth(collector.grpcAddress, tls.caPem), 'SERVING');
     });
 
