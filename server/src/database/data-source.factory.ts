@@ -11,6 +11,7 @@ import { UsbRegisterEntryEntity } from '../modules/usb-register/usb-register-ent
 import { ViolationEntity } from '../modules/violations/violation.entity';
 import type { DatabaseKind } from './database-kind';
 import { InitialSchema1732700000000 } from './migrations/1732700000000-initial-schema';
+import { CollectorSettings1732800000000 } from './migrations/1732800000000-collector-settings';
 
 export const ENTITIES = [
   AdminCredentialEntity,
@@ -21,7 +22,7 @@ export const ENTITIES = [
   UsbRegisterEntryEntity,
   ViolationEntity,
 ];
-export const MIGRATIONS = [InitialSchema1732700000000];
+export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000];
 
 export function databaseKindOf(config: CollectorConfig): DatabaseKind {
   return config.databaseUrl === undefined ? 'sqlite' : 'postgres';

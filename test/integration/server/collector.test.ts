@@ -6,7 +6,11 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import { PostureCheck, type UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
 import type { GetPolicyResponse, WatchPolicyResponse } from '../../../agent/src/generated/mamori/v1/policy';
 import { loadCollectorConfig } from '../../../server/src/config/collector-config';
+import { startCollector } from '../../../server/src/collector';
 import { openDatabase } from '../../../server/src/database/data-source.factory';
+import { JsonLogger } from '../../../server/src/logging/json-logger';
+import { PolicyService } from '../../../server/src/modules/policy/policy.service';
+import { freePort } from '../../support/ports';
 import { EnrollmentTokensService } from '../../../server/src/modules/enrollment/enrollment-tokens.service';
 import { DATABASE_KINDS, provideDatabase } from '../../support/databases';
 import {
@@ -22,6 +26,7 @@ import {
 } from './collector-harness';
 
 const SANDISK = { vendorId: 0x0781, productId: 0x5567 };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 for (const kind of DATABASE_KINDS) {
   describe(`collector on ${kind}`, () => {
@@ -31,15 +36,21 @@ for (const kind of DATABASE_KINDS) {
       const config = loadCollectorConfig({ MAMORI_DATA_DIR: database.dataDir, MAMORI_DATABASE_URL: database.url });
       const first = await openDatabase(config);
       t.after(() => (first.dataSource.isInitialized ? first.dataSource.destroy() : undefined));
-      assert.deepEqual(first.applied, ['InitialSchema1732700000000']);
+      assert.deepEqual(first.applied, ['InitialSchema1732700000000', 'CollectorSettings1732800000000']);
       for (const table of ['enrollment_tokens', 'agents', 'events', 'violations', 'usb_register_entries', 'policy_versions', 'admin_credentials']) {
         const rows = await first.dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
         assert.equal(Number(rows[0].count), 0, `${table} exists and is empty`);
       }
+      const lineage = async (dataSource: typeof first.dataSource) =>
+        (await dataSource.query("SELECT value FROM collector_settings WHERE name = 'policy_lineage_id'")) as Array<{ value: string }>;
+      const made = await lineage(first.dataSource);
+      assert.equal(made.length, 1);
+      assert.match(made[0].value, UUID);
       await first.dataSource.destroy();
       const second = await openDatabase(config);
       t.after(() => (second.dataSource.isInitialized ? second.dataSource.destroy() : undefined));
       assert.deepEqual(second.applied, []);
+      assert.deepEqual(await lineage(second.dataSource), made, 'the lineage id is made once per database');
     });
 
     test('the first start publishes policy version 1 and reports the database kind', async (t) => {
@@ -49,6 +60,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(health.body, { status: 'ok', database: kind });
       const policy = await sut.rest('GET', '/api/v1/policy');
       assert.equal(policy.body.version, 1);
+      assert.match(policy.body.lineageId, UUID);
       assert.deepEqual(policy.body.usb, { unregisteredDeviceMode: 'audit', registeredDevices: [] });
     });
 
@@ -233,7 +245,7 @@ for (const kind of DATABASE_KINDS) {
       const refused = await failure(unary((cb) => telemetry.uploadEvents(batch(), cb)));
       assert.equal(refused.code, grpc.status.UNAUTHENTICATED);
       assert.match(refused.details, /revoked/);
-      const policyRefused = await failure(unary((cb) => policyClient(t, sut, agent.credentials).getPolicy({ knownVersion: '0' }, cb)));
+      const policyRefused = await failure(unary((cb) => policyClient(t, sut, agent.credentials).getPolicy({ knownVersion: '0', knownLineageId: '' }, cb)));
       assert.equal(policyRefused.code, grpc.status.UNAUTHENTICATED);
 
       const shown = await sut.rest('GET', `/api/v1/agents/${agent.agentId}`);
@@ -273,13 +285,16 @@ for (const kind of DATABASE_KINDS) {
       if (sut === null) return;
       const agent = await enrollAgent(t, sut);
       const policy = policyClient(t, sut, agent.credentials);
-      const unchanged = await unary<GetPolicyResponse>((cb) => policy.getPolicy({ knownVersion: '1' }, cb));
+      const lineageId = (await sut.rest('GET', '/api/v1/policy')).body.lineageId as string;
+      const unchanged = await unary<GetPolicyResponse>((cb) => policy.getPolicy({ knownVersion: '1', knownLineageId: lineageId }, cb));
       assert.equal(unchanged.unchanged, true);
 
-      const stream = policy.watchPolicy({ knownVersion: '0' });
+      const stream = policy.watchPolicy({ knownVersion: '0', knownLineageId: lineageId });
       t.after(() => stream.cancel());
       const received = collect(stream);
-      assert.equal((await received.next()).policy?.version, '1', 'an agent with an older version gets the newest at once');
+      const first = (await received.next()).policy;
+      assert.equal(first?.version, '1', 'an agent with an older version gets the newest at once');
+      assert.equal(first?.lineageId, lineageId);
 
       const entry = await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: 'S1', label: 'stick', holder: 'Hanako' });
       const pushed = await received.next();
@@ -294,11 +309,69 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(afterDelete.policy?.usb?.registeredDevices, []);
     });
 
+    test('a request naming another policy lineage, or none, is outdated whatever its version number says', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const agent = await enrollAgent(t, sut);
+      const policy = policyClient(t, sut, agent.credentials);
+      const lineageId = (await sut.rest('GET', '/api/v1/policy')).body.lineageId as string;
+      const foreign = randomUUID();
+
+      for (const knownLineageId of ['', foreign]) {
+        const answer = await unary<GetPolicyResponse>((cb) => policy.getPolicy({ knownVersion: '1', knownLineageId }, cb));
+        assert.equal(answer.unchanged, false, `lineage "${knownLineageId}"`);
+        assert.equal(answer.policy?.version, '1');
+        assert.equal(answer.policy?.lineageId, lineageId);
+        // A higher number from a recreated database's past must not hold the agent back either.
+        const higher = await unary<GetPolicyResponse>((cb) => policy.getPolicy({ knownVersion: '42', knownLineageId }, cb));
+        assert.equal(higher.unchanged, false);
+        assert.equal(higher.policy?.version, '1');
+      }
+
+      const stream = policy.watchPolicy({ knownVersion: '42', knownLineageId: foreign });
+      t.after(() => stream.cancel());
+      const pushed = await collect(stream).next();
+      assert.equal(pushed.policy?.version, '1', 'a foreign lineage gets the newest version at once');
+      assert.equal(pushed.policy?.lineageId, lineageId);
+    });
+
+    test('the policy lineage survives a restart on the same database and differs on another database', async (t) => {
+      const database = await provideDatabase(t, kind);
+      if (database === null) return;
+      const start = async (dataDir: string, url: string | undefined) => {
+        const collector = await startCollector(
+          loadCollectorConfig({
+            MAMORI_DATA_DIR: dataDir,
+            MAMORI_DATABASE_URL: url,
+            MAMORI_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
+            MAMORI_HTTP_ADDRESS: `127.0.0.1:${await freePort()}`,
+            MAMORI_ADMIN_TOKEN: 'lineage-test-admin-token',
+            MAMORI_LOG_LEVEL: 'error',
+          }),
+          new JsonLogger('error', () => undefined),
+        );
+        t.after(() => collector.close());
+        return collector;
+      };
+      const first = await start(database.dataDir, database.url);
+      const lineageId = first.app.get(PolicyService).lineageId;
+      assert.match(lineageId, UUID);
+      await first.close();
+      const again = await start(database.dataDir, database.url);
+      assert.equal(again.app.get(PolicyService).lineageId, lineageId);
+      await again.close();
+
+      const other = await provideDatabase(t, kind);
+      assert.ok(other !== null);
+      const fresh = await start(other.dataDir, other.url);
+      assert.notEqual(fresh.app.get(PolicyService).lineageId, lineageId, 'a recreated database starts a new lineage');
+    });
+
     test('shutting the collector down ends open WatchPolicy streams instead of hanging', async (t) => {
       const sut = await startTestCollector(t, kind);
       if (sut === null) return;
       const agent = await enrollAgent(t, sut);
-      const stream = policyClient(t, sut, agent.credentials).watchPolicy({ knownVersion: '0' });
+      const stream = policyClient(t, sut, agent.credentials).watchPolicy({ knownVersion: '0', knownLineageId: '' });
       const ended = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
       stream.on('error', () => undefined);
       await collect(stream).next();

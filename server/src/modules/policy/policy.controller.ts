@@ -19,6 +19,7 @@ class UsbPolicyView {
 
 export class PolicyView {
   @ApiProperty() version!: number;
+  @ApiProperty({ description: "UUID of this database's version numbering; versions compare only within one lineage" }) lineageId!: string;
   @ApiProperty() publishedAt!: string;
   @ApiProperty({ type: UsbPolicyView }) usb!: UsbPolicyView;
 }
@@ -36,6 +37,7 @@ export class PolicyController {
     const policy = this.policy.current();
     return {
       version: policy.version,
+      lineageId: this.policy.lineageId,
       publishedAt: policy.publishedAt.toISOString(),
       usb: {
         unregisteredDeviceMode: policy.document.usb.unregisteredDeviceMode.replace('USB_ENFORCEMENT_MODE_', '').toLowerCase(),

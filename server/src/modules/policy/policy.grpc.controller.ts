@@ -27,7 +27,7 @@ export class PolicyGrpcController implements PolicyServiceController {
   async getPolicy(request: GetPolicyRequest, _metadata?: Metadata, call?: ServerUnaryCall<unknown, unknown>): Promise<GetPolicyResponse> {
     await this.authenticator.authenticate(call);
     const current = this.policy.current();
-    if (String(current.version) === String(request.knownVersion)) return { unchanged: true, policy: undefined };
+    if (this.policy.isCurrent(String(request.knownVersion ?? ''), request.knownLineageId ?? '')) return { unchanged: true, policy: undefined };
     return { unchanged: false, policy: this.policy.toProto(current) };
   }
 
@@ -39,9 +39,8 @@ export class PolicyGrpcController implements PolicyServiceController {
   watchPolicy(request: WatchPolicyRequest, _metadata?: Metadata, call?: ServerWritableStream<unknown, unknown>): Observable<WatchPolicyResponse> {
     return defer(() => from(this.authenticator.authenticate(call))).pipe(
       switchMap((agent) => {
-        const known = Number(request.knownVersion);
         const policies = this.policy
-          .watch(Number.isSafeInteger(known) ? known : 0)
+          .watch(Number(request.knownVersion), request.knownLineageId ?? '')
           .pipe(map((policy) => ({ policy: this.policy.toProto(policy) })), share());
         // When the policy feed completes (shutdown) the revocation watchers must stop too.
         const ended = policies.pipe(ignoreElements(), endWith(true));

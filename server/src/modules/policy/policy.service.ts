@@ -3,6 +3,7 @@ import { BehaviorSubject, Observable, filter } from 'rxjs';
 import { toTimestamp } from '../../common/protobuf-time';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import { Policy, UsbEnforcementMode } from '../../generated/mamori/v1/policy';
+import { POLICY_LINEAGE_SETTING } from '../../database/migrations/1732800000000-collector-settings';
 import type { PolicyDocument, PublishedPolicy } from './policy-document';
 
 /**
@@ -12,12 +13,33 @@ import type { PolicyDocument, PublishedPolicy } from './policy-document';
 @Injectable()
 export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
   private latest: BehaviorSubject<PublishedPolicy> | null = null;
+  private lineage: string | null = null;
 
   constructor(private readonly database: DatabaseService) {}
 
   async onModuleInit(): Promise<void> {
-    const newest = await this.database.transaction(async (sql) => (await this.newestWithin(sql)) ?? (await this.publishWithin(sql)));
+    const { newest, lineage } = await this.database.transaction(async (sql) => {
+      const rows = await sql.query<{ value: string }>('SELECT value FROM collector_settings WHERE name = ?', [POLICY_LINEAGE_SETTING]);
+      if (rows.length === 0) throw new Error(`the database has no ${POLICY_LINEAGE_SETTING}: run the migrations`);
+      return { newest: (await this.newestWithin(sql)) ?? (await this.publishWithin(sql)), lineage: rows[0].value };
+    });
+    this.lineage = lineage;
     this.latest = new BehaviorSubject(newest);
+  }
+
+  /** The UUID of this database's version numbering; versions of another lineage are not comparable. */
+  get lineageId(): string {
+    if (this.lineage === null) throw new Error('the policy service has not started');
+    return this.lineage;
+  }
+
+  /**
+   * Whether an agent that runs (knownVersion, knownLineageId) has the newest policy. An empty or
+   * foreign lineage is outdated whatever the number says: after a database is recreated, version
+   * numbers start again and an agent's cached "7" may be older than the new "2".
+   */
+  isCurrent(knownVersion: string, knownLineageId: string): boolean {
+    return knownLineageId === this.lineageId && String(this.current().version) === String(knownVersion);
   }
 
   beforeApplicationShutdown(): void {
@@ -30,10 +52,14 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
     return this.latest.value;
   }
 
-  /** The newest version now, then each newer one, skipping those at or below `knownVersion`. */
-  watch(knownVersion: number): Observable<PublishedPolicy> {
+  /**
+   * The newest version now, then each newer one, skipping those at or below `knownVersion`.
+   * A `knownLineageId` other than this database's makes `knownVersion` meaningless: the newest
+   * version is sent at once.
+   */
+  watch(knownVersion: number, knownLineageId: string): Observable<PublishedPolicy> {
     if (this.latest === null) throw new Error('the policy service has not started');
-    let sent = knownVersion;
+    let sent = knownLineageId === this.lineageId && Number.isSafeInteger(knownVersion) ? knownVersion : 0;
     return this.latest.pipe(
       filter((policy) => {
         if (policy.version <= sent) return false;
@@ -81,6 +107,7 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
   toProto(policy: PublishedPolicy): Policy {
     return {
       version: String(policy.version),
+      lineageId: this.lineageId,
       publishedAt: toTimestamp(policy.publishedAt),
       usb: {
         unregisteredDeviceMode: policy.document.usb.unregisteredDeviceMode,
