@@ -15,7 +15,11 @@ export interface HeartbeatOptions {
   overrideSeconds?: number;
   /** Used until the collector has answered once. */
   defaultSeconds?: number;
-  /** The collector announced a newer policy version than the running one. */
+  /**
+   * The collector announced another policy version than the running one. Not only a higher one:
+   * after the collector's database was recreated its numbers restart lower, and only GetPolicy
+   * (which compares lineages) can tell whether the agent is behind.
+   */
   onNewerPolicy: (version: bigint) => void;
   runningPolicyVersion: () => bigint;
 }
@@ -34,7 +38,7 @@ export async function runHeartbeats(options: HeartbeatOptions, signal: AbortSign
       options.monitor.contact();
       if (options.overrideSeconds === undefined && response.nextHeartbeatSeconds > 0) intervalSeconds = response.nextHeartbeatSeconds;
       const announced = BigInt(response.currentPolicyVersion || '0');
-      if (announced > options.runningPolicyVersion()) options.onNewerPolicy(announced);
+      if (announced !== options.runningPolicyVersion()) options.onNewerPolicy(announced);
     } catch (error) {
       const e = error as grpc.ServiceError;
       if (typeof e.code === 'number') {

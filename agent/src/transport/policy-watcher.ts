@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Policy, PolicyServiceClient, WatchPolicyResponse } from '../generated/mamori/v1/policy';
+import { decidePolicySuccession } from '../core/policy-succession';
 import type { Logger } from '../logging/logger';
 import { storeCachedPolicy } from '../state/policy-cache';
 import type { ConnectionMonitor } from '../state/status-file';
@@ -22,7 +23,10 @@ export interface PolicyWatcherOptions {
  * Keeps the running policy current: GetPolicy at start (and when a heartbeat says there is a
  * newer version), plus a WatchPolicy stream that is reopened with backoff whenever it ends.
  * A newer policy is written to policy.bin atomically before it becomes the running one, so a
- * restarted agent enforces it offline. Only strictly newer versions are applied.
+ * restarted agent enforces it offline. Every request names the running policy's version and
+ * lineage; an offered policy is applied when its lineage differs from the running one (the
+ * collector's database was recreated or restored, and numbering started again) or when it is
+ * strictly newer within the same lineage (see decidePolicySuccession).
  */
 export class PolicyWatcher {
   private current: Policy | null;
@@ -42,11 +46,32 @@ export class PolicyWatcher {
     return this.current === null ? 0n : BigInt(this.current.version);
   }
 
+  /** The running policy's lineage, empty when there is none (or it came from a collector without lineages). */
+  get lineageId(): string {
+    return this.current?.lineageId ?? '';
+  }
+
+  private known(): { knownVersion: string; knownLineageId: string } {
+    return { knownVersion: this.version.toString(), knownLineageId: this.lineageId };
+  }
+
   private offer(policy: Policy | undefined): Promise<void> {
     if (policy === undefined) return this.applying;
     this.applying = this.applying.then(async () => {
       const previous = this.version;
-      if (BigInt(policy.version) <= previous) return;
+      const previousLineage = this.lineageId;
+      const decision = decidePolicySuccession(this.current, policy);
+      if (!decision.take) return;
+      if (decision.lineageChanged) {
+        // Loud on purpose: a lower version replaces the cached one, which is only right when the
+        // collector's database really was recreated or restored; an operator should know.
+        this.options.logger.warn('POLICY LINEAGE CHANGED: the collector database was recreated or restored; taking its policy even if its version number is lower', {
+          previousLineageId: previousLineage,
+          previousVersion: previous.toString(),
+          lineageId: policy.lineageId,
+          policyVersion: policy.version,
+        });
+      }
       try {
         await storeCachedPolicy(this.options.cachePath, policy);
       } catch (error) {
@@ -56,6 +81,7 @@ export class PolicyWatcher {
       this.options.logger.info('policy applied', {
         policyVersion: policy.version,
         previousVersion: previous.toString(),
+        lineageId: policy.lineageId,
         registeredDevices: policy.usb?.registeredDevices.length ?? 0,
       });
       await this.options.onApplied(policy, previous).catch((error: Error) => {
@@ -69,7 +95,7 @@ export class PolicyWatcher {
   async refresh(): Promise<void> {
     const { client, monitor, logger } = this.options;
     try {
-      const response = await callUnary(client.getPolicy.bind(client), { knownVersion: this.version.toString() }, 15_000);
+      const response = await callUnary(client.getPolicy.bind(client), this.known(), 15_000);
       monitor.contact();
       if (!response.unchanged) await this.offer(response.policy);
     } catch (error) {
@@ -95,7 +121,7 @@ export class PolicyWatcher {
     const { client, monitor, logger } = this.options;
     return new Promise((resolve) => {
       let received = false;
-      const stream = client.watchPolicy({ knownVersion: this.version.toString() });
+      const stream = client.watchPolicy(this.known());
       const onAbort = () => stream.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       const finish = () => {

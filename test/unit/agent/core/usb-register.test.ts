@@ -10,6 +10,7 @@ function device(overrides: Partial<UsbDevice>): UsbDevice {
 
 const policy: Policy = {
   version: '3',
+  lineageId: '',
   publishedAt: undefined,
   usb: {
     unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
