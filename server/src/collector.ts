@@ -96,11 +96,13 @@ export async function startCollector(config: CollectorConfig, logger: JsonLogger
     );
     SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
 
-    const generatedAdminToken = await app.get(AdminAuthService).ensureToken();
     await app.startAllMicroservices();
     const http = parseListenAddress(config.httpAddress);
     if (http === null) throw new Error(`MAMORI_HTTP_ADDRESS: "${config.httpAddress}" is not host:port`);
     await app.listen(http.port, http.host);
+    // Only now, with both ports bound, is a first-start token made: made earlier, a start that
+    // fails on a busy port would store its hash and exit without ever printing it.
+    const generatedAdminToken = await app.get(AdminAuthService).createIfNone();
     logger.emitFields('info', 'mamori-server ready', {
       grpcAddress: config.grpcAddress,
       httpAddress: config.httpAddress,

@@ -8,6 +8,7 @@ import { USAGE, UsageError } from './cli/cli-usage';
 import { Command, parseCommandLine } from './cli/command-line';
 import { JsonLogger } from './logging/json-logger';
 import { openDatabase } from './database/data-source.factory';
+import { AdminTokenConfiguredError } from './modules/admin-auth/admin-auth.service';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -36,6 +37,11 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command.name === 'run') return run(config);
+  if (command.name === 'admin-token reset' && config.adminToken !== undefined) {
+    // Refused before the database is touched: a stored token would never be used while this is set.
+    process.stderr.write(`mamori-server: ${new AdminTokenConfiguredError().message}\n`);
+    return EXIT_USAGE;
+  }
 
   // CLI commands keep stdout for their answer; their logs go to stderr.
   const logger = new JsonLogger('warn', (line) => process.stderr.write(line + '\n'));

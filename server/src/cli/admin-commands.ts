@@ -1,4 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import { AdminAuthService } from '../modules/admin-auth/admin-auth.service';
 import { AgentsService } from '../modules/agents/agents.service';
 import { agentView } from '../modules/agents/agents.controller';
 import { enrollmentTokenView } from '../modules/enrollment/enrollment-tokens.controller';
@@ -7,7 +8,7 @@ import type { Command } from './command-line';
 
 type Print = (line: string) => void;
 
-/** The tokens and agents subcommands, over the same services REST uses. */
+/** The tokens, agents and admin-token subcommands, over the same services REST uses. */
 export async function runAdminCommand(context: INestApplicationContext, command: Command, print: Print): Promise<void> {
   switch (command.name) {
     case 'tokens create': {
@@ -57,6 +58,12 @@ export async function runAdminCommand(context: INestApplicationContext, command:
     case 'agents revoke': {
       const view = agentView(await context.get(AgentsService).revoke(command.id));
       print(`mamori-server: agent ${view.id} (${view.hostname || 'unnamed host'}) revoked at ${view.revokedAt}; a running collector refuses it within 5 seconds`);
+      return;
+    }
+    case 'admin-token reset': {
+      const token = await context.get(AdminAuthService).reset();
+      print(`mamori-server: administrator API token (shown once): ${token}`);
+      print('Every earlier stored administrator token no longer works; a running collector switches within 5 seconds.');
       return;
     }
     default:

@@ -9,6 +9,9 @@ Usage:
   mamori-server tokens revoke <id>    revoke an enrollment token
   mamori-server agents list [--json]  list enrolled agents
   mamori-server agents revoke <id>    revoke an agent; its next call fails (within 5 s)
+  mamori-server admin-token reset     replace the stored administrator API token and print the
+                                      new one once (a running collector switches within 5 s);
+                                      refused while MAMORI_ADMIN_TOKEN is set, which always wins
   mamori-server --help                show this help
 
 Configuration comes from MAMORI_* environment variables, or a JSON file named by

@@ -10,7 +10,8 @@ export type Command =
   | { name: 'tokens list'; json: boolean }
   | { name: 'tokens revoke'; id: string }
   | { name: 'agents list'; json: boolean }
-  | { name: 'agents revoke'; id: string };
+  | { name: 'agents revoke'; id: string }
+  | { name: 'admin-token reset' };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -29,6 +30,8 @@ export function parseCommandLine(argv: string[]): Command {
       return tokens(second, rest);
     case 'agents':
       return agents(second, rest);
+    case 'admin-token':
+      return adminToken(second, rest);
     default:
       throw new UsageError(`unknown command "${first}"`);
   }
@@ -81,6 +84,18 @@ function agents(sub: string | undefined, args: string[]): Command {
       throw new UsageError('"agents" needs a subcommand: list or revoke');
     default:
       throw new UsageError(`unknown agents subcommand "${sub}" (use list or revoke)`);
+  }
+}
+
+function adminToken(sub: string | undefined, args: string[]): Command {
+  switch (sub) {
+    case 'reset':
+      noMore(args, 'admin-token reset');
+      return { name: 'admin-token reset' };
+    case undefined:
+      throw new UsageError('"admin-token" needs a subcommand: reset');
+    default:
+      throw new UsageError(`unknown admin-token subcommand "${sub}" (use reset)`);
   }
 }
 

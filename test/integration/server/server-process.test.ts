@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { EnrollmentServiceClient, EnrollResponse } from '../../../agent/src/generated/mamori/v1/enrollment';
@@ -98,6 +99,52 @@ for (const kind of DATABASE_KINDS) {
       server.child.kill('SIGTERM');
       const exit = await server.waitForExit();
       assert.equal(exit.code, 0, server.tail());
+    });
+
+    test('a first start that fails on a busy port stores no admin token; the next start prints one; admin-token reset replaces it', async (t) => {
+      const database = await provideDatabase(t, kind);
+      if (database === null) return;
+      const httpPort = await freePort();
+      const env = {
+        MAMORI_DATA_DIR: database.dataDir,
+        MAMORI_DATABASE_URL: database.url,
+        MAMORI_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
+        MAMORI_HTTP_ADDRESS: `127.0.0.1:${httpPort}`,
+        MAMORI_SERVER_NAMES: 'localhost,127.0.0.1',
+      };
+      const squatter = createServer();
+      await new Promise<void>((resolve) => squatter.listen(httpPort, '127.0.0.1', resolve));
+      const failed = await runNodeProgram(SERVER_BIN, ['run'], env);
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(failed.stderr, /EADDRINUSE/);
+      assert.doesNotMatch(failed.stdout, /administrator API token/);
+
+      const server = startNodeProgram('mamori-server', SERVER_BIN, ['run'], env);
+      t.after(() => server.stop());
+      const first = (await server.waitForLine(/administrator API token \(shown once\)/)).split(': ').pop() as string;
+      const status = async (token: string) =>
+        (await fetch(`http://127.0.0.1:${httpPort}/api/v1/agents`, { headers: { authorization: `Bearer ${token}` } })).status;
+      assert.equal(await status(first), 200, 'the token printed by the start that came up works');
+
+      const reset = await runNodeProgram(SERVER_BIN, ['admin-token', 'reset'], env);
+      assert.equal(reset.code, 0, reset.stderr);
+      const second = /administrator API token \(shown once\): (\S+)/.exec(reset.stdout)?.[1];
+      assert.ok(second !== undefined && second !== first, reset.stdout);
+      // The running collector reads stored token hashes through a short cache; poll until it switched.
+      let switched = false;
+      for (let attempt = 0; attempt < 100 && !switched; attempt++) {
+        switched = (await status(second)) === 200;
+        if (!switched) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(switched, 'the running collector accepts the reset token');
+      assert.equal(await status(first), 401, 'the replaced token is refused');
+
+      const refused = await runNodeProgram(SERVER_BIN, ['admin-token', 'reset'], { ...env, MAMORI_ADMIN_TOKEN: 'configured-admin-token-0123456789' });
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /MAMORI_ADMIN_TOKEN is set/);
+      assert.doesNotMatch(refused.stdout, /administrator API token/);
+      assert.equal(await status(second), 200, 'a refused reset changes nothing');
     });
   });
 }

@@ -21,6 +21,7 @@ test('commands parse per the contract', () => {
   assert.deepEqual(parseCommandLine(['tokens', 'revoke', ID]), { name: 'tokens revoke', id: ID });
   assert.deepEqual(parseCommandLine(['agents', 'list']), { name: 'agents list', json: false });
   assert.deepEqual(parseCommandLine(['agents', 'revoke', ID]), { name: 'agents revoke', id: ID });
+  assert.deepEqual(parseCommandLine(['admin-token', 'reset']), { name: 'admin-token reset' });
 });
 
 test('bad usage names the offending word', () => {
@@ -34,6 +35,9 @@ test('bad usage names the offending word', () => {
     [['tokens', 'delete'], /"delete"/],
     [['agents', 'revoke', 'abc'], /"abc"/],
     [['agents'], /subcommand/],
+    [['admin-token'], /subcommand/],
+    [['admin-token', 'rotate'], /"rotate"/],
+    [['admin-token', 'reset', '--force'], /"--force"/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(() => parseCommandLine(argv), (error: Error) => error instanceof UsageError && message.test(error.message), argv.join(' '));

@@ -11,14 +11,14 @@ export class AdminAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()])) return true;
     const header = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>().headers.authorization;
     if (header === undefined) throw new UnauthorizedException('Authorization header with a Bearer administrator token is required');
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (match === null) throw new UnauthorizedException('Authorization header must be "Bearer <administrator token>"');
-    if (!this.auth.verify(match[1])) throw new UnauthorizedException('administrator token is not valid');
+    if (!(await this.auth.verify(match[1]))) throw new UnauthorizedException('administrator token is not valid');
     return true;
   }
 }
