@@ -1,5 +1,7 @@
 import { inspectSpool } from '../outbox/outbox';
+import { readFile } from 'node:fs/promises';
 import { loadIdentity, NotEnrolledError } from '../state/agent-identity';
+import { certificateExpiry, type CertificateExpiry } from '../state/certificate-expiry';
 import { loadCachedPolicy } from '../state/policy-cache';
 import { statePaths } from '../state/state-dir';
 import { readStatusFile } from '../state/status-file';
@@ -32,6 +34,12 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     return 3;
   }
   const [daemon, spool, policy] = await Promise.all([readStatusFile(paths.status), inspectSpool(paths.spool), loadCachedPolicy(paths.policyCache)]);
+  let certificate: CertificateExpiry | { error: string };
+  try {
+    certificate = certificateExpiry(await readFile(paths.certificate, 'utf8'));
+  } catch (error) {
+    certificate = { error: `cannot read the client certificate ${paths.certificate}: ${(error as Error).message}` };
+  }
   const running = daemon !== null && pidAlive(daemon.pid) && Date.now() - Date.parse(daemon.updatedAt) < STALE_AFTER_MS;
   const report = {
     enrolled: true,
@@ -50,6 +58,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     droppedEvents: spool.droppedTotal,
     rejectedEvents: spool.rejected,
     policyVersion: policy === null ? '0' : policy.version,
+    certificate,
   };
   if (input.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -64,7 +73,11 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     `dropped events:  ${report.droppedEvents}`,
     `rejected events: ${report.rejectedEvents}`,
     `policy version:  ${report.policyVersion}`,
+    'error' in certificate
+      ? `certificate:     ${certificate.error}`
+      : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`})`,
   ];
+  if (!('error' in certificate) && certificate.warning !== null) lines.push(`WARNING: ${certificate.warning}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

@@ -13,6 +13,7 @@ import type { Logger } from '../logging/logger';
 import { Outbox } from '../outbox/outbox';
 import type { UsbObservation, UsbSource } from '../sources/usb/usb.source';
 import type { AgentCredentials } from '../state/agent-identity';
+import { certificateExpiry } from '../state/certificate-expiry';
 import { ensurePrivateDir, TEMP_SUFFIX } from '../state/atomic-file';
 import { loadCachedPolicy } from '../state/policy-cache';
 import type { StatePaths } from '../state/state-dir';
@@ -32,9 +33,12 @@ export interface AgentDaemonDeps {
   usbSource: UsbSource;
   clients?: AgentClients;
   statusIntervalMs?: number;
+  /** How often the client certificate's expiry is checked (daily). */
+  certificateCheckMs?: number;
 }
 
 const FACTS_REFRESH_MS = 30_000;
+const CERTIFICATE_CHECK_MS = 86_400_000;
 
 /**
  * The running agent: sources feed the outbox; the uploader, heartbeat loop and policy watcher
@@ -136,6 +140,7 @@ export class AgentDaemon {
       ),
     );
     this.tasks.push(this.statusLoop(signal));
+    this.tasks.push(this.certificateLoop(signal));
 
     const source = this.deps.usbSource;
     await source.start({
@@ -239,6 +244,23 @@ export class AgentDaemon {
     while (await sleep(this.deps.statusIntervalMs ?? 2_000, signal)) {
       await this.writeStatus().catch((error: Error) => this.deps.logger.warn('could not write status.json', { error }));
     }
+  }
+
+  /** Warns at start and then daily while the client certificate is within 30 days of expiry (or past it). */
+  private async certificateLoop(signal: AbortSignal): Promise<void> {
+    do {
+      try {
+        const expiry = certificateExpiry(this.deps.credentials.certificatePem);
+        if (expiry.warning !== null) {
+          this.deps.logger.warn(`CLIENT CERTIFICATE ${expiry.state === 'expired' ? 'EXPIRED' : 'EXPIRES SOON'}: ${expiry.warning}`, {
+            expiresAt: expiry.expiresAt,
+            daysLeft: expiry.daysLeft,
+          });
+        }
+      } catch (error) {
+        this.deps.logger.error('cannot read the client certificate expiry', { error: error as Error });
+      }
+    } while (await sleep(this.deps.certificateCheckMs ?? CERTIFICATE_CHECK_MS, signal));
   }
 
   /** Orderly stop; see the class comment. `graceMs` bounds the final upload attempt. */
