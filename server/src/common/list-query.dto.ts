@@ -2,7 +2,7 @@ import { BadRequestException } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsISO8601, IsOptional, IsString, Max, Min } from 'class-validator';
-import { CursorPosition, decodeCursor } from './pagination-cursor';
+import { CursorIdShape, cursorIdFits, CursorPosition, decodeCursor } from './pagination-cursor';
 
 /** Query parameters every time-ordered, cursor-paginated list shares. */
 export class TimeWindowPageQuery {
@@ -32,10 +32,11 @@ export class TimeWindowPageQuery {
 
 export const DEFAULT_PAGE_SIZE = 50;
 
-export function cursorOf(query: TimeWindowPageQuery): CursorPosition | null {
+/** The decoded cursor of a list whose ids have `shape`; 400 naming `cursor` for anything this list did not return. */
+export function cursorOf(query: TimeWindowPageQuery, shape: CursorIdShape): CursorPosition | null {
   if (query.cursor === undefined) return null;
   const position = decodeCursor(query.cursor);
-  if (position === null) throw new BadRequestException('cursor is not a cursor this collector returned');
+  if (position === null || !cursorIdFits(position.id, shape)) throw new BadRequestException('cursor is not a cursor this list returned');
   return position;
 }
 

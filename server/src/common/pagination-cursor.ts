@@ -28,6 +28,21 @@ export function decodeCursor(text: string): CursorPosition | null {
   return { at, id };
 }
 
+/** What the id part of a list's cursor must look like, so a forged cursor is a 400 and never reaches SQL. */
+export type CursorIdShape = 'row-number' | 'uuid';
+
+const ROW_NUMBER = /^[1-9][0-9]{0,15}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Whether a decoded cursor's id fits the list it is used on: events are keyed by a BIGINT
+ * identity (a positive integer within JavaScript's safe range, which PostgreSQL compares as
+ * BIGINT; anything else there is a type error, i.e. a 500), violations by a UUID.
+ */
+export function cursorIdFits(id: string, shape: CursorIdShape): boolean {
+  return shape === 'uuid' ? UUID.test(id) : ROW_NUMBER.test(id) && Number.isSafeInteger(Number(id));
+}
+
 /** Splits a fetched page of `limit + 1` rows into the items and the cursor for the next page. */
 export function pageOf<T>(rows: T[], limit: number, position: (row: T) => CursorPosition): { items: T[]; nextCursor: string | null } {
   if (rows.length <= limit) return { items: rows, nextCursor: null };

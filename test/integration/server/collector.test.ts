@@ -184,6 +184,35 @@ for (const kind of DATABASE_KINDS) {
       assert.match(badCursor.body.message, /cursor/);
     });
 
+    test('events page by cursor, and a cursor the list did not return is a 400 naming cursor, never a 500', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const agent = await enrollAgent(t, sut);
+      const base = Date.parse('2025-03-01T09:00:00Z');
+      const events = Array.from({ length: 3 }, (_, i) => usbAttached({ ...SANDISK, interfaceClasses: [3] }, new Date(base + i * 1000)));
+      await unary((cb) => telemetryClient(t, sut, agent.credentials).uploadEvents({ batchId: randomUUID(), events }, cb));
+      const firstPage = await sut.rest('GET', '/api/v1/events?limit=2');
+      assert.equal(firstPage.status, 200);
+      const secondPage = await sut.rest('GET', `/api/v1/events?limit=2&cursor=${firstPage.body.nextCursor}`);
+      assert.equal(secondPage.status, 200);
+      assert.deepEqual(secondPage.body.items.map((item: { eventId: string }) => item.eventId), [events[0].eventId]);
+
+      const forged = (id: unknown) => Buffer.from(JSON.stringify([base, id]), 'utf8').toString('base64url');
+      for (const [path, cursor] of [
+        ['/api/v1/events', 'WzEsImFiYyJd'],
+        ['/api/v1/events', forged('12345678901234567890123')],
+        ['/api/v1/events', forged('-1')],
+        ['/api/v1/events', forged('1.5')],
+        ['/api/v1/events', forged(randomUUID())],
+        ['/api/v1/violations', 'WzEsImFiYyJd'],
+        ['/api/v1/violations', forged('12345678901234567890123')],
+      ]) {
+        const answer: { status: number; body: { message: string } } = await sut.rest('GET', `${path}?cursor=${cursor}`);
+        assert.equal(answer.status, 400, `${path} cursor ${Buffer.from(cursor, 'base64url').toString()}: ${JSON.stringify(answer.body)}`);
+        assert.match(answer.body.message, /cursor/);
+      }
+    });
+
     test('enrollment tokens are refused when unknown, expired, revoked or used up', async (t) => {
       const sut = await startTestCollector(t, kind);
       if (sut === null) return;

@@ -34,7 +34,7 @@ export class EventsController {
   @Get()
   @ApiOkResponse({ type: EventPageView })
   list(@Query() query: ListEventsQuery): Promise<EventPageView> {
-    return this.events.list({ agentId: query.agentId, kind: query.kind, ...timeWindowOf(query) }, query.limit ?? DEFAULT_PAGE_SIZE, cursorOf(query));
+    return this.events.list({ agentId: query.agentId, kind: query.kind, ...timeWindowOf(query) }, query.limit ?? DEFAULT_PAGE_SIZE, cursorOf(query, 'row-number'));
   }
 
   @Get('count')

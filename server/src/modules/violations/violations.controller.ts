@@ -72,7 +72,7 @@ export class ViolationsController {
     const page = await this.violations.list(
       { agentId: query.agentId, rule: query.rule, status: query.status, ...timeWindowOf(query) },
       query.limit ?? DEFAULT_PAGE_SIZE,
-      cursorOf(query),
+      cursorOf(query, 'uuid'),
     );
     return { items: page.items.map(violationView), nextCursor: page.nextCursor };
   }
