@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { CollectorConfig } from '../config/collector-config';
@@ -32,11 +32,11 @@ export function databaseKindOf(config: CollectorConfig): DatabaseKind {
 export function createDataSource(config: CollectorConfig): DataSource {
   const common = { entities: ENTITIES, migrations: MIGRATIONS, synchronize: false, logging: false, migrationsTransactionMode: 'each' as const };
   if (config.databaseUrl === undefined) {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    preparePrivateDataDir(config.dataDir);
     return new DataSource({
       ...common,
       type: 'better-sqlite3',
-      database: join(config.dataDir, 'mamori.sqlite'),
+      database: sqliteFileOf(config),
       enableWAL: true,
       // A writer from another process (the CLI) waits instead of failing with SQLITE_BUSY.
       timeout: 10_000,
@@ -50,10 +50,48 @@ export function createDataSource(config: CollectorConfig): DataSource {
   });
 }
 
+export function sqliteFileOf(config: CollectorConfig): string {
+  return join(config.dataDir, 'mamori.sqlite');
+}
+
+/**
+ * Creates the data folder owner-only, and makes an existing one owner-only too: it holds the CA
+ * key and (with SQLite) every event, and mkdir leaves the mode of a folder that already exists
+ * (made by hand, or by an older version) as it was.
+ */
+export function preparePrivateDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+}
+
+/**
+ * Opens the data source. The SQLite database and its -wal/-shm companions are owner-only:
+ * existing ones are tightened first, and new ones are created under umask 077 (SQLite gives the
+ * -wal and -shm files it makes later the database file's mode, so they stay 0600 too).
+ */
+async function initialize(dataSource: DataSource, config: CollectorConfig): Promise<void> {
+  if (config.databaseUrl !== undefined) {
+    await dataSource.initialize();
+    return;
+  }
+  const file = sqliteFileOf(config);
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(path)) chmodSync(path, 0o600);
+  }
+  // The umask is process-wide; nothing else creates files while the database opens at start.
+  const previous = process.umask(0o077);
+  try {
+    await dataSource.initialize();
+  } finally {
+    process.umask(previous);
+  }
+}
+
 /** Opens the DataSource and applies pending migrations; returns their names. */
 export async function openDatabase(config: CollectorConfig): Promise<{ dataSource: DataSource; applied: string[] }> {
+  preparePrivateDataDir(config.dataDir);
   const dataSource = createDataSource(config);
-  await dataSource.initialize();
+  await initialize(dataSource, config);
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     return { dataSource, applied: applied.map((migration) => migration.name) };

@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { PostureCheck, type UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
@@ -394,6 +396,49 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(other !== null);
       const fresh = await start(other.dataDir, other.url);
       assert.notEqual(fresh.app.get(PolicyService).lineageId, lineageId, 'a recreated database starts a new lineage');
+    });
+
+    test('the data folder is made owner-only at every start, and the SQLite files are created and kept owner-only', async (t) => {
+      const database = await provideDatabase(t, kind);
+      if (database === null) return;
+      mkdirSync(database.dataDir, { recursive: true });
+      chmodSync(database.dataDir, 0o755);
+      const start = async () => {
+        const collector = await startCollector(
+          loadCollectorConfig({
+            MAMORI_DATA_DIR: database.dataDir,
+            MAMORI_DATABASE_URL: database.url,
+            MAMORI_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
+            MAMORI_HTTP_ADDRESS: `127.0.0.1:${await freePort()}`,
+            MAMORI_ADMIN_TOKEN: 'permissions-test-admin-token',
+            MAMORI_LOG_LEVEL: 'error',
+          }),
+          new JsonLogger('error', () => undefined),
+        );
+        t.after(() => collector.close());
+        // A write, so SQLite has its -wal and -shm files in use.
+        await collector.app.get(EnrollmentTokensService).create({ label: 'permissions' });
+        return collector;
+      };
+      const sqliteFiles = ['mamori.sqlite', 'mamori.sqlite-wal', 'mamori.sqlite-shm'].map((name) => join(database.dataDir, name));
+      const modeOf = (path: string) => statSync(path).mode & 0o777;
+
+      const first = await start();
+      assert.equal(modeOf(database.dataDir), 0o700, 'an existing 0755 data folder is tightened');
+      if (kind === 'sqlite') {
+        for (const file of sqliteFiles) assert.equal(modeOf(file), 0o600, file);
+      }
+      await first.close();
+
+      // As an older version (or a hand-made copy) may have left them.
+      chmodSync(database.dataDir, 0o755);
+      for (const file of sqliteFiles) if (existsSync(file)) chmodSync(file, 0o644);
+      const second = await start();
+      assert.equal(modeOf(database.dataDir), 0o700, 'tightened again at the next start');
+      if (kind === 'sqlite') {
+        for (const file of sqliteFiles) assert.equal(modeOf(file), 0o600, file);
+      }
+      await second.close();
     });
 
     test('shutting the collector down ends open WatchPolicy streams instead of hanging', async (t) => {
