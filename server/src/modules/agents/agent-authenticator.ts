@@ -33,6 +33,14 @@ interface CachedStatus {
 @Injectable()
 export class AgentAuthenticator {
   private readonly cache = new Map<string, CachedStatus>();
+  /**
+   * Agents revoked by this process. Checked on every call, because a status SELECT that was
+   * already in flight when the revocation committed can still answer "enrolled". Revocation is
+   * final (there is no un-revoke), so the set only grows, by at most one id per agent.
+   */
+  private readonly revokedHere = new Set<string>();
+  /** Bumped by every revocation here; a lookup that started under an older generation is not cached. */
+  private generation = 0;
 
   constructor(private readonly database: DatabaseService) {}
 
@@ -46,14 +54,19 @@ export class AgentAuthenticator {
     if (status === null) {
       throw unauthenticated('client certificate is not the current certificate of any enrolled agent');
     }
-    if (status.status !== 'enrolled') {
+    if (status.status !== 'enrolled' || this.revokedHere.has(status.agentId)) {
       throw unauthenticated(`agent ${status.agentId} has been revoked`);
     }
     return { agentId: status.agentId, fingerprint };
   }
 
-  /** Drops what is known about an agent, so its next call sees the database (REST revoke). */
-  forget(agentId: string): void {
+  /**
+   * Records a revocation committed by this process (REST), so the agent's next call fails at
+   * once: its cached status is dropped, and answers of lookups still in flight are overruled.
+   */
+  revoked(agentId: string): void {
+    this.revokedHere.add(agentId);
+    this.generation++;
     for (const [fingerprint, cached] of this.cache) {
       if (cached.agentId === agentId) this.cache.delete(fingerprint);
     }
@@ -63,13 +76,15 @@ export class AgentAuthenticator {
     const now = Date.now();
     const cached = this.cache.get(fingerprint);
     if (cached !== undefined && now - cached.fetchedAt < AGENT_STATUS_CACHE_MS) return cached;
+    const generation = this.generation;
     const rows = await this.database.query<{ id: string; status: AgentStatus }>('SELECT id, status FROM agents WHERE cert_fingerprint = ?', [fingerprint]);
     if (rows.length === 0) {
       this.cache.delete(fingerprint);
       return null;
     }
     const fresh = { agentId: rows[0].id, status: rows[0].status, fetchedAt: now };
-    this.cache.set(fingerprint, fresh);
+    // A revocation while the SELECT ran may have committed after the row was read: do not keep that answer.
+    if (generation === this.generation) this.cache.set(fingerprint, fresh);
     return fresh;
   }
 }

@@ -90,7 +90,7 @@ export class AgentsService {
     await this.database.transaction((sql) =>
       sql.run("UPDATE agents SET status = 'revoked', revoked_at = ? WHERE id = ? AND status <> 'revoked'", [now, id]),
     );
-    this.authenticator.forget(id);
+    this.authenticator.revoked(id);
     this.revocations.next(id);
     return this.get(id);
   }
