@@ -45,6 +45,30 @@ export async function openCollectorContext(core: CoreResources): Promise<INestAp
   return NestFactory.createApplicationContext(AppModule.register(core), { logger: core.logger, abortOnError: false });
 }
 
+/**
+ * gRPC server keepalive. An agent whose laptop sleeps, roams or loses its network leaves a
+ * half-open TCP connection: no FIN or RST ever arrives, so without pings of its own the server
+ * keeps that agent's WatchPolicy stream (and its revocation re-check timer) for hours, until the
+ * kernel's TCP keepalive (2 h plus probes) gives up. The server pings every 60 s and drops the
+ * connection when a ping is not answered within 20 s, so such a stream ends within ~80 s and
+ * the agent re-opens it when it is back. The ping policing settings (permit pings without calls,
+ * a 30 s minimum interval, two strikes) allow the agent's own 60 s pings
+ * (agent/src/transport/grpc-clients.ts) with room to spare; grpc-js 1.14 does not police client
+ * pings yet, but a server that does (C-core, a proxy configured alike) must not GOAWAY agents.
+ */
+export const GRPC_SERVER_KEEPALIVE = {
+  keepaliveTimeMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
+  keepalivePermitWithoutCalls: 1,
+  http2MinPingIntervalWithoutDataMs: 30_000,
+  http2MaxPingStrikes: 2,
+};
+
+/** Overrides for tests that cannot wait for production intervals. */
+export interface CollectorStartOptions {
+  grpcKeepalive?: Partial<typeof GRPC_SERVER_KEEPALIVE>;
+}
+
 export interface RunningCollector {
   app: INestApplication;
   core: CoreResources;
@@ -56,7 +80,7 @@ export interface RunningCollector {
 }
 
 /** Starts REST and gRPC in one process and logs "mamori-server ready" once both listen. */
-export async function startCollector(config: CollectorConfig, logger: JsonLogger): Promise<RunningCollector> {
+export async function startCollector(config: CollectorConfig, logger: JsonLogger, options: CollectorStartOptions = {}): Promise<RunningCollector> {
   const core = await openCore(config, logger);
   let app: INestApplication | undefined;
   try {
@@ -72,6 +96,7 @@ export async function startCollector(config: CollectorConfig, logger: JsonLogger
         // and every other handler checks the verified peer certificate itself.
         credentials: grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false),
         maxReceiveMessageLength: config.grpcMaxMessageBytes,
+        keepalive: { ...GRPC_SERVER_KEEPALIVE, ...options.grpcKeepalive },
         gracefulShutdown: true,
         loader: { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [protoRoot()] },
         onLoadPackageDefinition: (pkg, server) => addStandardGrpcServices(pkg, server),

@@ -8,7 +8,7 @@ import { Event } from '../../../agent/src/generated/mamori/v1/events';
 import { PolicyServiceClient } from '../../../agent/src/generated/mamori/v1/policy';
 import { TelemetryServiceClient } from '../../../agent/src/generated/mamori/v1/telemetry';
 import { loadCollectorConfig } from '../../../server/src/config/collector-config';
-import { RunningCollector, startCollector } from '../../../server/src/collector';
+import { CollectorStartOptions, RunningCollector, startCollector } from '../../../server/src/collector';
 import { JsonLogger } from '../../../server/src/logging/json-logger';
 import { DatabaseKind, provideDatabase } from '../../support/databases';
 import { freePort } from '../../support/ports';
@@ -29,7 +29,12 @@ export interface TestCollector {
  * Starts the collector against a fresh database of `kind`; returns null when the test was
  * skipped (PostgreSQL unreachable outside CI). Everything is torn down with t.after.
  */
-export async function startTestCollector(t: TestContext, kind: DatabaseKind, env: Record<string, string> = {}): Promise<TestCollector | null> {
+export async function startTestCollector(
+  t: TestContext,
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+  options: CollectorStartOptions = {},
+): Promise<TestCollector | null> {
   const database = await provideDatabase(t, kind);
   if (database === null) return null;
   const grpcPort = await freePort();
@@ -45,7 +50,7 @@ export async function startTestCollector(t: TestContext, kind: DatabaseKind, env
     ...env,
   });
   const logs: string[] = [];
-  const collector = await startCollector(config, new JsonLogger('warn', (line) => logs.push(line)));
+  const collector = await startCollector(config, new JsonLogger('warn', (line) => logs.push(line)), options);
   t.after(() => collector.close());
   const httpBase = `http://127.0.0.1:${httpPort}`;
   return {
