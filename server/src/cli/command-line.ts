@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { parseDurationSeconds } from '../common/duration';
+import { MAX_TOKEN_LIFETIME_SECONDS, MAX_TOKEN_USES } from '../modules/enrollment/enrollment-token.limits';
 import { UsageError } from './cli-usage';
 
 export type Command =
@@ -48,13 +49,19 @@ function tokens(sub: string | undefined, args: string[]): Command {
       }, 'tokens create');
       let maxUses: number | undefined;
       if (values.uses !== undefined) {
-        if (!/^\d+$/.test(String(values.uses)) || Number(values.uses) < 1) throw new UsageError(`--uses must be a whole number of at least 1, got "${values.uses}"`);
-        maxUses = Number(values.uses);
+        const uses = String(values.uses);
+        if (!/^\d{1,16}$/.test(uses) || Number(uses) < 1 || Number(uses) > MAX_TOKEN_USES) {
+          throw new UsageError(`--uses must be a whole number from 1 to ${MAX_TOKEN_USES}, got "${uses}"`);
+        }
+        maxUses = Number(uses);
       }
       let expiresInSeconds: number | undefined;
       if (values['expires-in'] !== undefined) {
         const parsed = parseDurationSeconds(String(values['expires-in']));
-        if (parsed === null) throw new UsageError(`--expires-in must look like 90m, 24h or 7d, got "${values['expires-in']}"`);
+        if (parsed === null) throw new UsageError(`--expires-in must look like 30s, 90m, 24h or 7d, got "${values['expires-in']}"`);
+        if (parsed > MAX_TOKEN_LIFETIME_SECONDS) {
+          throw new UsageError(`--expires-in must be at most 365d (${MAX_TOKEN_LIFETIME_SECONDS} seconds), got "${values['expires-in']}"`);
+        }
         expiresInSeconds = parsed;
       }
       return { name: 'tokens create', label: values.label as string | undefined, maxUses, expiresInSeconds, json: values.json === true };

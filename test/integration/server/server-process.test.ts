@@ -28,6 +28,15 @@ describe('mamori-server command line', () => {
     assert.match(flag.stderr, /"--forever"/);
   });
 
+  test('token bounds are checked before the database: --uses and --expires-in out of range exit 2 naming the flag', async () => {
+    const uses = await runNodeProgram(SERVER_BIN, ['tokens', 'create', '--uses', '3000000000'], {});
+    assert.equal(uses.code, 2);
+    assert.match(uses.stderr, /--uses must be a whole number from 1 to 1000000, got "3000000000"/);
+    const lifetime = await runNodeProgram(SERVER_BIN, ['tokens', 'create', '--expires-in', '400d'], {});
+    assert.equal(lifetime.code, 2);
+    assert.match(lifetime.stderr, /--expires-in must be at most 365d/);
+  });
+
   test('a bad configuration value exits 2 naming the variable', async () => {
     const result = await runNodeProgram(SERVER_BIN, ['migrate'], { MAMORI_GRPC_MAX_MESSAGE_BYTES: 'lots' });
     assert.equal(result.code, 2);

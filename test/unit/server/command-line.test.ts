@@ -17,6 +17,8 @@ test('commands parse per the contract', () => {
     expiresInSeconds: 7 * 86_400,
     json: false,
   });
+  assert.equal((parseCommandLine(['tokens', 'create', '--uses', '1000000', '--expires-in', '365d']) as { maxUses: number }).maxUses, 1_000_000);
+  assert.equal((parseCommandLine(['tokens', 'create', '--expires-in', '365d']) as { expiresInSeconds: number }).expiresInSeconds, 31_536_000);
   assert.deepEqual(parseCommandLine(['tokens', 'list', '--json']), { name: 'tokens list', json: true });
   assert.deepEqual(parseCommandLine(['tokens', 'revoke', ID]), { name: 'tokens revoke', id: ID });
   assert.deepEqual(parseCommandLine(['agents', 'list']), { name: 'agents list', json: false });
@@ -32,6 +34,13 @@ test('bad usage names the offending word', () => {
     [['tokens', 'create', '--bogus'], /"--bogus"/],
     [['tokens', 'create', '--uses', 'many'], /--uses.*"many"/],
     [['tokens', 'create', '--expires-in', '3w'], /--expires-in.*"3w"/],
+    [['tokens', 'create', '--uses', '3000000000'], /--uses.*1 to 1000000.*"3000000000"/],
+    [['tokens', 'create', '--uses', '1000001'], /--uses.*"1000001"/],
+    [['tokens', 'create', '--uses', '0'], /--uses.*"0"/],
+    [['tokens', 'create', '--uses', '99999999999999999999999'], /--uses.*"99999999999999999999999"/],
+    [['tokens', 'create', '--expires-in', '366d'], /--expires-in.*365d.*"366d"/],
+    [['tokens', 'create', '--expires-in', '9999999d'], /--expires-in.*"9999999d"/],
+    [['tokens', 'create', '--expires-in', '0s'], /--expires-in.*"0s"/],
     [['tokens', 'delete'], /"delete"/],
     [['agents', 'revoke', 'abc'], /"abc"/],
     [['agents'], /subcommand/],

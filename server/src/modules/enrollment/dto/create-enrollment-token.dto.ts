@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { MAX_TOKEN_LIFETIME_SECONDS, MAX_TOKEN_USES } from '../enrollment-token.limits';
 
 /** POST /api/v1/enrollment-tokens body. */
 export class CreateEnrollmentTokenDto {
@@ -13,13 +14,13 @@ export class CreateEnrollmentTokenDto {
   @IsOptional()
   @IsInt({ message: 'maxUses must be a whole number' })
   @Min(1, { message: 'maxUses must be at least 1' })
-  @Max(1_000_000, { message: 'maxUses must be at most 1000000' })
+  @Max(MAX_TOKEN_USES, { message: `maxUses must be at most ${MAX_TOKEN_USES}` })
   maxUses?: number;
 
   @ApiPropertyOptional({ description: 'lifetime in seconds (default 86400)' })
   @IsOptional()
   @IsInt({ message: 'expiresInSeconds must be a whole number' })
   @Min(1, { message: 'expiresInSeconds must be at least 1' })
-  @Max(31_536_000, { message: 'expiresInSeconds must be at most 31536000 (one year)' })
+  @Max(MAX_TOKEN_LIFETIME_SECONDS, { message: `expiresInSeconds must be at most ${MAX_TOKEN_LIFETIME_SECONDS} (one year)` })
   expiresInSeconds?: number;
 }
