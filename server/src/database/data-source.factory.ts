@@ -38,7 +38,8 @@ export function createDataSource(config: CollectorConfig): DataSource {
       type: 'better-sqlite3',
       database: sqliteFileOf(config),
       enableWAL: true,
-      // A writer from another process (the CLI) waits instead of failing with SQLITE_BUSY.
+      // Opening and migrating wait for a writer in another process instead of failing with
+      // SQLITE_BUSY; DatabaseService shortens this once the collector serves (see there why).
       timeout: 10_000,
     });
   }

@@ -4,6 +4,15 @@ import { DataSource } from 'typeorm';
 import { AsyncMutex } from '../common/async-mutex';
 import type { DatabaseKind } from './database-kind';
 
+/**
+ * How long one SQLite statement may wait for a lock inside the driver. better-sqlite3 waits
+ * synchronously, freezing the whole event loop (REST, gRPC, timers) for as long as it waits, so
+ * the wait in the driver is kept short and longer waits happen in sqliteTransaction's async loop.
+ */
+export const SQLITE_STATEMENT_BUSY_MS = 50;
+/** How long a write waits in all for another process (the CLI) to release the write lock. */
+export const SQLITE_WRITE_LOCK_WAIT_MS = 10_000;
+
 /** Raw SQL inside one transaction. SQL is written with `?` placeholders for both dialects. */
 export interface SqlExecutor {
   readonly kind: DatabaseKind;
@@ -25,6 +34,9 @@ export class DatabaseService {
 
   constructor(readonly dataSource: DataSource) {
     this.kind = dataSource.options.type === 'better-sqlite3' ? 'sqlite' : 'postgres';
+    // The data source opens with a long busy timeout, so migrations at start wait for a CLI
+    // writer; once the collector serves, waits must not block the event loop.
+    if (this.kind === 'sqlite') this.sqlite().pragma(`busy_timeout = ${SQLITE_STATEMENT_BUSY_MS}`);
   }
 
   transaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
@@ -41,8 +53,7 @@ export class DatabaseService {
   private async sqliteTransaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
     return this.sqliteWrites.run(async () => {
       const db = this.sqlite();
-      // IMMEDIATE takes the write lock now, so a concurrent CLI process waits at BEGIN, not mid-way.
-      db.exec('BEGIN IMMEDIATE');
+      await this.beginImmediate(db);
       try {
         const result = await work(this.sqliteExecutor());
         db.exec('COMMIT');
@@ -52,6 +63,28 @@ export class DatabaseService {
         throw error;
       }
     });
+  }
+
+  /**
+   * IMMEDIATE takes the write lock now, so a concurrent CLI process is waited for at BEGIN, not
+   * mid-way. While another process holds the lock, each attempt gives up after
+   * SQLITE_STATEMENT_BUSY_MS and the next one is scheduled after a short sleep, so the event
+   * loop keeps serving other requests (reads in WAL mode do not need the lock) until the
+   * overall deadline.
+   */
+  private async beginImmediate(db: BetterSqlite3.Database): Promise<void> {
+    const deadline = Date.now() + SQLITE_WRITE_LOCK_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (error) {
+        if (!isSqliteBusy(error) || Date.now() >= deadline) throw error;
+        // 5, 10, 20, 40, then 50 ms, with jitter so two waiting processes do not retry in step.
+        const pause = Math.min(5 * 2 ** attempt, 50) * (0.5 + Math.random() / 2);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
   }
 
   private async postgresTransaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
@@ -118,6 +151,11 @@ function postgresExecutor(client: PoolClient): SqlExecutor {
 export function toPostgres(sql: string): string {
   let index = 0;
   return sql.replace(/\?/g, () => `$${++index}`);
+}
+
+function isSqliteBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 function toSqliteValue(value: unknown): unknown {

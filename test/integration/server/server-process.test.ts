@@ -5,6 +5,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import Database from 'better-sqlite3';
 import { EnrollmentServiceClient, EnrollResponse } from '../../../agent/src/generated/mamori/v1/enrollment';
 import { TelemetryServiceClient } from '../../../agent/src/generated/mamori/v1/telemetry';
 import { DATABASE_KINDS, provideDatabase } from '../../support/databases';
@@ -157,3 +158,47 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+describe('mamori-server on sqlite while another process holds the write lock', () => {
+  test('keeps answering GET /api/v1/health while its own write waits for the lock, and completes that write afterwards', async (t) => {
+    const database = await provideDatabase(t, 'sqlite');
+    if (database === null) return;
+    const httpPort = await freePort();
+    const adminToken = 'lock-test-admin-token-0123456789';
+    const env = {
+      MAMORI_DATA_DIR: database.dataDir,
+      MAMORI_GRPC_ADDRESS: `127.0.0.1:${await freePort()}`,
+      MAMORI_HTTP_ADDRESS: `127.0.0.1:${httpPort}`,
+      MAMORI_ADMIN_TOKEN: adminToken,
+      MAMORI_SERVER_NAMES: 'localhost,127.0.0.1',
+    };
+    const server = startNodeProgram('mamori-server', SERVER_BIN, ['run'], env);
+    t.after(() => server.stop());
+    await server.waitForLine(/"msg":"mamori-server ready"/);
+    const base = `http://127.0.0.1:${httpPort}`;
+
+    // This test process plays the CLI: it takes the write lock and keeps it for about 2 s.
+    const holder = new Database(join(database.dataDir, 'mamori.sqlite'));
+    t.after(() => holder.close());
+    holder.exec('BEGIN IMMEDIATE');
+    let released = false;
+    const release = new Promise<void>((resolve) => setTimeout(resolve, 2_000)).then(() => {
+      holder.exec('COMMIT');
+      released = true;
+    });
+
+    const write = fetch(`${base}/api/v1/usb-register`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ vendorId: '0781', productId: '5567', serial: 'LOCKED1', label: 'waits for the lock', holder: 'Hanako' }),
+    });
+    // Give the write time to reach BEGIN IMMEDIATE and start waiting for the lock.
+    await new Promise((r) => setTimeout(r, 300));
+    const health = await fetch(`${base}/api/v1/health`).then((response) => ({ status: response.status, whileLocked: !released }));
+    await release;
+
+    assert.equal(health.status, 200);
+    assert.equal(health.whileLocked, true, 'the collector answered while the other process still held the write lock');
+    assert.equal((await write).status, 201, 'the waiting write went through once the lock was released');
+  });
+});
