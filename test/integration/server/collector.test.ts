@@ -257,6 +257,49 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(listed.find((token) => token.id === once.id)?.uses, 1);
     });
 
+    test('ten agents racing for a one-use token: exactly one enrolls and the token shows one use', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const token = (await sut.rest('POST', '/api/v1/enrollment-tokens', { maxUses: 1 })).body;
+      const requests = await Promise.all(Array.from({ length: 10 }, () => makeAgentKey()));
+      const client = enrollmentClient(t, sut);
+
+      const outcomes = await Promise.allSettled(
+        requests.map(({ csrPem }) =>
+          unary<{ agentId: string }>((cb) => client.enroll({ enrollmentToken: token.token, certificateSigningRequestPem: csrPem, host: undefined }, cb)),
+        ),
+      );
+
+      const enrolled = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+      const refused = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+      assert.equal(enrolled.length, 1);
+      for (const outcome of refused) {
+        assert.equal((outcome.reason as grpc.ServiceError).code, grpc.status.UNAUTHENTICATED);
+        assert.match((outcome.reason as grpc.ServiceError).details, /used up/);
+      }
+      const listed = (await sut.rest('GET', '/api/v1/enrollment-tokens')).body.items as Array<{ id: string; uses: number }>;
+      assert.equal(listed.find((item) => item.id === token.id)?.uses, 1);
+      assert.equal((await sut.rest('GET', '/api/v1/agents')).body.items.length, 1);
+    });
+
+    test('five concurrent uploads of the same 300-event batch store 300 events and 300 violations', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const agent = await enrollAgent(t, sut);
+      const request = { batchId: randomUUID(), events: Array.from({ length: 300 }, (_, i) => usbAttached({ ...SANDISK, serial: `RACE${i}` })) };
+      // One channel per upload, so the five really arrive side by side.
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, () => unary<UploadEventsResponse>((cb) => telemetryClient(t, sut, agent.credentials).uploadEvents(request, cb))),
+      );
+
+      assert.equal(answers.reduce((sum, answer) => sum + answer.storedCount, 0), 300, 'each event stored by exactly one upload');
+      assert.equal(answers.reduce((sum, answer) => sum + answer.duplicateCount, 0), 4 * 300);
+      assert.equal((await sut.rest('GET', `/api/v1/events/count?agentId=${agent.agentId}`)).body.count, 300);
+      const violations = (await sut.rest('GET', '/api/v1/violations?limit=500')).body.items as Array<{ eventId: string }>;
+      assert.equal(violations.length, 300);
+      assert.equal(new Set(violations.map((violation) => violation.eventId)).size, 300, 'one violation per event');
+    });
+
     test('calls without a client certificate, and calls of a revoked agent, are UNAUTHENTICATED', async (t) => {
       const sut = await startTestCollector(t, kind);
       if (sut === null) return;
