@@ -57,6 +57,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     spool: { events: spool.events, bytes: spool.bytes },
     droppedEvents: spool.droppedTotal,
     rejectedEvents: spool.rejected,
+    rejectedDiscarded: spool.rejectedDiscarded,
     policyVersion: policy === null ? '0' : policy.version,
     certificate,
   };
@@ -71,7 +72,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     `last error:      ${report.connection.lastError ? `${report.connection.lastError} (${report.connection.lastErrorAt})` : 'none'}`,
     `spool:           ${report.spool.events} event(s), ${report.spool.bytes} byte(s) waiting`,
     `dropped events:  ${report.droppedEvents}`,
-    `rejected events: ${report.rejectedEvents}`,
+    `rejected events: ${report.rejectedEvents}${report.rejectedDiscarded > 0 ? ` (${report.rejectedDiscarded} older file(s) in rejected/ deleted to keep it bounded)` : ''}`,
     `policy version:  ${report.policyVersion}`,
     'error' in certificate
       ? `certificate:     ${certificate.error}`
