@@ -29,6 +29,7 @@ State folder: --state-dir, else MAMORI_AGENT_STATE_DIR, else /var/lib/mamori-age
 or $XDG_STATE_HOME/mamori-agent (~/.local/state/mamori-agent).
 Environment: MAMORI_AGENT_USB_BACKEND (fake|unsupported), MAMORI_AGENT_FAKE_USB_SCRIPT,
 MAMORI_AGENT_HEARTBEAT_SECONDS, MAMORI_AGENT_SPOOL_MAX_BYTES, MAMORI_AGENT_BATCH_SIZE,
+MAMORI_AGENT_BATCH_MAX_BYTES (default 1048576),
 MAMORI_AGENT_LOG_LEVEL (debug|info|warn|error).
 `;
 

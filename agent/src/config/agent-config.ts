@@ -12,6 +12,8 @@ export interface AgentConfig {
   heartbeatSecondsOverride: number | undefined;
   spoolMaxBytes: number;
   batchSize: number;
+  /** Most bytes of one UploadEventsRequest (one event larger than this still goes alone). */
+  batchMaxBytes: number;
   logLevel: LogLevel;
 }
 
@@ -20,6 +22,8 @@ export class ConfigError extends Error {}
 
 export const DEFAULT_SPOOL_MAX_BYTES = 104_857_600;
 export const DEFAULT_BATCH_SIZE = 500;
+/** Well under the collector's default 4 MiB message limit. */
+export const DEFAULT_BATCH_MAX_BYTES = 1_048_576;
 /** The collector refuses larger batches. */
 export const MAX_BATCH_SIZE = 5000;
 
@@ -50,6 +54,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     heartbeatSecondsOverride: integer(env, 'MAMORI_AGENT_HEARTBEAT_SECONDS', undefined, 1, 86_400),
     spoolMaxBytes: integer(env, 'MAMORI_AGENT_SPOOL_MAX_BYTES', DEFAULT_SPOOL_MAX_BYTES, 4096, Number.MAX_SAFE_INTEGER)!,
     batchSize: integer(env, 'MAMORI_AGENT_BATCH_SIZE', DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE)!,
+    batchMaxBytes: integer(env, 'MAMORI_AGENT_BATCH_MAX_BYTES', DEFAULT_BATCH_MAX_BYTES, 1024, 1_073_741_824)!,
     logLevel: level,
   };
 }

@@ -89,6 +89,7 @@ export class AgentDaemon {
       dir: paths.spool,
       maxBytes: config.spoolMaxBytes,
       maxBatchEvents: config.batchSize,
+      maxBatchBytes: config.batchMaxBytes,
       logger: logger.child({ component: 'outbox' }),
       dropReport: (total, at) => eventsDroppedEvent(total, at, this.policy?.version ?? 0n, this.userName),
     });

@@ -27,13 +27,18 @@ export interface UploaderOptions {
  * off exponentially with full jitter (the sources keep filling the spool meanwhile). An
  * INVALID_ARGUMENT naming an event (trailing metadata mamori-invalid-event-index) moves that
  * event to rejected/ and resends the rest; UNAUTHENTICATED means the agent was refused
- * (revoked?) and waits long. Never throws; `run` returns when `signal` aborts.
+ * (revoked?) and waits long. RESOURCE_EXHAUSTED means the batch is larger than the collector
+ * accepts: the next try sends half as many events (down to one), and a single event that is
+ * still refused is moved to rejected/ with the collector's message, so it cannot block the
+ * spool. Batches grow back after successes. Never throws; `run` returns when `signal` aborts.
  */
 export class Uploader {
   uploadedEvents = 0;
   rejectedEvents = 0;
   private readonly backoff: Backoff;
   private wake: (() => void) | null = null;
+  /** Most events the next batch may carry after the collector refused a larger one; undefined: the outbox's own limits. */
+  private batchLimit: number | undefined;
 
   constructor(private readonly options: UploaderOptions) {
     this.backoff = options.backoff ?? new Backoff(250, 30_000);
@@ -63,7 +68,7 @@ export class Uploader {
     while (!signal.aborted) {
       let batch;
       try {
-        batch = await outbox.readBatch();
+        batch = await outbox.readBatch({ maxEvents: this.batchLimit });
       } catch (error) {
         logger.error('cannot read the outbox', { error: error as Error });
         await sleep(this.backoff.next(), signal);
@@ -79,6 +84,8 @@ export class Uploader {
         this.uploadedEvents += batch.events.length;
         monitor.contact();
         this.backoff.reset();
+        // Grow back towards full batches: the refusal may have been one unusually large event.
+        if (this.batchLimit !== undefined) this.batchLimit = batch.events.length < this.batchLimit ? undefined : this.batchLimit * 2;
         logger.debug('batch uploaded', {
           batchId: batch.batchId,
           events: batch.events.length,
@@ -122,6 +129,36 @@ export class Uploader {
         }
       } else {
         logger.error('collector refused the batch as invalid without naming an event; retrying later', { batchId: batch.batchId, reason: error.details });
+      }
+      await sleep(this.backoff.next(), signal);
+      return;
+    }
+    if (code === grpc.status.RESOURCE_EXHAUSTED) {
+      monitor.contact();
+      if (batch.events.length > 1) {
+        this.batchLimit = Math.max(1, Math.floor(batch.events.length / 2));
+        logger.warn('collector refused the batch as too large; sending smaller batches', {
+          batchId: batch.batchId,
+          events: batch.events.length,
+          nextEvents: this.batchLimit,
+          reason: error.details,
+        });
+        // No wait: every refusal halves the batch, so this ends after log2(batch size) tries.
+        return;
+      }
+      const file = await outbox.reject(batch, 0, error.details).catch((e: Error) => {
+        logger.error('could not move the oversized event aside', { error: e });
+        return null;
+      });
+      if (file !== null) {
+        this.rejectedEvents += 1;
+        logger.error('COLLECTOR REFUSED AN EVENT AS TOO LARGE: moved to rejected/, continuing with the next events', {
+          eventId: batch.events[0].eventId,
+          sequence: batch.events[0].sequence,
+          reason: error.details,
+          savedAs: file,
+        });
+        return;
       }
       await sleep(this.backoff.next(), signal);
       return;

@@ -9,7 +9,8 @@ import { Uploader } from '../../../agent/src/transport/uploader';
 import { Backoff } from '../../../agent/src/transport/backoff';
 import { ConnectionMonitor } from '../../../agent/src/state/status-file';
 import { TelemetryServiceClient, TelemetryServiceService, type UploadEventsRequest } from '../../../agent/src/generated/mamori/v1/telemetry';
-import { inspectSpool } from '../../../agent/src/outbox/outbox';
+import { batchIdFor, inspectSpool } from '../../../agent/src/outbox/outbox';
+import { readdir, readFile } from 'node:fs/promises';
 import { silentLogger } from '../../../agent/src/logging/logger';
 
 test('the uploader retries an unavailable collector, quarantines the event the collector names as invalid, and delivers the rest once', async (t) => {
@@ -79,5 +80,87 @@ test('the uploader retries an unavailable collector, quarantines the event the c
   assert.equal(sut.uploadedEvents, 3);
   assert.equal((await inspectSpool(join(temp.path, 'spool'))).rejected, 1);
   assert.equal(monitor.state, 'connected');
+  await outbox.close();
+});
+
+test('a batch the collector refuses as too large is halved until it fits; a single event still too large goes to rejected/', async (t) => {
+  const temp = makeTempDir('mamori-uploader-big-');
+  t.after(() => temp.cleanup());
+  const accepted: UploadEventsRequest[] = [];
+  let refusals = 0;
+  // The collector's message limit, as MAMORI_GRPC_MAX_MESSAGE_BYTES sets it: larger requests
+  // are refused by grpc-js itself with RESOURCE_EXHAUSTED before the handler runs.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 2_000 });
+  server.addService(TelemetryServiceService, {
+    uploadEvents: (call: grpc.ServerUnaryCall<UploadEventsRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      accepted.push(call.request);
+      callback(null, { batchId: call.request.batchId, storedCount: call.request.events.length, duplicateCount: 0 });
+    },
+    heartbeat: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED }),
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+  );
+  t.after(() => server.forceShutdown());
+  const client = new TelemetryServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+
+  const outbox = await Outbox.open({ dir: join(temp.path, 'spool'), maxBytes: 1 << 24, maxBatchEvents: 100 });
+  const serials = Array.from({ length: 40 }, (_, i) => (i === 25 ? 'X'.repeat(3_000) : `S${i}`));
+  const drafts = serials.map((serial, i) =>
+    usbAttachedEvent({
+      device: { vendorId: 1, productId: 2, serial, manufacturer: 'Maker', product: 'Stick', interfaceClasses: [8], busPath: `1-${i}`, descriptorHash: '' },
+      presentAtStart: false,
+      occurredAt: new Date(),
+      userName: 'alice',
+    }),
+  );
+  await Promise.all(drafts.map((d) => outbox.append(d)));
+
+  const sent: string[] = [];
+  const telemetry = new Proxy(client, {
+    get(target, key) {
+      if (key !== 'uploadEvents') return Reflect.get(target, key);
+      // Observe every attempt (refused ones never reach the handler) without changing it.
+      return (request: UploadEventsRequest, ...rest: unknown[]) => {
+        sent.push(request.batchId);
+        assert.equal(request.batchId, batchIdFor(request.events), 'the batch id is derived from the events it carries');
+        const callback = rest[rest.length - 1] as (error: grpc.ServiceError | null, response: unknown) => void;
+        rest[rest.length - 1] = (error: grpc.ServiceError | null, response: unknown) => {
+          if (error?.code === grpc.status.RESOURCE_EXHAUSTED) refusals += 1;
+          callback(error, response);
+        };
+        return (target.uploadEvents as (...args: unknown[]) => unknown).call(target, request, ...rest);
+      };
+    },
+  });
+  const monitor = new ConnectionMonitor();
+  const sut = new Uploader({ outbox, telemetry, monitor, logger: silentLogger, backoff: new Backoff(1, 5), idlePollMs: 10 });
+  const abort = new AbortController();
+  const running = sut.run(abort.signal);
+  t.after(async () => {
+    abort.abort();
+    await running;
+  });
+
+  const deadline = Date.now() + 20_000;
+  while (outbox.stats().events > 0) {
+    if (Date.now() > deadline) assert.fail(`outbox never drained; ${sent.length} calls, ${refusals} refused as too large`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  abort.abort();
+  await running;
+
+  const stored = accepted.flatMap((r) => r.events.map((e) => e.eventId)).sort();
+  assert.deepEqual(stored, drafts.filter((_, i) => i !== 25).map((d) => d.eventId).sort(), 'every event but the oversized one arrived, once');
+  assert.ok(refusals > 0);
+  assert.equal(sut.rejectedEvents, 1);
+  const spool = await inspectSpool(join(temp.path, 'spool'));
+  assert.equal(spool.rejected, 1);
+  const rejectedDir = join(temp.path, 'spool', 'rejected');
+  const [file] = await readdir(rejectedDir);
+  const saved = JSON.parse(await readFile(join(rejectedDir, file), 'utf8'));
+  assert.equal(saved.eventId, drafts[25].eventId);
+  assert.match(saved.message, /larger than max/i, 'the collector message is kept');
   await outbox.close();
 });

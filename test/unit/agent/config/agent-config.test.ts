@@ -10,8 +10,10 @@ test('defaults follow the contract', () => {
     heartbeatSecondsOverride: undefined,
     spoolMaxBytes: 104_857_600,
     batchSize: 500,
+    batchMaxBytes: 1_048_576,
     logLevel: 'info',
   });
+  assert.equal(loadAgentConfig({ MAMORI_AGENT_BATCH_MAX_BYTES: '65536' }).batchMaxBytes, 65_536);
 });
 
 test('bad values name the variable', () => {
@@ -22,6 +24,7 @@ test('bad values name the variable', () => {
     [{ MAMORI_AGENT_SPOOL_MAX_BYTES: '10MB' }, /MAMORI_AGENT_SPOOL_MAX_BYTES must be a whole number/],
     [{ MAMORI_AGENT_HEARTBEAT_SECONDS: '0' }, /MAMORI_AGENT_HEARTBEAT_SECONDS/],
     [{ MAMORI_AGENT_LOG_LEVEL: 'loud' }, /MAMORI_AGENT_LOG_LEVEL/],
+    [{ MAMORI_AGENT_BATCH_MAX_BYTES: '100' }, /MAMORI_AGENT_BATCH_MAX_BYTES must be between 1024/],
   ];
   for (const [env, message] of cases) assert.throws(() => loadAgentConfig(env), (e: unknown) => e instanceof ConfigError && message.test(e.message));
 });
