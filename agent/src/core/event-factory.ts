@@ -23,7 +23,7 @@ export function usbAttachedEvent(input: {
 }): EventDraft {
   return {
     ...base(input.eventId, input.occurredAt, input.userName),
-    usbDeviceAttached: { device: input.device, presentAtStart: input.presentAtStart },
+    usbDeviceAttached: { device: input.device, presentAtStart: input.presentAtStart, enforcement: undefined },
   };
 }
 

@@ -216,6 +216,7 @@ export class AgentDaemon {
         spoolBytes: String(stats.bytes),
         droppedEvents: String(stats.droppedTotal),
         policyVersion: this.policy.version.toString(),
+        capabilities: this.deps.usbSource.capabilities(),
         startedAt: toTimestamp(this.startedAt),
         sources: this.sourceNames,
       },

@@ -28,7 +28,12 @@ function policy(version: number, lineageId: string, serial: string): Policy {
     publishedAt: undefined,
     usb: {
       unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
-      registeredDevices: [{ entryId: serial, vendorId: 0x0781, productId: 0x5567, serial, label: serial, holder: 'h' }],
+    registeredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,
+    requireEncryptedMedia: false,
+    unencryptedMediaMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+    storageWithHidMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+    exceptions: [],
+      registeredDevices: [{ entryId: serial, vendorId: 0x0781, productId: 0x5567, serial, label: serial, holder: 'h', anyVendor: false, anyProduct: false, descriptorHash: '', department: '' }],
     },
   };
 }

@@ -1,3 +1,4 @@
+import { SerialQuality } from '../../../agent/src/generated/mamori/v1/common';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -47,7 +48,7 @@ test('the uploader retries an unavailable collector, quarantines the event the c
   const serials = ['A', 'BAD', 'C', 'D'];
   const drafts = serials.map((serial, i) =>
     usbAttachedEvent({
-      device: { vendorId: 1, productId: 2, serial, manufacturer: '', product: '', interfaceClasses: [8], busPath: `1-${i}`, descriptorHash: '' },
+      device: { vendorId: 1, productId: 2, serial, manufacturer: '', product: '', interfaceClasses: [8], busPath: `1-${i}`, descriptorHash: '', serialQuality: SerialQuality.SERIAL_QUALITY_PRESENT },
       presentAtStart: false,
       occurredAt: new Date(),
       userName: '',
@@ -109,7 +110,7 @@ test('a batch the collector refuses as too large is halved until it fits; a sing
   const serials = Array.from({ length: 40 }, (_, i) => (i === 25 ? 'X'.repeat(3_000) : `S${i}`));
   const drafts = serials.map((serial, i) =>
     usbAttachedEvent({
-      device: { vendorId: 1, productId: 2, serial, manufacturer: 'Maker', product: 'Stick', interfaceClasses: [8], busPath: `1-${i}`, descriptorHash: '' },
+      device: { vendorId: 1, productId: 2, serial, manufacturer: 'Maker', product: 'Stick', interfaceClasses: [8], busPath: `1-${i}`, descriptorHash: '', serialQuality: SerialQuality.SERIAL_QUALITY_PRESENT },
       presentAtStart: false,
       occurredAt: new Date(),
       userName: 'alice',

@@ -1,4 +1,5 @@
 import type { UsbDevice } from '../../generated/mamori/v1/common';
+import type { AgentCapability } from '../../generated/mamori/v1/telemetry';
 
 /** One normalised USB observation, as every backend reports it. */
 export type UsbObservation =
@@ -36,6 +37,8 @@ export interface UsbSource {
   start(sink: UsbObservationSink): Promise<void>;
   stop(): Promise<void>;
   attached(): UsbDevice[];
+  /** What this backend can do on this host (detect, block, read-only), with the reason when it cannot. */
+  capabilities(): AgentCapability[];
 }
 
 /** Mass storage, the interface class the register and the first rule care about. */

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { UsbDevice } from '../../generated/mamori/v1/common';
+import { SerialQuality, type UsbDevice } from '../../generated/mamori/v1/common';
 import {
   AgentState,
   DestinationDecision,
@@ -203,6 +203,7 @@ function usbDevice(raw: unknown, path: string): UsbDevice {
     interfaceClasses: list(d.interfaceClasses, `${path}.interface_classes`, 32, (value, itemPath) => uint(value, itemPath, 0xff)),
     busPath: text(d.busPath, `${path}.bus_path`, 64),
     descriptorHash,
+    serialQuality: enumValue(d.serialQuality, `${path}.serial_quality`, SerialQuality) as SerialQuality,
   };
 }
 

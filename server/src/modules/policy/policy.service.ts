@@ -111,7 +111,18 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       publishedAt: toTimestamp(policy.publishedAt),
       usb: {
         unregisteredDeviceMode: policy.document.usb.unregisteredDeviceMode,
-        registeredDevices: policy.document.usb.registeredDevices.map((entry) => ({ ...entry })),
+        registeredDevices: policy.document.usb.registeredDevices.map((entry) => ({
+          anyVendor: false,
+          anyProduct: false,
+          descriptorHash: '',
+          department: '',
+          ...entry,
+        })),
+        registeredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,
+        requireEncryptedMedia: false,
+        unencryptedMediaMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+        storageWithHidMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+        exceptions: [],
       },
     };
   }

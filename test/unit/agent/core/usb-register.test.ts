@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRegistered, usbPosture } from '../../../../agent/src/core/usb-register';
-import type { UsbDevice } from '../../../../agent/src/generated/mamori/v1/common';
+import { SerialQuality, type UsbDevice } from '../../../../agent/src/generated/mamori/v1/common';
 import { UsbEnforcementMode, type Policy } from '../../../../agent/src/generated/mamori/v1/policy';
 
 function device(overrides: Partial<UsbDevice>): UsbDevice {
-  return { vendorId: 0x0781, productId: 0x5567, serial: '4C530001', manufacturer: 'SanDisk', product: 'Cruzer Blade', interfaceClasses: [8], busPath: '1-2', descriptorHash: '', ...overrides };
+  return { vendorId: 0x0781, productId: 0x5567, serial: '4C530001', manufacturer: 'SanDisk', product: 'Cruzer Blade', interfaceClasses: [8], busPath: '1-2', descriptorHash: '', serialQuality: SerialQuality.SERIAL_QUALITY_PRESENT, ...overrides };
 }
 
 const policy: Policy = {
@@ -14,9 +14,14 @@ const policy: Policy = {
   publishedAt: undefined,
   usb: {
     unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+    registeredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,
+    requireEncryptedMedia: false,
+    unencryptedMediaMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+    storageWithHidMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+    exceptions: [],
     registeredDevices: [
-      { entryId: 'e1', vendorId: 0x0781, productId: 0x5567, serial: '4C530001', label: 'Sales 1', holder: 'alice' },
-      { entryId: 'e2', vendorId: 0x0951, productId: 0x1666, serial: '', label: 'no serial', holder: 'bob' },
+      { entryId: 'e1', vendorId: 0x0781, productId: 0x5567, serial: '4C530001', label: 'Sales 1', holder: 'alice', anyVendor: false, anyProduct: false, descriptorHash: '', department: '' },
+      { entryId: 'e2', vendorId: 0x0951, productId: 0x1666, serial: '', label: 'no serial', holder: 'bob', anyVendor: false, anyProduct: false, descriptorHash: '', department: '' },
     ],
   },
 };

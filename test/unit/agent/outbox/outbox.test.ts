@@ -6,6 +6,7 @@ import { makeTempDir } from '../../../support/temp-dir';
 import { Outbox, batchIdFor, inspectSpool, nodeSpoolIo, type OutboxOptions, type SpoolIo } from '../../../../agent/src/outbox/outbox';
 import { agentStatusEvent, usbAttachedEvent } from '../../../../agent/src/core/event-factory';
 import { AgentState, type Event } from '../../../../agent/src/generated/mamori/v1/events';
+import { SerialQuality } from '../../../../agent/src/generated/mamori/v1/common';
 
 function draft(n: number) {
   return usbAttachedEvent({
@@ -18,6 +19,7 @@ function draft(n: number) {
       interfaceClasses: [8],
       busPath: `1-${n}`,
       descriptorHash: '',
+      serialQuality: SerialQuality.SERIAL_QUALITY_PRESENT,
     },
     presentAtStart: false,
     occurredAt: new Date(1_700_000_000_000 + n),

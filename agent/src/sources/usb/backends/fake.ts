@@ -1,7 +1,8 @@
 import { open, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256, uuidV5 } from '../../../core/ids';
-import type { UsbDevice } from '../../../generated/mamori/v1/common';
+import { SerialQuality, type UsbDevice } from '../../../generated/mamori/v1/common';
+import type { AgentCapability } from '../../../generated/mamori/v1/telemetry';
 import type { Logger } from '../../../logging/logger';
 import { ensurePrivateDir, writeFileAtomic } from '../../../state/atomic-file';
 import { Backoff, sleep } from '../../../transport/backoff';
@@ -61,6 +62,16 @@ export class FakeUsbBackend implements UsbSource {
 
   attached(): UsbDevice[] {
     return [...this.attachedByBus.values()];
+  }
+
+  /** Replayed devices are observed, never enforced: there is no kernel device to act on. */
+  capabilities(): AgentCapability[] {
+    const reason = 'the fake backend replays scripted devices; there is no kernel device to act on';
+    return [
+      { name: 'usb.detect', available: true, reason: '' },
+      { name: 'usb.block', available: false, reason },
+      { name: 'usb.read_only', available: false, reason },
+    ];
   }
 
   async start(sink: UsbObservationSink): Promise<void> {
@@ -202,5 +213,5 @@ export class FakeUsbBackend implements UsbSource {
 }
 
 function emptyDevice(busPath: string): UsbDevice {
-  return { vendorId: 0, productId: 0, serial: '', manufacturer: '', product: '', interfaceClasses: [], busPath, descriptorHash: '' };
+  return { vendorId: 0, productId: 0, serial: '', manufacturer: '', product: '', interfaceClasses: [], busPath, descriptorHash: '', serialQuality: SerialQuality.SERIAL_QUALITY_UNSPECIFIED };
 }

@@ -1,4 +1,5 @@
 import type { UsbDevice } from '../../../generated/mamori/v1/common';
+import type { AgentCapability } from '../../../generated/mamori/v1/telemetry';
 import type { UsbObservationSink, UsbSource } from '../usb.source';
 
 /**
@@ -19,5 +20,10 @@ export class UnsupportedUsbBackend implements UsbSource {
 
   attached(): UsbDevice[] {
     return [];
+  }
+
+  capabilities(): AgentCapability[] {
+    const reason = `no USB backend for platform "${this.platform}" in this build`;
+    return ['usb.detect', 'usb.block', 'usb.read_only'].map((name) => ({ name, available: false, reason }));
   }
 }

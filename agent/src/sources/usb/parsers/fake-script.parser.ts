@@ -1,4 +1,4 @@
-import type { UsbDevice } from '../../../generated/mamori/v1/common';
+import { SerialQuality, type UsbDevice } from '../../../generated/mamori/v1/common';
 import { parseUsbId } from '../usb.source';
 
 /** One instruction of the fake USB script (JSON lines). */
@@ -67,6 +67,8 @@ export function parseFakeScriptLine(line: string, lineNumber: number): FakeScrip
           interfaceClasses: classes as number[],
           busPath: str(d.busPath, 'device.busPath', lineNumber, true),
           descriptorHash: str(d.descriptorHash, 'device.descriptorHash', lineNumber),
+          // Judged by the USB source across all attached devices, not per script line.
+          serialQuality: SerialQuality.SERIAL_QUALITY_UNSPECIFIED,
         },
       };
     }
