@@ -19,6 +19,7 @@ test('parses the three script operations of the contract', () => {
         interfaceClasses: [8],
         busPath: '1-2',
         descriptorHash: '',
+        serialQuality: 'SERIAL_QUALITY_UNSPECIFIED',
       },
     },
   );
