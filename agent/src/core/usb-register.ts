@@ -1,29 +1,32 @@
 import type { UsbDevice } from '../generated/mamori/v1/common';
 import type { Policy, UsbRegisterEntry } from '../generated/mamori/v1/policy';
 import type { PostureSummary } from '../generated/mamori/v1/telemetry';
+import { evaluateUsbDevice, isMassStorage, matchesRegisterEntry } from './usb-policy';
 
-const MASS_STORAGE = 8;
+export { isMassStorage };
 
-export function isMassStorage(device: UsbDevice): boolean {
-  return device.interfaceClasses.includes(MASS_STORAGE);
+/** True when an entry of the register names this stick (see matchesRegisterEntry for the rules). */
+export function isRegistered(device: UsbDevice, register: readonly UsbRegisterEntry[]): boolean {
+  return register.some((entry) => matchesRegisterEntry(device, entry));
 }
 
 /**
- * True when the register lists this exact stick: vendor id, product id and serial all equal
- * (serial compared exactly; a device without a serial never matches, since it cannot be told
- * apart from any other stick of its model). Same rule as the collector's usb.unregistered_device.
+ * The USB part of the posture summary from what is attached now: storage devices, and those
+ * the policy treats as unregistered (no register entry and no exception for this agent now).
  */
-export function isRegistered(device: UsbDevice, register: readonly UsbRegisterEntry[]): boolean {
-  if (device.serial === '') return false;
-  return register.some((e) => e.vendorId === device.vendorId && e.productId === device.productId && e.serial === device.serial);
-}
-
-/** The USB part of the posture summary from what is attached now and the policy's register. */
-export function usbPosture(attached: readonly UsbDevice[], policy: Policy | null): Pick<PostureSummary, 'usbStorageDevicesAttached' | 'unregisteredUsbStorageDevices'> {
-  const register = policy?.usb?.registeredDevices ?? [];
+export function usbPosture(
+  attached: readonly UsbDevice[],
+  policy: Policy | null,
+  context: { agentId: string; userName: string; at: Date } = { agentId: '', userName: '', at: new Date() },
+): Pick<PostureSummary, 'usbStorageDevicesAttached' | 'unregisteredUsbStorageDevices'> {
   const storage = attached.filter(isMassStorage);
   return {
     usbStorageDevicesAttached: storage.length,
-    unregisteredUsbStorageDevices: storage.filter((d) => !isRegistered(d, register)).length,
+    unregisteredUsbStorageDevices: storage.filter((device) => {
+      const verdict = evaluateUsbDevice(device, policy?.usb, context);
+      // A BadUSB combination is judged before the register; for the count, ask the register itself.
+      if (verdict.basis === 'storage_with_hid') return !isRegistered(device, policy?.usb?.registeredDevices ?? []);
+      return verdict.basis === 'unregistered';
+    }).length,
   };
 }
