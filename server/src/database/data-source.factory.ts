@@ -12,6 +12,7 @@ import { ViolationEntity } from '../modules/violations/violation.entity';
 import type { DatabaseKind } from './database-kind';
 import { InitialSchema1732700000000 } from './migrations/1732700000000-initial-schema';
 import { CollectorSettings1732800000000 } from './migrations/1732800000000-collector-settings';
+import { UsbDeviceControl1733000000000 } from './migrations/1733000000000-usb-device-control';
 
 export const ENTITIES = [
   AdminCredentialEntity,
@@ -22,7 +23,7 @@ export const ENTITIES = [
   UsbRegisterEntryEntity,
   ViolationEntity,
 ];
-export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000];
+export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000];
 
 export function databaseKindOf(config: CollectorConfig): DatabaseKind {
   return config.databaseUrl === undefined ? 'sqlite' : 'postgres';

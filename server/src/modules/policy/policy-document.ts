@@ -1,17 +1,44 @@
 import { UsbEnforcementMode } from '../../generated/mamori/v1/policy';
 
+/** One register entry as a policy version carries it; a wildcarded id is stored as 0. */
+export interface PolicyRegisterEntry {
+  entryId: string;
+  vendorId: number;
+  productId: number;
+  anyVendor: boolean;
+  anyProduct: boolean;
+  serial: string;
+  descriptorHash: string;
+  label: string;
+  holder: string;
+  department: string;
+}
+
+/** One approved exception as a policy version carries it; times in epoch milliseconds. */
+export interface PolicyException {
+  exceptionId: string;
+  vendorId: number;
+  productId: number;
+  serial: string;
+  agentId: string;
+  userName: string;
+  notBefore: number;
+  notAfter: number;
+  justification: string;
+  approvedBy: string;
+  mode: UsbEnforcementMode;
+}
+
 /** What a policy version holds, as stored; ids are numbers here and hex strings on REST. */
 export interface PolicyDocument {
   usb: {
     unregisteredDeviceMode: UsbEnforcementMode;
-    registeredDevices: Array<{
-      entryId: string;
-      vendorId: number;
-      productId: number;
-      serial: string;
-      label: string;
-      holder: string;
-    }>;
+    registeredDeviceMode: UsbEnforcementMode;
+    requireEncryptedMedia: boolean;
+    unencryptedMediaMode: UsbEnforcementMode;
+    storageWithHidMode: UsbEnforcementMode;
+    registeredDevices: PolicyRegisterEntry[];
+    exceptions: PolicyException[];
   };
 }
 
@@ -20,4 +47,34 @@ export interface PublishedPolicy {
   version: number;
   publishedAt: Date;
   document: PolicyDocument;
+}
+
+/**
+ * Reads a stored document of any age. Versions published before issue 3 hold only the
+ * unregistered mode and exact register entries; they meant exactly what these defaults say.
+ */
+export function policyDocumentFrom(raw: unknown): PolicyDocument {
+  const usb = ((raw as { usb?: Record<string, unknown> } | null)?.usb ?? {}) as Partial<PolicyDocument['usb']>;
+  return {
+    usb: {
+      unregisteredDeviceMode: usb.unregisteredDeviceMode ?? UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+      registeredDeviceMode: usb.registeredDeviceMode ?? UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,
+      requireEncryptedMedia: usb.requireEncryptedMedia ?? false,
+      unencryptedMediaMode: usb.unencryptedMediaMode ?? UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+      storageWithHidMode: usb.storageWithHidMode ?? UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
+      registeredDevices: (usb.registeredDevices ?? []).map((entry: Partial<PolicyRegisterEntry>) => ({
+        entryId: entry.entryId ?? '',
+        vendorId: entry.vendorId ?? 0,
+        productId: entry.productId ?? 0,
+        anyVendor: entry.anyVendor ?? false,
+        anyProduct: entry.anyProduct ?? false,
+        serial: entry.serial ?? '',
+        descriptorHash: entry.descriptorHash ?? '',
+        label: entry.label ?? '',
+        holder: entry.holder ?? '',
+        department: entry.department ?? '',
+      })),
+      exceptions: usb.exceptions ?? [],
+    },
+  };
 }

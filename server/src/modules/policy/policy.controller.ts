@@ -1,20 +1,45 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Put } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { toUsbHex } from '../../common/usb-hex';
+import { UpdateUsbPolicyDto } from './dto/update-usb-policy.dto';
+import type { PublishedPolicy } from './policy-document';
 import { PolicyService } from './policy.service';
+import { USB_EXCEPTION_MODE_NAMES, USB_MODE_NAMES, usbModeName } from './usb-modes';
+import { UsbPolicySettings, UsbPolicySettingsService } from './usb-policy-settings.service';
 
 class RegisteredDeviceView {
   @ApiProperty() entryId!: string;
+  @ApiProperty({ example: '0781', description: '4 hex digits, or * for any vendor' }) vendorId!: string;
+  @ApiProperty({ example: '5567', description: '4 hex digits, or * for any product' }) productId!: string;
+  @ApiProperty() serial!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'SHA-256 of the descriptors, null when the entry does not pin it' }) descriptorHash!: string | null;
+  @ApiProperty() label!: string;
+  @ApiProperty() holder!: string;
+  @ApiProperty() department!: string;
+}
+
+class PolicyExceptionView {
+  @ApiProperty() exceptionId!: string;
   @ApiProperty({ example: '0781' }) vendorId!: string;
   @ApiProperty({ example: '5567' }) productId!: string;
   @ApiProperty() serial!: string;
-  @ApiProperty() label!: string;
-  @ApiProperty() holder!: string;
+  @ApiProperty() agentId!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'null: any user of the agent' }) userName!: string | null;
+  @ApiProperty() notBefore!: string;
+  @ApiProperty() notAfter!: string;
+  @ApiProperty() justification!: string;
+  @ApiProperty() approvedBy!: string;
+  @ApiProperty({ enum: USB_EXCEPTION_MODE_NAMES }) mode!: string;
 }
 
 class UsbPolicyView {
-  @ApiProperty({ enum: ['unspecified', 'audit', 'read_only', 'block'] }) unregisteredDeviceMode!: string;
+  @ApiProperty({ enum: USB_MODE_NAMES }) unregisteredDeviceMode!: string;
+  @ApiProperty({ enum: USB_MODE_NAMES }) registeredDeviceMode!: string;
+  @ApiProperty() requireEncryptedMedia!: boolean;
+  @ApiProperty({ enum: USB_MODE_NAMES }) unencryptedMediaMode!: string;
+  @ApiProperty({ enum: USB_MODE_NAMES }) storageWithHidMode!: string;
   @ApiProperty({ type: [RegisteredDeviceView] }) registeredDevices!: RegisteredDeviceView[];
+  @ApiProperty({ type: [PolicyExceptionView], description: 'approved exceptions that have not ended yet' }) exceptions!: PolicyExceptionView[];
 }
 
 export class PolicyView {
@@ -24,32 +49,88 @@ export class PolicyView {
   @ApiProperty({ type: UsbPolicyView }) usb!: UsbPolicyView;
 }
 
-/** REST: the policy version agents currently receive. */
+class UsbPolicySettingsView {
+  @ApiProperty({ enum: USB_MODE_NAMES }) unregisteredDeviceMode!: string;
+  @ApiProperty({ enum: USB_MODE_NAMES }) registeredDeviceMode!: string;
+  @ApiProperty() requireEncryptedMedia!: boolean;
+  @ApiProperty({ enum: USB_MODE_NAMES }) unencryptedMediaMode!: string;
+  @ApiProperty({ enum: USB_MODE_NAMES }) storageWithHidMode!: string;
+  @ApiProperty() updatedAt!: string;
+  @ApiProperty({ description: 'the policy version that carries these settings' }) policyVersion!: number;
+}
+
+const hex = (id: number, any: boolean) => (any ? '*' : toUsbHex(id));
+
+export function policyView(policy: PublishedPolicy, lineageId: string): PolicyView {
+  const usb = policy.document.usb;
+  return {
+    version: policy.version,
+    lineageId,
+    publishedAt: policy.publishedAt.toISOString(),
+    usb: {
+      unregisteredDeviceMode: usbModeName(usb.unregisteredDeviceMode),
+      registeredDeviceMode: usbModeName(usb.registeredDeviceMode),
+      requireEncryptedMedia: usb.requireEncryptedMedia,
+      unencryptedMediaMode: usbModeName(usb.unencryptedMediaMode),
+      storageWithHidMode: usbModeName(usb.storageWithHidMode),
+      registeredDevices: usb.registeredDevices.map((entry) => ({
+        entryId: entry.entryId,
+        vendorId: hex(entry.vendorId, entry.anyVendor),
+        productId: hex(entry.productId, entry.anyProduct),
+        serial: entry.serial,
+        descriptorHash: entry.descriptorHash === '' ? null : entry.descriptorHash,
+        label: entry.label,
+        holder: entry.holder,
+        department: entry.department,
+      })),
+      exceptions: usb.exceptions.map((exception) => ({
+        exceptionId: exception.exceptionId,
+        vendorId: toUsbHex(exception.vendorId),
+        productId: toUsbHex(exception.productId),
+        serial: exception.serial,
+        agentId: exception.agentId,
+        userName: exception.userName === '' ? null : exception.userName,
+        notBefore: new Date(exception.notBefore).toISOString(),
+        notAfter: new Date(exception.notAfter).toISOString(),
+        justification: exception.justification,
+        approvedBy: exception.approvedBy,
+        mode: usbModeName(exception.mode),
+      })),
+    },
+  };
+}
+
+function settingsView(settings: UsbPolicySettings, policyVersion: number): UsbPolicySettingsView {
+  return { ...settings, updatedAt: settings.updatedAt.toISOString(), policyVersion };
+}
+
+/** REST: the policy version agents currently receive, and the USB modes that go into it. */
 @ApiTags('policy')
 @ApiBearerAuth()
 @Controller('api/v1/policy')
 export class PolicyController {
-  constructor(private readonly policy: PolicyService) {}
+  constructor(
+    private readonly policy: PolicyService,
+    private readonly usbSettings: UsbPolicySettingsService,
+  ) {}
 
   @Get()
   @ApiOkResponse({ type: PolicyView })
   current(): PolicyView {
-    const policy = this.policy.current();
-    return {
-      version: policy.version,
-      lineageId: this.policy.lineageId,
-      publishedAt: policy.publishedAt.toISOString(),
-      usb: {
-        unregisteredDeviceMode: policy.document.usb.unregisteredDeviceMode.replace('USB_ENFORCEMENT_MODE_', '').toLowerCase(),
-        registeredDevices: policy.document.usb.registeredDevices.map((entry) => ({
-          entryId: entry.entryId,
-          vendorId: toUsbHex(entry.vendorId),
-          productId: toUsbHex(entry.productId),
-          serial: entry.serial,
-          label: entry.label,
-          holder: entry.holder,
-        })),
-      },
-    };
+    return policyView(this.policy.current(), this.policy.lineageId);
+  }
+
+  @Get('usb')
+  @ApiOkResponse({ type: UsbPolicySettingsView })
+  async usb(): Promise<UsbPolicySettingsView> {
+    return settingsView(await this.usbSettings.get(), this.policy.current().version);
+  }
+
+  @Put('usb')
+  @ApiOkResponse({ type: UsbPolicySettingsView, description: 'the settings as stored, and the policy version published for them' })
+  @ApiBadRequestResponse({ description: 'a mode that is not allow, audit, read_only or block (the message names the field)' })
+  async updateUsb(@Body() body: UpdateUsbPolicyDto): Promise<UsbPolicySettingsView> {
+    const { settings, policyVersion } = await this.usbSettings.update(body);
+    return settingsView(settings, policyVersion);
   }
 }

@@ -3,12 +3,13 @@ import { AgentsModule } from '../agents/agents.module';
 import { PolicyController } from './policy.controller';
 import { PolicyGrpcController } from './policy.grpc.controller';
 import { PolicyService } from './policy.service';
+import { UsbPolicySettingsService } from './usb-policy-settings.service';
 
 /** Immutable policy versions, served over REST and mamori.v1.PolicyService. */
 @Module({
   imports: [AgentsModule],
-  providers: [PolicyService],
+  providers: [PolicyService, UsbPolicySettingsService],
   controllers: [PolicyController, PolicyGrpcController],
-  exports: [PolicyService],
+  exports: [PolicyService, UsbPolicySettingsService],
 })
 export class PolicyModule {}

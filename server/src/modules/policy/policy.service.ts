@@ -1,14 +1,16 @@
 import { BeforeApplicationShutdown, Injectable, OnModuleInit } from '@nestjs/common';
+import { isDeepStrictEqual } from 'node:util';
 import { BehaviorSubject, Observable, filter } from 'rxjs';
 import { toTimestamp } from '../../common/protobuf-time';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
-import { Policy, UsbEnforcementMode } from '../../generated/mamori/v1/policy';
+import { Policy } from '../../generated/mamori/v1/policy';
 import { POLICY_LINEAGE_SETTING } from '../../database/migrations/1732800000000-collector-settings';
-import type { PolicyDocument, PublishedPolicy } from './policy-document';
+import { policyDocumentFrom, type PolicyDocument, type PublishedPolicy } from './policy-document';
+import { usbModeToProto, type UsbModeName } from './usb-modes';
 
 /**
  * Immutable policy versions. A new version is published in the same transaction as the
- * register change that causes it; after commit it is announced to every open WatchPolicy stream.
+ * change that causes it (register, USB modes, exceptions), or when an exception ends; after commit it is announced to every open WatchPolicy stream.
  */
 @Injectable()
 export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
@@ -70,30 +72,22 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /**
-   * Publishes the next version from the register as it is inside `sql`'s transaction. Call
-   * `announce` with the result once the transaction committed.
+   * Publishes the next version from the settings, the register and the approved exceptions as
+   * they are inside `sql`'s transaction. Call `announce` with the result once the transaction
+   * committed. With `onlyIfChanged` (the exception timer), nothing is published when the
+   * document equals the newest version's, and that version is returned: the timer of every
+   * collector process sharing a database fires at the same boundary, and one version is enough.
    */
-  async publishWithin(sql: SqlExecutor, now = new Date()): Promise<PublishedPolicy> {
+  async publishWithin(sql: SqlExecutor, now = new Date(), options: { onlyIfChanged?: boolean } = {}): Promise<PublishedPolicy> {
     if (sql.kind === 'postgres') {
       // Serialises publishers across collector processes, so version numbers never collide.
       await sql.run('LOCK TABLE policy_versions IN EXCLUSIVE MODE');
     }
-    const entries = await sql.query<{ id: string; vendor_id: number; product_id: number; serial: string; label: string; holder: string }>(
-      'SELECT id, vendor_id, product_id, serial, label, holder FROM usb_register_entries ORDER BY vendor_id, product_id, serial',
-    );
-    const document: PolicyDocument = {
-      usb: {
-        unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
-        registeredDevices: entries.map((entry) => ({
-          entryId: entry.id,
-          vendorId: Number(entry.vendor_id),
-          productId: Number(entry.product_id),
-          serial: entry.serial,
-          label: entry.label,
-          holder: entry.holder,
-        })),
-      },
-    };
+    const document = await this.documentWithin(sql, now);
+    if (options.onlyIfChanged === true) {
+      const newest = await this.newestWithin(sql);
+      if (newest !== null && isDeepStrictEqual(newest.document, document)) return newest;
+    }
     const rows = await sql.query<{ version: string | number | null }>('SELECT MAX(version) AS version FROM policy_versions');
     const version = Number(rows[0]?.version ?? 0) + 1;
     await sql.run('INSERT INTO policy_versions (version, published_at, document) VALUES (?, ?, ?)', [version, now, JSON.stringify(document)]);
@@ -105,24 +99,106 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   toProto(policy: PublishedPolicy): Policy {
+    const usb = policy.document.usb;
     return {
       version: String(policy.version),
       lineageId: this.lineageId,
       publishedAt: toTimestamp(policy.publishedAt),
       usb: {
-        unregisteredDeviceMode: policy.document.usb.unregisteredDeviceMode,
-        registeredDevices: policy.document.usb.registeredDevices.map((entry) => ({
-          anyVendor: false,
-          anyProduct: false,
-          descriptorHash: '',
-          department: '',
-          ...entry,
+        unregisteredDeviceMode: usb.unregisteredDeviceMode,
+        registeredDeviceMode: usb.registeredDeviceMode,
+        requireEncryptedMedia: usb.requireEncryptedMedia,
+        unencryptedMediaMode: usb.unencryptedMediaMode,
+        storageWithHidMode: usb.storageWithHidMode,
+        registeredDevices: usb.registeredDevices.map((entry) => ({ ...entry })),
+        exceptions: usb.exceptions.map((exception) => ({
+          ...exception,
+          notBefore: toTimestamp(new Date(exception.notBefore)),
+          notAfter: toTimestamp(new Date(exception.notAfter)),
         })),
-        registeredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,
-        requireEncryptedMedia: false,
-        unencryptedMediaMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
-        storageWithHidMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
-        exceptions: [],
+      },
+    };
+  }
+
+  /**
+   * The document a version published now would hold. Exceptions travel from their approval until
+   * they end, including those that start later, so an agent that goes offline before the trip
+   * still has its grant; the agent's evaluator honours not_before and not_after by itself.
+   */
+  private async documentWithin(sql: SqlExecutor, now: Date): Promise<PolicyDocument> {
+    const settings = await sql.query<{
+      unregistered_device_mode: UsbModeName;
+      registered_device_mode: UsbModeName;
+      require_encrypted_media: boolean | number;
+      unencrypted_media_mode: UsbModeName;
+      storage_with_hid_mode: UsbModeName;
+    }>('SELECT unregistered_device_mode, registered_device_mode, require_encrypted_media, unencrypted_media_mode, storage_with_hid_mode FROM usb_policy_settings WHERE id = 1');
+    if (settings.length === 0) throw new Error('the database has no USB policy settings: run the migrations');
+    const entries = await sql.query<{
+      id: string;
+      vendor_id: number;
+      product_id: number;
+      any_vendor: boolean | number;
+      any_product: boolean | number;
+      serial: string;
+      descriptor_hash: string;
+      label: string;
+      holder: string;
+      department: string | null;
+    }>(
+      `SELECT id, vendor_id, product_id, any_vendor, any_product, serial, descriptor_hash, label, holder, department
+       FROM usb_register_entries ORDER BY any_vendor, vendor_id, any_product, product_id, serial`,
+    );
+    const exceptions = await sql.query<{
+      id: string;
+      vendor_id: number;
+      product_id: number;
+      serial: string;
+      agent_id: string;
+      user_name: string;
+      not_before: string | number;
+      not_after: string | number;
+      justification: string;
+      approved_by: string;
+      mode: UsbModeName;
+    }>(
+      `SELECT id, vendor_id, product_id, serial, agent_id, user_name, not_before, not_after, justification, approved_by, mode
+       FROM usb_exceptions WHERE status = 'approved' AND not_after > ? ORDER BY not_after, id`,
+      [now],
+    );
+    const [mode] = settings;
+    return {
+      usb: {
+        unregisteredDeviceMode: usbModeToProto(mode.unregistered_device_mode),
+        registeredDeviceMode: usbModeToProto(mode.registered_device_mode),
+        requireEncryptedMedia: sqlBoolean(mode.require_encrypted_media),
+        unencryptedMediaMode: usbModeToProto(mode.unencrypted_media_mode),
+        storageWithHidMode: usbModeToProto(mode.storage_with_hid_mode),
+        registeredDevices: entries.map((entry) => ({
+          entryId: entry.id,
+          vendorId: Number(entry.vendor_id),
+          productId: Number(entry.product_id),
+          anyVendor: sqlBoolean(entry.any_vendor),
+          anyProduct: sqlBoolean(entry.any_product),
+          serial: entry.serial,
+          descriptorHash: entry.descriptor_hash,
+          label: entry.label,
+          holder: entry.holder,
+          department: entry.department ?? '',
+        })),
+        exceptions: exceptions.map((exception) => ({
+          exceptionId: exception.id,
+          vendorId: Number(exception.vendor_id),
+          productId: Number(exception.product_id),
+          serial: exception.serial,
+          agentId: exception.agent_id,
+          userName: exception.user_name,
+          notBefore: Number(exception.not_before),
+          notAfter: Number(exception.not_after),
+          justification: exception.justification,
+          approvedBy: exception.approved_by,
+          mode: usbModeToProto(exception.mode),
+        })),
       },
     };
   }
@@ -132,6 +208,11 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       'SELECT version, published_at, document FROM policy_versions ORDER BY version DESC LIMIT 1',
     );
     if (rows.length === 0) return null;
-    return { version: Number(rows[0].version), publishedAt: new Date(Number(rows[0].published_at)), document: JSON.parse(rows[0].document) };
+    return { version: Number(rows[0].version), publishedAt: new Date(Number(rows[0].published_at)), document: policyDocumentFrom(JSON.parse(rows[0].document)) };
   }
+}
+
+/** SQLite reads BOOLEAN columns back as 0/1, PostgreSQL as true/false. */
+export function sqlBoolean(value: boolean | number | string | null | undefined): boolean {
+  return value === true || value === 1 || value === '1' || value === 't';
 }

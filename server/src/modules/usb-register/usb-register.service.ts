@@ -1,10 +1,13 @@
-import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { fromUsbHex } from '../../common/usb-hex';
 import { DatabaseService } from '../../database/database.service';
 import { PolicyService } from '../policy/policy.service';
 import { UsbRegisterEntryEntity } from './usb-register-entry.entity';
 import type { CreateUsbRegisterEntryDto } from './dto/create-usb-register-entry.dto';
+import type { UpdateUsbRegisterEntryDto } from './dto/update-usb-register-entry.dto';
+
+const WILDCARD = '*';
 
 /** The register of issued sticks. Every change publishes a new policy version in the same transaction. */
 @Injectable()
@@ -18,30 +21,76 @@ export class UsbRegisterService {
     return this.database.dataSource.getRepository(UsbRegisterEntryEntity).find({ order: { createdAt: 'ASC', id: 'ASC' } });
   }
 
+  async get(id: string): Promise<UsbRegisterEntryEntity> {
+    const entry = await this.database.dataSource.getRepository(UsbRegisterEntryEntity).findOneBy({ id });
+    if (entry === null) throw new NotFoundException(`register entry ${id} does not exist`);
+    return entry;
+  }
+
   async create(input: CreateUsbRegisterEntryDto, now = new Date()): Promise<UsbRegisterEntryEntity> {
+    const anyVendor = input.vendorId === WILDCARD;
+    const anyProduct = input.productId === WILDCARD;
+    // USBGuard's id is "vendor:product", "vendor:*" or "*:*"; "*:5567" would name a product number across every vendor, which means nothing.
+    if (anyVendor && !anyProduct) throw new BadRequestException('productId must be * when vendorId is * (vendor:product wildcards are 0781:* or *:*)');
     const entry = Object.assign(new UsbRegisterEntryEntity(), {
       id: randomUUID(),
-      vendorId: fromUsbHex(input.vendorId),
-      productId: fromUsbHex(input.productId),
+      vendorId: anyVendor ? 0 : fromUsbHex(input.vendorId),
+      productId: anyProduct ? 0 : fromUsbHex(input.productId),
+      anyVendor,
+      anyProduct,
       serial: input.serial,
+      descriptorHash: (input.descriptorHash ?? '').toLowerCase(),
       label: input.label,
       holder: input.holder,
-      department: input.department ?? null,
+      department: input.department,
       createdAt: now,
+      updatedAt: now,
     });
     const published = await this.database.transaction(async (sql) => {
       const inserted = await sql.run(
-        `INSERT INTO usb_register_entries (id, vendor_id, product_id, serial, label, holder, department, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vendor_id, product_id, serial) DO NOTHING`,
-        [entry.id, entry.vendorId, entry.productId, entry.serial, entry.label, entry.holder, entry.department, entry.createdAt],
+        `INSERT INTO usb_register_entries
+           (id, vendor_id, product_id, any_vendor, any_product, serial, descriptor_hash, label, holder, department, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (any_vendor, vendor_id, any_product, product_id, serial) DO NOTHING`,
+        [
+          entry.id,
+          entry.vendorId,
+          entry.productId,
+          entry.anyVendor,
+          entry.anyProduct,
+          entry.serial,
+          entry.descriptorHash,
+          entry.label,
+          entry.holder,
+          entry.department,
+          entry.createdAt,
+          entry.updatedAt,
+        ],
       );
       if (inserted === 0) {
-        throw new ConflictException(`a stick ${input.vendorId.toLowerCase()}:${input.productId.toLowerCase()} with serial ${input.serial} is already registered`);
+        throw new ConflictException(`${input.vendorId.toLowerCase()}:${input.productId.toLowerCase()} with serial ${input.serial} is already registered`);
       }
       return this.policy.publishWithin(sql, now);
     });
     this.policy.announce(published);
     return entry;
+  }
+
+  /** Changes who holds the stick and what it is called; the names travel in the policy, so a new version is published. */
+  async update(id: string, change: UpdateUsbRegisterEntryDto, now = new Date()): Promise<UsbRegisterEntryEntity> {
+    const fields = (['label', 'holder', 'department'] as const).filter((field) => change[field] !== undefined);
+    if (fields.length === 0) throw new BadRequestException('give at least one of label, holder, department');
+    const published = await this.database.transaction(async (sql) => {
+      const changed = await sql.run(`UPDATE usb_register_entries SET ${fields.map((field) => `${field} = ?`).join(', ')}, updated_at = ? WHERE id = ?`, [
+        ...fields.map((field) => change[field]),
+        now,
+        id,
+      ]);
+      if (changed === 0) throw new NotFoundException(`register entry ${id} does not exist`);
+      return this.policy.publishWithin(sql, now);
+    });
+    this.policy.announce(published);
+    return this.get(id);
   }
 
   async remove(id: string, now = new Date()): Promise<void> {
