@@ -1,4 +1,5 @@
-import type { UsbDevice } from '../../generated/mamori/v1/common';
+import { SerialQuality, type UsbDevice } from '../../generated/mamori/v1/common';
+import type { BlockDevice } from '../../generated/mamori/v1/events';
 import type { AgentCapability } from '../../generated/mamori/v1/telemetry';
 
 /** One normalised USB observation, as every backend reports it. */
@@ -11,7 +12,19 @@ export type UsbObservation =
       /** Set by backends that replay (fake): a deterministic id so a replay is de-duplicated. */
       eventId?: string;
     }
-  | { kind: 'detached'; device: UsbDevice; occurredAt: Date; eventId?: string };
+  | { kind: 'detached'; device: UsbDevice; occurredAt: Date; eventId?: string }
+  | {
+      /**
+       * The block devices (whole disk and partitions) of a USB mass-storage device, reported once
+       * they appear after the device's 'attached' and again whenever the set, a file system or a
+       * mount point changes. Encryption is judged from each device's own bytes.
+       */
+      kind: 'storage';
+      device: UsbDevice;
+      blockDevices: BlockDevice[];
+      occurredAt: Date;
+      eventId?: string;
+    };
 
 /**
  * Where a source hands its observations. Contract: `accept` resolves once the observations are
@@ -53,4 +66,33 @@ export function parseUsbId(value: unknown): number | null {
 
 export function formatUsbId(value: number): string {
   return value.toString(16).padStart(4, '0');
+}
+
+/**
+ * Judges the serial number of every device in `devices` (the backend's whole current view of the
+ * bus) and returns copies with serialQuality set: EMPTY when it is blank or only whitespace,
+ * DUPLICATED when another device in the view has the same vendor, product and serial (two sticks
+ * that cannot be told apart, so a register entry naming the serial would match both), else PRESENT.
+ * Pure; every backend calls it on its view before reporting, so the judgement is the same everywhere.
+ */
+export function judgeSerialQuality(devices: readonly UsbDevice[]): UsbDevice[] {
+  const counts = new Map<string, number>();
+  const key = (d: UsbDevice) => `${d.vendorId}:${d.productId}:${d.serial}`;
+  for (const device of devices) {
+    if (device.serial.trim() !== '') counts.set(key(device), (counts.get(key(device)) ?? 0) + 1);
+  }
+  return devices.map((device) => ({
+    ...device,
+    serialQuality:
+      device.serial.trim() === ''
+        ? SerialQuality.SERIAL_QUALITY_EMPTY
+        : (counts.get(key(device)) ?? 0) > 1
+          ? SerialQuality.SERIAL_QUALITY_DUPLICATED
+          : SerialQuality.SERIAL_QUALITY_PRESENT,
+  }));
+}
+
+/** The serial quality of `device` were it attached beside `others` (which must not include it). */
+export function serialQualityAmong(device: UsbDevice, others: readonly UsbDevice[]): SerialQuality {
+  return judgeSerialQuality([device, ...others])[0]!.serialQuality;
 }

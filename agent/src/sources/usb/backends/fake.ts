@@ -7,7 +7,7 @@ import type { Logger } from '../../../logging/logger';
 import { ensurePrivateDir, writeFileAtomic } from '../../../state/atomic-file';
 import { Backoff, sleep } from '../../../transport/backoff';
 import { FakeScriptLineError, parseFakeScriptLine } from '../parsers/fake-script.parser';
-import type { UsbObservation, UsbObservationSink, UsbSource } from '../usb.source';
+import { serialQualityAmong, type UsbObservation, type UsbObservationSink, type UsbSource } from '../usb.source';
 
 export interface FakeUsbOptions {
   scriptPath: string;
@@ -195,8 +195,10 @@ export class FakeUsbBackend implements UsbSource {
       if (op === null) continue;
       const eventId = uuidV5(`fake-usb:${identity}:${lineOffset}:${sha256(raw).toString('hex')}`);
       if (op.op === 'attach') {
-        this.attachedByBus.set(op.device.busPath, op.device);
-        batch.push({ kind: 'attached', device: op.device, presentAtStart: false, occurredAt: this.clock(), eventId });
+        const others = [...this.attachedByBus.values()].filter((d) => d.busPath !== op.device.busPath);
+        const device = { ...op.device, serialQuality: serialQualityAmong(op.device, others) };
+        this.attachedByBus.set(device.busPath, device);
+        batch.push({ kind: 'attached', device, presentAtStart: false, occurredAt: this.clock(), eventId });
       } else if (op.op === 'detach') {
         const device = this.attachedByBus.get(op.busPath) ?? emptyDevice(op.busPath);
         this.attachedByBus.delete(op.busPath);
