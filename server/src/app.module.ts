@@ -6,6 +6,7 @@ import { EnrollmentModule } from './modules/enrollment/enrollment.module';
 import { HealthModule } from './modules/health/health.module';
 import { IngestModule } from './modules/ingest/ingest.module';
 import { PolicyModule } from './modules/policy/policy.module';
+import { UsbExceptionsModule } from './modules/usb-exceptions/usb-exceptions.module';
 import { UsbRegisterModule } from './modules/usb-register/usb-register.module';
 import { ViolationsModule } from './modules/violations/violations.module';
 
@@ -23,6 +24,7 @@ export class AppModule {
         HealthModule,
         IngestModule,
         PolicyModule,
+        UsbExceptionsModule,
         UsbRegisterModule,
         ViolationsModule,
       ],
