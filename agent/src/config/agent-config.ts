@@ -4,8 +4,19 @@ import { isLogLevel, type LogLevel } from '../logging/logger';
 export const USB_BACKENDS = ['fake', 'unsupported'] as const;
 export type UsbBackendName = (typeof USB_BACKENDS)[number];
 
+/**
+ * How USB verdicts are carried out: "auto" enforces through the kernel where the USB backend
+ * watches the real kernel (linux) and audits elsewhere; "audit-only" never changes the host;
+ * "linux" forces the kernel enforcer whatever the USB backend.
+ */
+export const USB_ENFORCEMENTS = ['auto', 'audit-only', 'linux'] as const;
+export type UsbEnforcementName = (typeof USB_ENFORCEMENTS)[number];
+
 export interface AgentConfig {
   usbBackend: UsbBackendName;
+  usbEnforcement: UsbEnforcementName;
+  /** Where sysfs is mounted; tests and rigs point it elsewhere. */
+  sysfsRoot: string;
   /** The fake backend's JSON-lines script (required when usbBackend is "fake"). */
   fakeUsbScript: string | undefined;
   /** Overrides the heartbeat interval the collector asks for, when set. */
@@ -46,11 +57,19 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
   if (backend === 'fake' && script === undefined) {
     throw new ConfigError('MAMORI_AGENT_FAKE_USB_SCRIPT must name the script file when MAMORI_AGENT_USB_BACKEND is "fake"');
   }
+  const enforcement = (env.MAMORI_AGENT_USB_ENFORCEMENT ?? '').trim() || 'auto';
+  if (!(USB_ENFORCEMENTS as readonly string[]).includes(enforcement)) {
+    throw new ConfigError(`MAMORI_AGENT_USB_ENFORCEMENT must be one of ${USB_ENFORCEMENTS.join(', ')}, got "${enforcement}"`);
+  }
+  const sysfsRoot = (env.MAMORI_AGENT_SYSFS_ROOT ?? '').trim() || '/sys';
+  if (!sysfsRoot.startsWith('/')) throw new ConfigError(`MAMORI_AGENT_SYSFS_ROOT must be an absolute path, got "${sysfsRoot}"`);
   const level = (env.MAMORI_AGENT_LOG_LEVEL ?? '').trim() || 'info';
   if (!isLogLevel(level)) throw new ConfigError(`MAMORI_AGENT_LOG_LEVEL must be debug, info, warn or error, got "${level}"`);
   return {
     usbBackend: backend as UsbBackendName,
     fakeUsbScript: script,
+    usbEnforcement: enforcement as UsbEnforcementName,
+    sysfsRoot,
     heartbeatSecondsOverride: integer(env, 'MAMORI_AGENT_HEARTBEAT_SECONDS', undefined, 1, 86_400),
     spoolMaxBytes: integer(env, 'MAMORI_AGENT_SPOOL_MAX_BYTES', DEFAULT_SPOOL_MAX_BYTES, 4096, Number.MAX_SAFE_INTEGER)!,
     batchSize: integer(env, 'MAMORI_AGENT_BATCH_SIZE', DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE)!,

@@ -7,6 +7,8 @@ test('defaults follow the contract', () => {
   assert.deepEqual(loadAgentConfig({}), {
     usbBackend: 'unsupported',
     fakeUsbScript: undefined,
+    usbEnforcement: 'auto',
+    sysfsRoot: '/sys',
     heartbeatSecondsOverride: undefined,
     spoolMaxBytes: 104_857_600,
     batchSize: 500,
@@ -25,6 +27,8 @@ test('bad values name the variable', () => {
     [{ MAMORI_AGENT_HEARTBEAT_SECONDS: '0' }, /MAMORI_AGENT_HEARTBEAT_SECONDS/],
     [{ MAMORI_AGENT_LOG_LEVEL: 'loud' }, /MAMORI_AGENT_LOG_LEVEL/],
     [{ MAMORI_AGENT_BATCH_MAX_BYTES: '100' }, /MAMORI_AGENT_BATCH_MAX_BYTES must be between 1024/],
+    [{ MAMORI_AGENT_USB_ENFORCEMENT: 'strict' }, /MAMORI_AGENT_USB_ENFORCEMENT must be one of auto, audit-only, linux/],
+    [{ MAMORI_AGENT_SYSFS_ROOT: 'sys' }, /MAMORI_AGENT_SYSFS_ROOT must be an absolute path/],
   ];
   for (const [env, message] of cases) assert.throws(() => loadAgentConfig(env), (e: unknown) => e instanceof ConfigError && message.test(e.message));
 });
