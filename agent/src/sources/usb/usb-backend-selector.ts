@@ -1,13 +1,15 @@
 import type { AgentConfig } from '../../config/agent-config';
 import type { Logger } from '../../logging/logger';
+import { DarwinUsbBackend } from './backends/darwin';
 import { FakeUsbBackend } from './backends/fake';
 import { LinuxUsbBackend } from './backends/linux';
 import { UnsupportedUsbBackend } from './backends/unsupported';
+import { Win32UsbBackend } from './backends/win32';
 import type { UsbSource } from './usb.source';
 
 /** The backend to run when MAMORI_AGENT_USB_BACKEND is not set: the real one where this build has it. */
-export function defaultUsbBackend(platform: NodeJS.Platform = process.platform): 'linux' | 'unsupported' {
-  return platform === 'linux' ? 'linux' : 'unsupported';
+export function defaultUsbBackend(platform: NodeJS.Platform = process.platform): 'linux' | 'win32' | 'darwin' | 'unsupported' {
+  return platform === 'linux' || platform === 'win32' || platform === 'darwin' ? platform : 'unsupported';
 }
 
 /**
@@ -22,6 +24,10 @@ export function createUsbSource(config: AgentConfig, sourcesStateDir: string, lo
       return new FakeUsbBackend({ scriptPath: config.fakeUsbScript!, stateDir: sourcesStateDir, logger: logger.child({ source: 'usb:fake' }) });
     case 'linux':
       return new LinuxUsbBackend({ logger: logger.child({ source: 'usb:linux' }), sysRoot: (config as { sysfsRoot?: string }).sysfsRoot });
+    case 'win32':
+      return new Win32UsbBackend({ logger: logger.child({ source: 'usb:win32' }) });
+    case 'darwin':
+      return new DarwinUsbBackend({ logger: logger.child({ source: 'usb:darwin' }) });
     case 'unsupported':
       return new UnsupportedUsbBackend();
     default:
