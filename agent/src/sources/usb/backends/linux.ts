@@ -231,8 +231,13 @@ export class LinuxUsbBackend implements UsbSource {
     const t = this.tracked.get(bus);
     if (!t || !t.device.interfaceClasses.includes(USB_CLASS_MASS_STORAGE)) return;
     const blockDevices: BlockDevice[] = await this.linker.blockDevicesOf(t.sysPath);
+    if (blockDevices.length === 0) {
+      // Gone (deauthorized, media removed) or not there yet: report them again when they come back.
+      t.storageKey = '';
+      return;
+    }
     const key = JSON.stringify(blockDevices);
-    if (blockDevices.length === 0 || key === t.storageKey) return;
+    if (key === t.storageKey) return;
     await this.sink!.accept([{ kind: 'storage', device: t.device, blockDevices, occurredAt: this.clock() }]);
     t.storageKey = key;
   }
