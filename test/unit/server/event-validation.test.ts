@@ -71,3 +71,72 @@ test('nested payload fields are checked with their proto names', () => {
   const status = event({ usbDeviceAttached: undefined, agentStatus: { state: 'AGENT_STATE_BOGUS' } });
   assert.equal(problem({ batchId: BATCH_ID, events: [status] }).path, 'events[0].agent_status.state');
 });
+
+const ENFORCEMENT = {
+  requestedMode: 'USB_ENFORCEMENT_MODE_BLOCK',
+  appliedMode: 'USB_ENFORCEMENT_MODE_AUDIT',
+  action: 'USB_ENFORCEMENT_ACTION_NOT_POSSIBLE',
+  reason: 'not root',
+  registerEntryId: '',
+  exceptionId: '55555555-5555-4555-8555-555555555555',
+  latencyMicros: '1500',
+  policyVersion: '3',
+};
+
+function storageVolumes(payload: Record<string, unknown> = {}) {
+  const base = event();
+  return event({
+    usbDeviceAttached: undefined,
+    usbStorageVolumes: {
+      device: base.usbDeviceAttached.device,
+      blockDevices: [
+        { deviceNode: '/dev/sdb', parentNode: '', sizeBytes: '16008609792' },
+        { deviceNode: '/dev/sdb1', parentNode: '/dev/sdb', filesystemType: 'vfat', label: 'STICK', mountPoints: ['/media/alice/STICK'], encryption: { scheme: 'ENCRYPTION_SCHEME_NONE' }, readOnly: true },
+      ],
+      allDataVolumesEncrypted: false,
+      enforcement: ENFORCEMENT,
+      ...payload,
+    },
+  });
+}
+
+test('the enforcement on a UsbDeviceAttached and the serial quality are kept and checked', () => {
+  const sut = validateUploadBatch({ batchId: BATCH_ID, events: [event({}, { serialQuality: 'SERIAL_QUALITY_DUPLICATED' })] });
+  assert.equal((sut.events[0].payload.device as { serialQuality: string }).serialQuality, 'SERIAL_QUALITY_DUPLICATED');
+  assert.equal(sut.events[0].payload.enforcement, null, 'absent enforcement is stored as null');
+  const withEnforcement = event();
+  (withEnforcement.usbDeviceAttached as Record<string, unknown>).enforcement = ENFORCEMENT;
+  assert.deepEqual(validateUploadBatch({ batchId: BATCH_ID, events: [withEnforcement] }).events[0].payload.enforcement, ENFORCEMENT);
+
+  assert.equal(problem({ batchId: BATCH_ID, events: [event({}, { serialQuality: 'SERIAL_QUALITY_GOOD' })] }).message, 'events[0].usb_device_attached.device.serial_quality: is not a known value, got "SERIAL_QUALITY_GOOD"');
+  const badMode = event();
+  (badMode.usbDeviceAttached as Record<string, unknown>).enforcement = { ...ENFORCEMENT, appliedMode: 'USB_ENFORCEMENT_MODE_MAYBE' };
+  assert.equal(problem({ batchId: BATCH_ID, events: [badMode] }).path, 'events[0].usb_device_attached.enforcement.applied_mode');
+  const badAction = event();
+  (badAction.usbDeviceAttached as Record<string, unknown>).enforcement = { ...ENFORCEMENT, action: 'USB_ENFORCEMENT_ACTION_EXPLODE' };
+  assert.equal(problem({ batchId: BATCH_ID, events: [badAction] }).path, 'events[0].usb_device_attached.enforcement.action');
+  const badException = event();
+  (badException.usbDeviceAttached as Record<string, unknown>).enforcement = { ...ENFORCEMENT, exceptionId: 'trip-to-osaka' };
+  assert.equal(problem({ batchId: BATCH_ID, events: [badException] }).message, 'events[0].usb_device_attached.enforcement.exception_id: must be a UUID or empty, got "trip-to-osaka"');
+});
+
+test('a UsbStorageVolumes event is stored with its block devices, and its fields are checked with their paths', () => {
+  const sut = validateUploadBatch({ batchId: BATCH_ID, events: [storageVolumes()] }).events[0];
+  assert.equal(sut.kind, 'usb_storage_volumes');
+  const blockDevices = sut.payload.blockDevices as Array<Record<string, unknown>>;
+  assert.equal(blockDevices.length, 2);
+  assert.equal(blockDevices[0].sizeBytes, '16008609792');
+  assert.deepEqual(blockDevices[1].mountPoints, ['/media/alice/STICK']);
+  assert.equal(blockDevices[1].readOnly, true);
+  assert.deepEqual(sut.payload.enforcement, ENFORCEMENT);
+
+  const path = (payload: Record<string, unknown>) => problem({ batchId: BATCH_ID, events: [storageVolumes(payload)] }).path;
+  assert.equal(path({ device: undefined }), 'events[0].usb_storage_volumes.device');
+  assert.equal(path({ blockDevices: [{ deviceNode: '' }] }), 'events[0].usb_storage_volumes.block_devices[0].device_node');
+  assert.equal(path({ blockDevices: [{ deviceNode: '/dev/sdb', sizeBytes: '-1' }] }), 'events[0].usb_storage_volumes.block_devices[0].size_bytes');
+  assert.equal(path({ blockDevices: [{ deviceNode: '/dev/sdb1', mountPoints: ['/m', 7] }] }), 'events[0].usb_storage_volumes.block_devices[0].mount_points[1]');
+  assert.equal(path({ blockDevices: [{ deviceNode: '/dev/sdb1', encryption: { scheme: 'ENCRYPTION_SCHEME_ROT13' } }] }), 'events[0].usb_storage_volumes.block_devices[0].encryption.scheme');
+  assert.equal(path({ blockDevices: new Array(129).fill({ deviceNode: '/dev/sdb' }) }), 'events[0].usb_storage_volumes.block_devices');
+  assert.equal(path({ allDataVolumesEncrypted: 'yes' }), 'events[0].usb_storage_volumes.all_data_volumes_encrypted');
+  assert.equal(path({ enforcement: { ...ENFORCEMENT, policyVersion: 'v3' } }), 'events[0].usb_storage_volumes.enforcement.policy_version');
+});

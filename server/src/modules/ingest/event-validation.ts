@@ -7,7 +7,9 @@ import {
   PersonalDataKind,
   TransferChannel,
   TransportProtocol,
+  UsbEnforcementAction,
 } from '../../generated/mamori/v1/events';
+import { UsbEnforcementMode } from '../../generated/mamori/v1/policy';
 
 export const MAX_EVENTS_PER_BATCH = 5000;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -26,6 +28,7 @@ export const EVENT_KINDS = {
   fileTransfer: 'file_transfer',
   destinationAccess: 'destination_access',
   agentStatus: 'agent_status',
+  usbStorageVolumes: 'usb_storage_volumes',
 } as const;
 export type PayloadField = keyof typeof EVENT_KINDS;
 export type EventKind = (typeof EVENT_KINDS)[PayloadField];
@@ -121,6 +124,13 @@ const PAYLOAD_VALIDATORS: Record<PayloadField, PayloadValidator> = {
   usbDeviceAttached: (p, path) => ({
     device: usbDevice(required(p.device, `${path}.device`), `${path}.device`),
     presentAtStart: bool(p.presentAtStart, `${path}.present_at_start`),
+    enforcement: optional(p.enforcement, (e) => enforcementDecision(e, `${path}.enforcement`)),
+  }),
+  usbStorageVolumes: (p, path) => ({
+    device: usbDevice(required(p.device, `${path}.device`), `${path}.device`),
+    blockDevices: list(p.blockDevices, `${path}.block_devices`, 128, (item, itemPath) => blockDevice(item, itemPath)),
+    allDataVolumesEncrypted: bool(p.allDataVolumesEncrypted, `${path}.all_data_volumes_encrypted`),
+    enforcement: optional(p.enforcement, (e) => enforcementDecision(e, `${path}.enforcement`)),
   }),
   usbDeviceDetached: (p, path) => ({ device: usbDevice(required(p.device, `${path}.device`), `${path}.device`) }),
   volumeMounted: (p, path) => ({
@@ -204,6 +214,41 @@ function usbDevice(raw: unknown, path: string): UsbDevice {
     busPath: text(d.busPath, `${path}.bus_path`, 64),
     descriptorHash,
     serialQuality: enumValue(d.serialQuality, `${path}.serial_quality`, SerialQuality) as SerialQuality,
+  };
+}
+
+/** What the agent decided and did about a USB device; the ids it names are checked for shape only (the collector judges on its own). */
+function enforcementDecision(raw: unknown, path: string): Record<string, unknown> {
+  const e = record(raw, path);
+  const registerEntryId = text(e.registerEntryId, `${path}.register_entry_id`, 36);
+  if (registerEntryId !== '' && !UUID.test(registerEntryId)) throw new FieldError(`${path}.register_entry_id`, `must be a UUID or empty, got ${describe(registerEntryId)}`);
+  const exceptionId = text(e.exceptionId, `${path}.exception_id`, 36);
+  if (exceptionId !== '' && !UUID.test(exceptionId)) throw new FieldError(`${path}.exception_id`, `must be a UUID or empty, got ${describe(exceptionId)}`);
+  return {
+    requestedMode: enumValue(e.requestedMode, `${path}.requested_mode`, UsbEnforcementMode),
+    appliedMode: enumValue(e.appliedMode, `${path}.applied_mode`, UsbEnforcementMode),
+    action: enumValue(e.action, `${path}.action`, UsbEnforcementAction),
+    reason: text(e.reason, `${path}.reason`, 4096),
+    registerEntryId: registerEntryId.toLowerCase(),
+    exceptionId: exceptionId.toLowerCase(),
+    latencyMicros: uint64(e.latencyMicros, `${path}.latency_micros`),
+    policyVersion: uint64(e.policyVersion, `${path}.policy_version`),
+  };
+}
+
+function blockDevice(raw: unknown, path: string): Record<string, unknown> {
+  const b = record(raw, path);
+  const deviceNode = text(b.deviceNode, `${path}.device_node`, 1024);
+  if (deviceNode === '') throw new FieldError(`${path}.device_node`, 'must be set');
+  return {
+    deviceNode,
+    parentNode: text(b.parentNode, `${path}.parent_node`, 1024),
+    sizeBytes: uint64(b.sizeBytes, `${path}.size_bytes`),
+    filesystemType: text(b.filesystemType, `${path}.filesystem_type`, 64),
+    label: text(b.label, `${path}.label`, 256),
+    mountPoints: list(b.mountPoints, `${path}.mount_points`, 64, (mountPoint, itemPath) => text(mountPoint, itemPath, 4096)),
+    encryption: optional(b.encryption, (e) => encryptionState(e, `${path}.encryption`)),
+    readOnly: bool(b.readOnly, `${path}.read_only`),
   };
 }
 

@@ -4,7 +4,8 @@ import { invalidArgument } from '../../common/grpc-errors';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import type { UploadEventsResponse } from '../../generated/mamori/v1/telemetry';
 import { JsonLogger } from '../../logging/json-logger';
-import { attachedMassStorageDevice, evaluateUnregisteredDevice, registerKey, ViolationDraft } from '../violations/usb-unregistered-device.rules';
+import { policyDocumentFrom } from '../policy/policy-document';
+import { EvaluationException, evaluateUsbEvent, evaluatorPolicy, reportedExceptionId, ViolationDraft } from '../violations/usb-device.rules';
 import { BatchValidationError, validateUploadBatch, ValidatedEvent } from './event-validation';
 
 export const INVALID_EVENT_INDEX_TRAILER = 'mamori-invalid-event-index';
@@ -69,19 +70,72 @@ export class IngestService {
     return inserted;
   }
 
+  /**
+   * Judges the USB events this call stored against the newest policy version (read inside the
+   * transaction, so a version published by another collector process counts too) and the
+   * exceptions of this agent as they held at each event's own time. Records every use of an
+   * exception: the one the collector's verdict relied on, and the one the agent says it applied.
+   */
   private async evaluateRules(sql: SqlExecutor, agentId: string, fresh: ValidatedEvent[]): Promise<{ drafts: ViolationDraft[]; hostname: string }> {
-    const candidates = fresh.filter((event) => attachedMassStorageDevice(event) !== null);
+    const candidates = fresh.filter((event) => event.kind === 'usb_device_attached' || event.kind === 'usb_storage_volumes');
     if (candidates.length === 0) return { drafts: [], hostname: '' };
-    const register = await sql.query<{ vendor_id: number; product_id: number; serial: string }>(
-      'SELECT vendor_id, product_id, serial FROM usb_register_entries',
-    );
-    const registered = new Set(register.map((entry) => registerKey(Number(entry.vendor_id), Number(entry.product_id), entry.serial)));
+    const newest = await sql.query<{ document: string }>('SELECT document FROM policy_versions ORDER BY version DESC LIMIT 1');
+    const document = policyDocumentFrom(newest.length === 0 ? null : JSON.parse(newest[0].document));
+    const earliest = Math.min(...candidates.map((event) => event.occurredAtMs));
+    const usb = evaluatorPolicy(document, await this.exceptionsHeldSince(sql, agentId, earliest));
     const agent = await sql.query<{ hostname: string }>('SELECT hostname FROM agents WHERE id = ?', [agentId]);
     const hostname = agent[0]?.hostname ?? '';
-    const drafts = candidates
-      .map((event) => evaluateUnregisteredDevice(event, hostname, (key) => registered.has(key)))
-      .filter((draft): draft is ViolationDraft => draft !== null);
+    const drafts: ViolationDraft[] = [];
+    for (const event of candidates) {
+      const outcome = evaluateUsbEvent(event, { agentId, hostname }, usb);
+      drafts.push(...outcome.drafts);
+      if (event.kind !== 'usb_device_attached') continue;
+      const used = new Set([outcome.exceptionId ?? '', reportedExceptionId(event)].filter((id) => id !== ''));
+      for (const exceptionId of used) {
+        // Only this agent's own exceptions: an id the agent names for another agent is not a use of it.
+        await sql.run(
+          `INSERT INTO usb_exception_uses (exception_id, agent_id, event_id, occurred_at)
+           SELECT id, agent_id, ?, ? FROM usb_exceptions WHERE id = ? AND agent_id = ?
+           ON CONFLICT (exception_id, agent_id, event_id) DO NOTHING`,
+          [event.eventId, event.occurredAtMs, exceptionId, agentId],
+        );
+      }
+    }
     return { drafts, hostname };
+  }
+
+  /** This agent's approved exceptions whose window reaches past `sinceMs`, revoked ones ending at their revocation. */
+  private async exceptionsHeldSince(sql: SqlExecutor, agentId: string, sinceMs: number): Promise<EvaluationException[]> {
+    const rows = await sql.query<{
+      id: string;
+      vendor_id: number;
+      product_id: number;
+      serial: string;
+      user_name: string;
+      not_before: string | number;
+      not_after: string | number;
+      approved_by: string;
+      approved_at: string | number;
+      revoked_at: string | number | null;
+      mode: 'allow' | 'read_only';
+    }>(
+      `SELECT id, vendor_id, product_id, serial, user_name, not_before, not_after, approved_by, approved_at, revoked_at, mode
+       FROM usb_exceptions
+       WHERE agent_id = ? AND status IN ('approved', 'revoked') AND approved_at IS NOT NULL AND not_after > ?`,
+      [agentId, sinceMs],
+    );
+    return rows.map((row) => ({
+      exceptionId: row.id,
+      vendorId: Number(row.vendor_id),
+      productId: Number(row.product_id),
+      serial: row.serial,
+      agentId,
+      userName: row.user_name,
+      heldFromMs: Math.max(Number(row.not_before), Number(row.approved_at)),
+      heldUntilMs: row.revoked_at === null ? Number(row.not_after) : Math.min(Number(row.not_after), Number(row.revoked_at)),
+      approvedBy: row.approved_by,
+      mode: row.mode,
+    }));
   }
 
   private async insertViolations(sql: SqlExecutor, agentId: string, hostname: string, drafts: ViolationDraft[], now: Date): Promise<number> {
@@ -101,6 +155,7 @@ export class IngestService {
           hostname,
           draft.userName,
           JSON.stringify(draft.device),
+          draft.enforcement === null ? null : JSON.stringify(draft.enforcement),
           draft.occurredAtMs,
           now,
           draft.summary,
@@ -109,8 +164,8 @@ export class IngestService {
         );
       }
       const rows = await sql.query<{ id: string }>(
-        `INSERT INTO violations (id, rule, severity, status, agent_id, event_id, hostname, user_name, device, occurred_at, detected_at, summary, note, updated_at)
-         VALUES ${rowsOf(chunk.length, 14)}
+        `INSERT INTO violations (id, rule, severity, status, agent_id, event_id, hostname, user_name, device, enforcement, occurred_at, detected_at, summary, note, updated_at)
+         VALUES ${rowsOf(chunk.length, 15)}
          ON CONFLICT (agent_id, event_id, rule) DO NOTHING
          RETURNING id`,
         params,

@@ -14,6 +14,23 @@ export interface ViolationDevice {
   product: string;
   interfaceClasses: number[];
   busPath: string;
+  /** Whether the serial tells this device apart from others of its model, as the agent judged it. */
+  serialQuality?: SerialQualityName;
+}
+
+export type SerialQualityName = 'present' | 'empty' | 'duplicated' | 'unspecified';
+
+/** What the agent decided and did about the device, as it reported it with the event. */
+export interface ViolationEnforcement {
+  requestedMode: string;
+  appliedMode: string;
+  /** none, authorized, deauthorized, set_read_only, not_possible (or unspecified). */
+  action: string;
+  reason: string;
+  registerEntryId: string | null;
+  exceptionId: string | null;
+  policyVersion: string;
+  latencyMicros: string;
 }
 
 /** A rule hit on one stored event; unique per (agent, event, rule). */
@@ -45,6 +62,10 @@ export class ViolationEntity {
 
   @Column({ type: 'text', transformer: jsonText })
   device!: ViolationDevice;
+
+  /** Null when the agent reported no enforcement (older agents, or events without a decision). */
+  @Column({ type: 'text', nullable: true, transformer: jsonText })
+  enforcement!: ViolationEnforcement | null;
 
   @Column({ name: 'occurred_at', type: 'bigint', transformer: epochMillis })
   occurredAt!: Date;

@@ -16,6 +16,19 @@ class ViolationDeviceView {
   @ApiProperty() product!: string;
   @ApiProperty({ type: [Number] }) interfaceClasses!: number[];
   @ApiProperty() busPath!: string;
+  @ApiProperty({ enum: ['present', 'empty', 'duplicated', 'unspecified'], description: 'whether the serial tells the device apart from others of its model' })
+  serialQuality!: string;
+}
+
+class ViolationEnforcementView {
+  @ApiProperty({ enum: ['allow', 'audit', 'read_only', 'block', 'unspecified'] }) requestedMode!: string;
+  @ApiProperty({ enum: ['allow', 'audit', 'read_only', 'block', 'unspecified'], description: 'lower than requested when the agent could not enforce' }) appliedMode!: string;
+  @ApiProperty({ enum: ['none', 'authorized', 'deauthorized', 'set_read_only', 'not_possible', 'unspecified'] }) action!: string;
+  @ApiProperty() reason!: string;
+  @ApiProperty({ nullable: true, type: String }) registerEntryId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) exceptionId!: string | null;
+  @ApiProperty({ description: 'the policy version the agent decided under' }) policyVersion!: string;
+  @ApiProperty() latencyMicros!: string;
 }
 
 export class ViolationView {
@@ -27,6 +40,8 @@ export class ViolationView {
   @ApiProperty() hostname!: string;
   @ApiProperty() userName!: string;
   @ApiProperty({ type: ViolationDeviceView }) device!: ViolationDeviceView;
+  @ApiProperty({ type: ViolationEnforcementView, nullable: true, description: 'what the agent decided and did, null when it reported nothing' })
+  enforcement!: ViolationEnforcementView | null;
   @ApiProperty({ description: 'when it happened, by the agent clock' }) occurredAt!: string;
   @ApiProperty({ description: 'when the collector stored it' }) detectedAt!: string;
   @ApiProperty() eventId!: string;
@@ -49,7 +64,9 @@ export function violationView(violation: ViolationEntity): ViolationView {
     agentId: violation.agentId,
     hostname: violation.hostname,
     userName: violation.userName,
-    device: violation.device,
+    // Violations stored before serial quality was reported have none.
+    device: { ...violation.device, serialQuality: violation.device.serialQuality ?? 'unspecified' },
+    enforcement: violation.enforcement,
     occurredAt: violation.occurredAt.toISOString(),
     detectedAt: violation.detectedAt.toISOString(),
     eventId: violation.eventId,
