@@ -148,9 +148,14 @@ export function isDataVolume(volume: BlockDevice, all: readonly BlockDevice[]): 
   return volume.filesystemType !== '' || isEncrypted(volume);
 }
 
+/**
+ * Encrypted and protected: a recognised scheme whose protection is on. A BitLocker volume with
+ * suspended protection (a clear key on the volume opens it without a password) does not count.
+ */
 export function isEncrypted(volume: BlockDevice): boolean {
   const scheme = volume.encryption?.scheme;
-  return scheme !== undefined && scheme !== EncryptionScheme.ENCRYPTION_SCHEME_NONE && scheme !== EncryptionScheme.ENCRYPTION_SCHEME_UNSPECIFIED;
+  if (scheme === undefined || scheme === EncryptionScheme.ENCRYPTION_SCHEME_NONE || scheme === EncryptionScheme.ENCRYPTION_SCHEME_UNSPECIFIED) return false;
+  return volume.encryption?.protectionOn === true;
 }
 
 /** True when the device has at least one data volume and every one of them is encrypted. */

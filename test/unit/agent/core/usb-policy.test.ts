@@ -167,9 +167,11 @@ describe('evaluateUsbStorage (encrypted-only)', () => {
     assert.deepEqual(evaluateUsbStorage(registered, encrypted, policy({ requireEncryptedMedia: true })).violations, []);
   });
 
-  test('a whole-disk BitLocker stick without partitions satisfies it', () => {
+  test('a whole-disk BitLocker stick without partitions satisfies it, unless its protection is suspended', () => {
     const bitlocker = [volume({ filesystemType: 'BitLocker', encryption: { ...LUKS, scheme: EncryptionScheme.ENCRYPTION_SCHEME_BITLOCKER } })];
     assert.ok(allDataVolumesEncrypted(bitlocker));
+    const suspended = [volume({ filesystemType: 'BitLocker', encryption: { ...LUKS, scheme: EncryptionScheme.ENCRYPTION_SCHEME_BITLOCKER, protectionOn: false } })];
+    assert.ok(!allDataVolumesEncrypted(suspended), 'a clear key opens it without a password');
   });
 
   test('nothing is required without the rule, and a blocked device stays blocked without a second violation', () => {
