@@ -1,7 +1,7 @@
 import { isLogLevel, type LogLevel } from '../logging/logger';
 
-/** The USB backends this build can run; real platform backends arrive with the next issue. */
-export const USB_BACKENDS = ['fake', 'unsupported'] as const;
+/** The USB backends this build can run: the platforms' real ones, the scripted fake, and "unsupported". */
+export const USB_BACKENDS = ['linux', 'win32', 'darwin', 'fake', 'unsupported'] as const;
 export type UsbBackendName = (typeof USB_BACKENDS)[number];
 
 /**
@@ -47,9 +47,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number | undefi
   return value;
 }
 
+/** The platform's real USB backend, used when MAMORI_AGENT_USB_BACKEND is not set. */
+export function platformUsbBackend(platform: NodeJS.Platform): UsbBackendName {
+  return platform === 'linux' || platform === 'win32' || platform === 'darwin' ? platform : 'unsupported';
+}
+
 /** Reads the agent's environment; throws ConfigError naming the variable for any bad value. */
-export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const backend = (env.MAMORI_AGENT_USB_BACKEND ?? '').trim() || 'unsupported';
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): AgentConfig {
+  const backend = (env.MAMORI_AGENT_USB_BACKEND ?? '').trim() || platformUsbBackend(platform);
   if (!(USB_BACKENDS as readonly string[]).includes(backend)) {
     throw new ConfigError(`MAMORI_AGENT_USB_BACKEND must be one of ${USB_BACKENDS.join(', ')}, got "${backend}"`);
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { UsbDevice } from '../generated/mamori/v1/common';
-import { AgentState, type Event } from '../generated/mamori/v1/events';
+import { AgentState, type BlockDevice, type Event, type UsbEnforcementDecision } from '../generated/mamori/v1/events';
 import { uuidV5 } from './ids';
 import { toTimestamp } from './timestamps';
 
@@ -20,10 +20,31 @@ export function usbAttachedEvent(input: {
   occurredAt: Date;
   userName: string;
   eventId?: string;
+  enforcement?: UsbEnforcementDecision;
 }): EventDraft {
   return {
     ...base(input.eventId, input.occurredAt, input.userName),
-    usbDeviceAttached: { device: input.device, presentAtStart: input.presentAtStart, enforcement: undefined },
+    usbDeviceAttached: { device: input.device, presentAtStart: input.presentAtStart, enforcement: input.enforcement },
+  };
+}
+
+export function usbStorageVolumesEvent(input: {
+  device: UsbDevice;
+  blockDevices: BlockDevice[];
+  allDataVolumesEncrypted: boolean;
+  enforcement: UsbEnforcementDecision;
+  occurredAt: Date;
+  userName: string;
+  eventId?: string;
+}): EventDraft {
+  return {
+    ...base(input.eventId, input.occurredAt, input.userName),
+    usbStorageVolumes: {
+      device: input.device,
+      blockDevices: input.blockDevices,
+      allDataVolumesEncrypted: input.allDataVolumesEncrypted,
+      enforcement: input.enforcement,
+    },
   };
 }
 

@@ -1,12 +1,17 @@
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/agent-config';
-import { agentStatusEvent, eventsDroppedEvent, usbAttachedEvent, usbDetachedEvent, type EventDraft } from '../core/event-factory';
+import { agentStatusEvent, eventsDroppedEvent, usbAttachedEvent, usbDetachedEvent, usbStorageVolumesEvent, type EventDraft } from '../core/event-factory';
+import { allDataVolumesEncrypted, evaluateUsbDevice, evaluateUsbStorage, type UsbDeviceVerdict } from '../core/usb-policy';
+import { createUsbEnforcer } from '../enforce/usb-enforcer-selector';
+import { mergeCapabilities, modeName, needsBlockAtBirth, type UsbEnforcer } from '../enforce/usb-enforcer';
+import { processCommandRunner, type CommandRunner } from '../facts/command-runner';
 import { toTimestamp } from '../core/timestamps';
 import { usbPosture } from '../core/usb-register';
 import { collectHostFacts } from '../facts/host-facts';
 import type { PlatformFacts } from '../facts/platform-facts';
-import type { HostIdentity } from '../generated/mamori/v1/common';
+import type { HostIdentity, UsbDevice } from '../generated/mamori/v1/common';
+import type { BlockDevice } from '../generated/mamori/v1/events';
 import { AgentState } from '../generated/mamori/v1/events';
 import { PostureCheck, type HeartbeatRequest } from '../generated/mamori/v1/telemetry';
 import type { Logger } from '../logging/logger';
@@ -31,6 +36,10 @@ export interface AgentDaemonDeps {
   logger: Logger;
   platformFacts: PlatformFacts;
   usbSource: UsbSource;
+  /** Carries out USB verdicts; chosen from configuration when absent (see createUsbEnforcer). */
+  usbEnforcer?: UsbEnforcer;
+  /** For the enforcer's commands (blockdev, mount) when the daemon chooses it. */
+  commandRunner?: CommandRunner;
   clients?: AgentClients;
   statusIntervalMs?: number;
   /** How often the client certificate's expiry is checked (daily). */
@@ -38,6 +47,15 @@ export interface AgentDaemonDeps {
 }
 
 const FACTS_REFRESH_MS = 30_000;
+
+/** What the daemon last decided for a device on the bus, so that a policy change can revisit it. */
+interface TrackedUsbDevice {
+  device: UsbDevice;
+  verdict: UsbDeviceVerdict;
+  /** Known once the source reported the device's block devices. */
+  blockDevices: BlockDevice[] | null;
+  storageVerdict: UsbDeviceVerdict | null;
+}
 const CERTIFICATE_CHECK_MS = 86_400_000;
 
 /**
@@ -59,6 +77,12 @@ export class AgentDaemon {
   private factsAt = 0;
   private sourceNames: string[] = [];
   private sourceUnavailableReported = false;
+  private enforcer!: UsbEnforcer;
+  /** Devices on the bus by bus path, with the verdicts they were enforced under. */
+  private readonly usbDevices = new Map<string, TrackedUsbDevice>();
+  /** USB observations and policy re-evaluations run one at a time, in order. */
+  private usbQueue: Promise<unknown> = Promise.resolve();
+  private enforcementWarning = '';
 
   constructor(private readonly deps: AgentDaemonDeps) {}
 
@@ -108,6 +132,11 @@ export class AgentDaemon {
       logger: logger.child({ component: 'policy' }),
       initial: cached,
       onApplied: async (policy) => {
+        await this.serialUsb(async () => {
+          await this.enforcer.configure(policy.usb);
+          this.warnIfNotEnforceable();
+          await this.reevaluateUsb();
+        });
         await this.record(
           agentStatusEvent({
             state: AgentState.AGENT_STATE_POLICY_APPLIED,
@@ -120,6 +149,13 @@ export class AgentDaemon {
         );
       },
     });
+
+    this.enforcer =
+      this.deps.usbEnforcer ??
+      createUsbEnforcer(config, { stateDir: paths.root, runner: this.deps.commandRunner ?? processCommandRunner, logger });
+    // Armed before the source enumerates, so that nothing plugged in from here on races the policy.
+    await this.enforcer.configure(this.policy.policy?.usb);
+    this.warnIfNotEnforceable();
 
     await this.record(this.statusEvent(AgentState.AGENT_STATE_STARTED, `mamori-agent started (policy version ${this.policy.version})`));
 
@@ -153,13 +189,14 @@ export class AgentDaemon {
         await this.record(this.statusEvent(AgentState.AGENT_STATE_SOURCE_UNAVAILABLE, `${source.name}: ${reason}`));
       },
     });
-    this.sourceNames = [source.name];
+    this.sourceNames = [source.name, `enforce:${this.enforcer.name}`];
     await this.writeStatus();
     logger.info('mamori-agent running', {
       agentId: this.deps.credentials.identity.agentId,
       server: this.deps.credentials.identity.server,
       policyVersion: this.policy.version.toString(),
       sources: this.sourceNames,
+      capabilities: this.capabilities(),
       spoolEvents: this.outbox.stats().events,
     });
   }
@@ -185,17 +222,139 @@ export class AgentDaemon {
     }
   }
 
+  private serialUsb<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.usbQueue.then(work, work);
+    this.usbQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private capabilities() {
+    return mergeCapabilities(this.deps.usbSource.capabilities(), this.enforcer.capabilities());
+  }
+
+  /** Says loudly, once per reason, that the policy asks for enforcement this host cannot give. */
+  private warnIfNotEnforceable(): void {
+    const usb = this.policy.policy?.usb;
+    const missing = needsBlockAtBirth(usb) ? this.enforcer.capabilities().filter((c) => !c.available) : [];
+    const warning = missing.map((c) => `${c.name}: ${c.reason}`).join('; ');
+    if (warning !== '' && warning !== this.enforcementWarning) {
+      this.deps.logger.warn('the USB policy asks to block or make read-only, but this agent cannot; such devices are only audited', {
+        enforcer: this.enforcer.name,
+        unavailable: warning,
+      });
+    }
+    this.enforcementWarning = warning;
+  }
+
+  private verdictContext(at: Date) {
+    return { agentId: this.deps.credentials.identity.agentId, userName: this.userName, at };
+  }
+
+  /**
+   * Evaluates each observation with the shared policy functions, has the enforcer carry out the
+   * verdict, and records the events with the decisions. Enforcement comes first: its latency is
+   * what blocking is about, and a retried batch (the outbox refused it) enforces the same verdict
+   * again, which is harmless.
+   */
   private async acceptUsb(observations: UsbObservation[]): Promise<void> {
+    await this.serialUsb(async () => {
+      const userName = this.userName;
+      const usb = this.policy.policy?.usb;
+      const policyVersion = this.policy.version;
+      const drafts: EventDraft[] = [];
+      for (const o of observations) {
+        if (o.kind === 'attached') {
+          const device = await this.enforcer.reveal(o.device);
+          const verdict = evaluateUsbDevice(device, usb, this.verdictContext(o.occurredAt));
+          const enforcement = await this.enforcer.enforceDevice({ device, verdict, observedAt: o.occurredAt, policyVersion });
+          this.usbDevices.set(device.busPath, { device, verdict, blockDevices: null, storageVerdict: null });
+          this.logDecision(device, enforcement);
+          drafts.push(usbAttachedEvent({ device, presentAtStart: o.presentAtStart, occurredAt: o.occurredAt, userName, eventId: o.eventId, enforcement }));
+        } else if (o.kind === 'storage') {
+          const known = this.usbDevices.get(o.device.busPath);
+          const device = known?.device ?? o.device;
+          const verdict = known?.verdict ?? evaluateUsbDevice(device, usb, this.verdictContext(o.occurredAt));
+          const storageVerdict = evaluateUsbStorage(verdict, o.blockDevices, usb);
+          const enforcement = await this.enforcer.enforceStorage({ device, verdict: storageVerdict, observedAt: o.occurredAt, policyVersion, blockDevices: o.blockDevices });
+          this.usbDevices.set(device.busPath, { device, verdict, blockDevices: o.blockDevices, storageVerdict });
+          this.logDecision(device, enforcement);
+          drafts.push(
+            usbStorageVolumesEvent({
+              device,
+              blockDevices: o.blockDevices,
+              allDataVolumesEncrypted: allDataVolumesEncrypted(o.blockDevices),
+              enforcement,
+              occurredAt: o.occurredAt,
+              userName,
+              eventId: o.eventId,
+            }),
+          );
+        } else {
+          const known = this.usbDevices.get(o.device.busPath);
+          this.usbDevices.delete(o.device.busPath);
+          drafts.push(usbDetachedEvent({ device: known?.device ?? o.device, occurredAt: o.occurredAt, userName, eventId: o.eventId }));
+        }
+      }
+      // All appends go in at once so the outbox commits them together; a failed write rejects,
+      // and the source offers the same observations again.
+      await Promise.all(drafts.map((d) => this.outbox.append(d)));
+      this.uploader.notify();
+    });
+  }
+
+  /**
+   * After a policy change, every device on the bus whose mode changed is enforced again (a stick
+   * registered later is authorized, one that a new rule blocks is deauthorized) and the new
+   * decision is recorded as a UsbDeviceAttached with present_at_start (or a UsbStorageVolumes).
+   * Devices whose mode did not change are left alone and not recorded again.
+   */
+  private async reevaluateUsb(): Promise<void> {
+    const usb = this.policy.policy?.usb;
+    const policyVersion = this.policy.version;
     const userName = this.userName;
-    const drafts = observations.map((o) =>
-      o.kind === 'attached'
-        ? usbAttachedEvent({ device: o.device, presentAtStart: o.presentAtStart, occurredAt: o.occurredAt, userName, eventId: o.eventId })
-        : usbDetachedEvent({ device: o.device, occurredAt: o.occurredAt, userName, eventId: o.eventId }),
-    );
-    // All appends go in at once so the outbox commits them together; a failed write rejects,
-    // and the source offers the same observations again.
-    await Promise.all(drafts.map((d) => this.outbox.append(d)));
-    this.uploader.notify();
+    const drafts: EventDraft[] = [];
+    for (const tracked of this.usbDevices.values()) {
+      const now = new Date();
+      const verdict = evaluateUsbDevice(tracked.device, usb, this.verdictContext(now));
+      const storageVerdict = tracked.blockDevices === null ? null : evaluateUsbStorage(verdict, tracked.blockDevices, usb);
+      const before = tracked.storageVerdict?.mode ?? tracked.verdict.mode;
+      const after = storageVerdict?.mode ?? verdict.mode;
+      tracked.verdict = verdict;
+      tracked.storageVerdict = storageVerdict;
+      if (before === after) continue;
+      const enforcement = await this.enforcer.enforceDevice({ device: tracked.device, verdict: storageVerdict ?? verdict, observedAt: now, policyVersion });
+      enforcement.reason = `re-evaluated under policy version ${policyVersion} (was ${modeName(before)}): ${enforcement.reason}`;
+      this.logDecision(tracked.device, enforcement);
+      drafts.push(usbAttachedEvent({ device: tracked.device, presentAtStart: true, occurredAt: now, userName, enforcement }));
+      if (tracked.blockDevices !== null && storageVerdict !== null) {
+        const storage = await this.enforcer.enforceStorage({ device: tracked.device, verdict: storageVerdict, observedAt: now, policyVersion, blockDevices: tracked.blockDevices });
+        drafts.push(
+          usbStorageVolumesEvent({
+            device: tracked.device,
+            blockDevices: tracked.blockDevices,
+            allDataVolumesEncrypted: allDataVolumesEncrypted(tracked.blockDevices),
+            enforcement: storage,
+            occurredAt: now,
+            userName,
+          }),
+        );
+      }
+    }
+    for (const draft of drafts) await this.record(draft);
+  }
+
+  private logDecision(device: UsbDevice, enforcement: { requestedMode: string; appliedMode: string; action: string; reason: string; latencyMicros: string }): void {
+    this.deps.logger.info('USB enforcement decision', {
+      busPath: device.busPath,
+      vendorId: device.vendorId,
+      productId: device.productId,
+      serial: device.serial,
+      requestedMode: enforcement.requestedMode,
+      appliedMode: enforcement.appliedMode,
+      action: enforcement.action,
+      latencyMicros: enforcement.latencyMicros,
+      reason: enforcement.reason,
+    });
   }
 
   private async heartbeatRequest(): Promise<HeartbeatRequest> {
@@ -216,7 +375,7 @@ export class AgentDaemon {
         spoolBytes: String(stats.bytes),
         droppedEvents: String(stats.droppedTotal),
         policyVersion: this.policy.version.toString(),
-        capabilities: this.deps.usbSource.capabilities(),
+        capabilities: this.capabilities(),
         startedAt: toTimestamp(this.startedAt),
         sources: this.sourceNames,
       },
@@ -269,6 +428,9 @@ export class AgentDaemon {
   async stop(graceMs = 3_000): Promise<void> {
     const { logger } = this.deps;
     await this.deps.usbSource.stop();
+    // The root hubs get their previous defaults back: a stopped agent must not leave the host
+    // refusing every new device (keyboards included).
+    await this.serialUsb(() => this.enforcer.stop());
     await this.record(this.statusEvent(AgentState.AGENT_STATE_STOPPING, 'mamori-agent stopping'));
     await this.outbox.flush();
     const deadline = Date.now() + graceMs;

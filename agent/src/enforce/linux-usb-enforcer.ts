@@ -6,7 +6,7 @@ import type { UsbDevice } from '../generated/mamori/v1/common';
 import type { AgentCapability } from '../generated/mamori/v1/telemetry';
 import { CommandError, type CommandRunner } from '../facts/command-runner';
 import type { Logger } from '../logging/logger';
-import { interfaceClassesFromDescriptors } from './usb-descriptors';
+import { interfaceClassesOf, parseUsbDescriptors } from '../sources/usb/parsers/sysfs-usb.parser';
 import {
   CAPABILITY_BLOCK,
   CAPABILITY_READ_ONLY,
@@ -252,11 +252,12 @@ export class LinuxUsbEnforcer implements UsbEnforcer {
     if (restoring) this.options.logger.info('USB root hubs back to their previous authorized_default');
   }
 
+  /** A safety net beside the source: the Linux source reads `descriptors` itself, others may not. */
   async reveal(device: UsbDevice): Promise<UsbDevice> {
     if (device.interfaceClasses.length > 0 || !BUS_PATH.test(device.busPath) || ROOT_HUB.test(device.busPath)) return device;
     try {
       const raw = Buffer.from(await this.io.read(join(this.devicesDir, device.busPath, 'descriptors')), 'latin1');
-      const interfaceClasses = interfaceClassesFromDescriptors(raw);
+      const interfaceClasses = interfaceClassesOf(parseUsbDescriptors(raw), null);
       return interfaceClasses.length > 0 ? { ...device, interfaceClasses } : device;
     } catch {
       return device;

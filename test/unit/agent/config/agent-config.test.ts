@@ -4,7 +4,7 @@ import { ConfigError, loadAgentConfig } from '../../../../agent/src/config/agent
 import { resolveStateDir } from '../../../../agent/src/state/state-dir';
 
 test('defaults follow the contract', () => {
-  assert.deepEqual(loadAgentConfig({}), {
+  assert.deepEqual(loadAgentConfig({}, 'aix'), {
     usbBackend: 'unsupported',
     fakeUsbScript: undefined,
     usbEnforcement: 'auto',
@@ -16,6 +16,8 @@ test('defaults follow the contract', () => {
     logLevel: 'info',
   });
   assert.equal(loadAgentConfig({ MAMORI_AGENT_BATCH_MAX_BYTES: '65536' }).batchMaxBytes, 65_536);
+  for (const platform of ['linux', 'win32', 'darwin'] as const) assert.equal(loadAgentConfig({}, platform).usbBackend, platform, 'the real backend by default');
+  assert.equal(loadAgentConfig({ MAMORI_AGENT_USB_BACKEND: 'unsupported' }, 'linux').usbBackend, 'unsupported');
 });
 
 test('bad values name the variable', () => {

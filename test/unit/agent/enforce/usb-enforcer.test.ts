@@ -57,6 +57,7 @@ test('selection: the fake backend and other platforms get audit-only; forcing li
   assert.equal(createUsbEnforcer(loadAgentConfig({ MAMORI_AGENT_USB_BACKEND: 'fake', MAMORI_AGENT_FAKE_USB_SCRIPT: '/s' }), input).name, 'audit-only');
   assert.equal(createUsbEnforcer(loadAgentConfig({}), { ...input, platform: 'win32' }).name, 'audit-only');
   assert.equal(createUsbEnforcer(loadAgentConfig({ MAMORI_AGENT_USB_ENFORCEMENT: 'linux' }), input).name, 'linux');
-  const off = createUsbEnforcer(loadAgentConfig({ MAMORI_AGENT_USB_ENFORCEMENT: 'audit-only', MAMORI_AGENT_USB_ENFORCEMENT_X: '' }), input);
+  assert.equal(createUsbEnforcer(loadAgentConfig({}, 'linux'), { ...input, platform: 'linux' }).name, 'linux', 'auto: the kernel enforcer beside the Linux backend');
+  const off = createUsbEnforcer(loadAgentConfig({ MAMORI_AGENT_USB_ENFORCEMENT: 'audit-only' }), input);
   assert.match(off.capabilities()[0]!.reason, /switched off/);
 });
