@@ -38,8 +38,8 @@ for (const kind of DATABASE_KINDS) {
       const config = loadCollectorConfig({ MAMORI_DATA_DIR: database.dataDir, MAMORI_DATABASE_URL: database.url });
       const first = await openDatabase(config);
       t.after(() => (first.dataSource.isInitialized ? first.dataSource.destroy() : undefined));
-      assert.deepEqual(first.applied, ['InitialSchema1732700000000', 'CollectorSettings1732800000000']);
-      for (const table of ['enrollment_tokens', 'agents', 'events', 'violations', 'usb_register_entries', 'policy_versions', 'admin_credentials']) {
+      assert.deepEqual(first.applied, ['InitialSchema1732700000000', 'CollectorSettings1732800000000', 'UsbDeviceControl1733000000000']);
+      for (const table of ['enrollment_tokens', 'agents', 'events', 'violations', 'usb_register_entries', 'policy_versions', 'admin_credentials', 'usb_exceptions', 'usb_exception_uses']) {
         const rows = await first.dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
         assert.equal(Number(rows[0].count), 0, `${table} exists and is empty`);
       }
@@ -63,7 +63,15 @@ for (const kind of DATABASE_KINDS) {
       const policy = await sut.rest('GET', '/api/v1/policy');
       assert.equal(policy.body.version, 1);
       assert.match(policy.body.lineageId, UUID);
-      assert.deepEqual(policy.body.usb, { unregisteredDeviceMode: 'audit', registeredDevices: [] });
+      assert.deepEqual(policy.body.usb, {
+        unregisteredDeviceMode: 'audit',
+        registeredDeviceMode: 'allow',
+        requireEncryptedMedia: false,
+        unencryptedMediaMode: 'audit',
+        storageWithHidMode: 'audit',
+        registeredDevices: [],
+        exceptions: [],
+      });
     });
 
     test('the same batch sent twice is stored once and raises one violation', async (t) => {
@@ -97,7 +105,9 @@ for (const kind of DATABASE_KINDS) {
         product: 'Cruzer Blade',
         interfaceClasses: [8],
         busPath: '1-2',
+        serialQuality: 'unspecified',
       });
+      assert.equal(violation.enforcement, null, 'the harness event reports no enforcement');
       const shown = await sut.rest('GET', `/api/v1/violations/${violation.id}`);
       assert.equal(shown.body.summary, violation.summary);
     });
@@ -124,10 +134,10 @@ for (const kind of DATABASE_KINDS) {
     test('a registered stick raises no violation; another serial of the same model does', async (t) => {
       const sut = await startTestCollector(t, kind);
       if (sut === null) return;
-      const entry = await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: '4C530001', label: 'Sales 12', holder: 'Hanako' });
+      const entry = await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: '4C530001', label: 'Sales 12', holder: 'Hanako', department: 'Sales' });
       assert.equal(entry.status, 201);
       assert.equal(entry.body.vendorId, '0781');
-      const duplicate = await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: '4C530001', label: 'again', holder: 'Taro' });
+      const duplicate = await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: '4C530001', label: 'again', holder: 'Taro', department: 'Sales' });
       assert.equal(duplicate.status, 409);
       const agent = await enrollAgent(t, sut);
       const telemetry = telemetryClient(t, sut, agent.credentials);
@@ -370,7 +380,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(first?.version, '1', 'an agent with an older version gets the newest at once');
       assert.equal(first?.lineageId, lineageId);
 
-      const entry = await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: 'S1', label: 'stick', holder: 'Hanako' });
+      const entry = await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: 'S1', label: 'stick', holder: 'Hanako', department: 'Sales' });
       const pushed = await received.next();
       assert.equal(pushed.policy?.version, '2');
       assert.deepEqual(

@@ -41,7 +41,7 @@ function volumes(blockDevices: Array<Record<string, unknown>>): RuleEvent {
 
 const disk = { deviceNode: '/dev/sdb', parentNode: '', filesystemType: '', encryption: null, mountPoints: [] };
 const plainPartition = { deviceNode: '/dev/sdb1', parentNode: '/dev/sdb', filesystemType: 'vfat', encryption: { scheme: 'ENCRYPTION_SCHEME_NONE' }, mountPoints: ['/media/alice/STICK'] };
-const luksPartition = { deviceNode: '/dev/sdb1', parentNode: '/dev/sdb', filesystemType: 'crypto_LUKS', encryption: { scheme: 'ENCRYPTION_SCHEME_LUKS2' }, mountPoints: [] };
+const luksPartition = { deviceNode: '/dev/sdb1', parentNode: '/dev/sdb', filesystemType: 'crypto_LUKS', encryption: { scheme: 'ENCRYPTION_SCHEME_LUKS2', protectionOn: true }, mountPoints: [] };
 
 function entry(overrides: Partial<PolicyRegisterEntry> = {}): PolicyRegisterEntry {
   return {
