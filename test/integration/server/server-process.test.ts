@@ -190,7 +190,7 @@ describe('mamori-server on sqlite while another process holds the write lock', (
     const write = fetch(`${base}/api/v1/usb-register`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ vendorId: '0781', productId: '5567', serial: 'LOCKED1', label: 'waits for the lock', holder: 'Hanako' }),
+      body: JSON.stringify({ vendorId: '0781', productId: '5567', serial: 'LOCKED1', label: 'waits for the lock', holder: 'Hanako', department: 'Sales' }),
     });
     // Give the write time to reach BEGIN IMMEDIATE and start waiting for the lock.
     await new Promise((r) => setTimeout(r, 300));
