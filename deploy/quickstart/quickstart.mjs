@@ -84,7 +84,7 @@ console.log(`quickstart: collector up (gRPC ${grpcAddress} over mutual TLS, REST
 
 // The company-issued stick of the demo; the other storage stick in the script is a personal one.
 await api('POST', '/api/v1/usb-register', {
-  vendorId: '0781', productId: '5567', serial: '4C530001231120115142', label: 'Demo issued stick', holder: 'Demo User',
+  vendorId: '0781', productId: '5567', serial: '4C530001231120115142', label: 'Demo issued stick', holder: 'Demo User', department: 'Demo',
 });
 
 const enrolled = spawnSync(process.execPath, [agentBin, 'status', '--state-dir', agentState], { stdio: 'ignore' }).status === 0;

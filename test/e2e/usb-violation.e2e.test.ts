@@ -27,6 +27,7 @@ for (const kind of DATABASE_KINDS) {
         serial: registered.serial,
         label: 'Sales stick 12',
         holder: 'Hanako Yamada',
+        department: 'Sales',
       });
 
       const agent = await AgentUnderTest.enroll(t, collector);
