@@ -10,6 +10,14 @@ export const AGENT_BIN = join(REPO_ROOT, 'dist/agent/src/main.js');
  * A real child process (mamori-server or mamori-agent) whose output is kept for assertions
  * and for the failure message. `stop()` ends it (SIGTERM, then SIGKILL after a grace period).
  */
+/** Every program a test started and has not stopped: their output explains a timeout. */
+export const runningProcesses = new Set<RunningProcess>();
+
+/** The last lines of every program still registered, for a failure message. */
+export function describeRunningProcesses(lines = 25): string {
+  return [...runningProcesses].map((p) => `--- ${p.name} (last ${lines} lines) ---\n${p.tail(lines)}`).join('\n');
+}
+
 export class RunningProcess {
   readonly output: string[] = [];
   private exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -29,6 +37,7 @@ export class RunningProcess {
     this.exitPromise = new Promise((resolveExit) => {
       child.once('exit', (code, signal) => resolveExit({ code, signal }));
     });
+    runningProcesses.add(this);
   }
 
   get exited(): boolean {
@@ -69,6 +78,7 @@ export class RunningProcess {
   }
 
   async stop(graceMs = 5_000): Promise<void> {
+    runningProcesses.delete(this);
     if (this.exited) return;
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);

@@ -1,3 +1,5 @@
+import { describeRunningProcesses } from '../../support/processes';
+
 /** A small client for the collector's REST API, as a script or the console would use it. */
 export class RestClient {
   constructor(readonly baseUrl: string, private readonly token: string) {}
@@ -43,7 +45,9 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}\n${describeRunningProcesses()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
