@@ -1,6 +1,8 @@
-import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, open, readFile, realpath, rename, unlink } from 'node:fs/promises';
 import { readFileSync, unlinkSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { basename, dirname } from 'node:path';
 import { tempPathFor } from './atomic-file';
 
 export class AlreadyRunningError extends Error {}
@@ -84,6 +86,42 @@ function held(record: LockRecord | null, readIdentity: IdentityReader): boolean 
  * confirm it names this process. Throws AlreadyRunningError when a live process holds it.
  */
 export async function acquireProcessLock(path: string, readIdentity: IdentityReader = procIdentity): Promise<{ release(): void }> {
+  const guard = await bindLockGuard(path);
+  try {
+    return await acquireLockFile(path, readIdentity, guard);
+  } catch (error) {
+    guard?.close();
+    throw error;
+  }
+}
+
+/**
+ * On Linux the file dance below is wrapped in a stronger guard: an abstract unix socket named
+ * after the lock file. Only one process can bind a name, and the kernel frees it when the
+ * process dies, however it dies, so agents starting at once are serialized and a stale guard
+ * cannot exist. (Without it, several agents taking over one stale lock file at the same moment
+ * could each end up believing they hold it.) Elsewhere there are no abstract sockets and the
+ * lock file alone decides. Rejects with AlreadyRunningError when another process holds the name.
+ */
+async function bindLockGuard(path: string): Promise<Server | null> {
+  if (process.platform !== 'linux') return null;
+  const folder = await realpath(dirname(path)).catch(() => dirname(path));
+  const name = `\0mamori-agent-lock:${createHash('sha256').update(`${folder}/${basename(path)}`).digest('hex').slice(0, 40)}`;
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new AlreadyRunningError(`another mamori-agent is running with this state folder (${path})`));
+      else reject(error);
+    });
+    server.listen({ path: name }, () => {
+      // The guard must never keep the process alive by itself.
+      server.unref();
+      resolve(server);
+    });
+  });
+}
+
+async function acquireLockFile(path: string, readIdentity: IdentityReader, guard: Server | null): Promise<{ release(): void }> {
   const mine = JSON.stringify({ pid: process.pid, ...(readIdentity(process.pid) ?? {}), nonce: randomBytes(8).toString('hex') });
   for (let attempt = 0; attempt < 10; attempt++) {
     const temp = tempPathFor(path);
@@ -107,7 +145,7 @@ export async function acquireProcessLock(path: string, readIdentity: IdentityRea
       await unlink(temp).catch(() => undefined);
     }
     if (created) {
-      if ((await readFile(path, 'utf8').catch(() => '')) === mine) return releaser(path, mine);
+      if ((await readFile(path, 'utf8').catch(() => '')) === mine) return releaser(path, mine, guard);
       continue;
     }
 
@@ -134,7 +172,7 @@ export async function acquireProcessLock(path: string, readIdentity: IdentityRea
   throw new AlreadyRunningError(`could not take the lock ${path}: other agents kept changing it`);
 }
 
-function releaser(path: string, mine: string): { release(): void } {
+function releaser(path: string, mine: string, guard: Server | null): { release(): void } {
   let released = false;
   return {
     release: () => {
@@ -146,6 +184,8 @@ function releaser(path: string, mine: string): { release(): void } {
       } catch {
         // Already gone; nothing to release.
       }
+      // Last: whoever binds the guard next must not find our lock file still in place.
+      guard?.close();
     },
   };
 }
