@@ -23,6 +23,9 @@ import { GUEST_COLLECTOR_ADDRESS, QemuGuest } from './support/guest';
 const SCRIPTS = join(REPO_ROOT, 'test/realism/rig');
 const STRANGER = 'MAMORI-STRANGER-1';
 const ISSUED = 'MAMORI-ISSUED-2';
+const LUKS = 'MAMORI-LUKS-3';
+const BITLOCKER = 'MAMORI-BITLK-4';
+const PLAIN = 'MAMORI-PLAIN-5';
 
 interface EventItem {
   eventId: string;
@@ -31,7 +34,7 @@ interface EventItem {
   payload: Record<string, any>;
 }
 
-test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violation, registration, read-only, unplug', { timeout: 600_000 }, async (t) => {
+test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violation, registration, read-only, encrypted-only, unplug', { timeout: 600_000 }, async (t) => {
   const missing = QemuGuest.prerequisites();
   if (missing !== null) return skipOrFail(t, missing);
 
@@ -151,7 +154,38 @@ test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violati
   };
   await guest.unplug('stick2');
 
-  // 4. The agent stops: the root hubs get their previous default back.
+  // 4. Encrypted-only: the plain stick raises usb.unencrypted_media; a LUKS stick and a real
+  //    BitLocker To Go stick (made by Windows) are recognised as encrypted from their own bytes.
+  await collector.rest.expect(200, 'PUT', '/api/v1/policy/usb', { registeredDeviceMode: 'allow', requireEncryptedMedia: true, unencryptedMediaMode: 'audit' });
+  // A serial of its own for the plain stick: the earlier stick's late storage events (its mount
+  // changed) may meet the new policy too, and must not answer for this plug.
+  for (const serial of [LUKS, BITLOCKER, PLAIN]) {
+    await collector.rest.expect(201, 'POST', '/api/v1/usb-register', { vendorId: '46f4', productId: '0001', serial, label: serial, holder: 'rig', department: 'qa' });
+  }
+  const encryptedVersion = (await collector.rest.expect<{ version: string }>(200, 'GET', '/api/v1/policy')).version;
+  await poll('the agent on the encrypted-only policy', async () =>
+    (JSON.parse(await guest.run(`cat ${agentState}/status.json`)) as { policyVersion: string }).policyVersion === String(encryptedVersion) ? true : undefined,
+  );
+  const storageOf = (serial: string) => poll(`the storage event of ${serial}`, async () => (await events('usb_storage_volumes')).find((e) => e.payload.device?.serial === serial && e.payload.blockDevices?.length > 0));
+  assert.deepEqual(await violationsFor(PLAIN), []);
+  const pluggedPlain = await guest.plug('stick3', issuedImage, PLAIN);
+  await poll('usb.unencrypted_media for the plain stick', async () => (await violationsFor(PLAIN)).find((v) => v.rule === 'usb.unencrypted_media'));
+  const plainToViolation = Date.now() - pluggedPlain;
+  await guest.unplug('stick3');
+  const encrypted: Record<string, string> = {};
+  for (const [id, serial, image] of [['stick4', LUKS, 'luks.img'], ['stick5', BITLOCKER, 'bitlk.img']] as const) {
+    await guest.plug(id, join(rig.path, image), serial);
+    const storage = await storageOf(serial);
+    assert.equal(storage.payload.allDataVolumesEncrypted, true, JSON.stringify(storage.payload.blockDevices));
+    encrypted[serial] = (storage.payload.blockDevices as Array<{ encryption?: { scheme: string } }>).map((b) => b.encryption?.scheme ?? '').join(',');
+    await guest.unplug(id);
+  }
+  assert.match(encrypted[LUKS]!, /ENCRYPTION_SCHEME_LUKS2/);
+  assert.match(encrypted[BITLOCKER]!, /ENCRYPTION_SCHEME_BITLOCKER/);
+  for (const serial of [LUKS, BITLOCKER]) assert.deepEqual(await violationsFor(serial), [], `${serial} is encrypted and registered`);
+  bench.encryptedOnly = { plainHotplugToUnencryptedViolationInCollectorMs: plainToViolation };
+
+  // 5. The agent stops: the root hubs get their previous default back.
   await guest.stop();
   assert.match(readFileSync(join(guest.stateDir, 'hubs-after-stop.txt'), 'utf8'), /usb1 authorized_default=1\nusb2 authorized_default=1/);
 

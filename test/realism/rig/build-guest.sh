@@ -9,16 +9,19 @@
 #                    RIG= and REPO= come from the kernel command line (the kernel hands unknown
 #                    name=value parameters to init as environment variables).
 #   vfat.img         a 64 MiB stick: MBR + one FAT32 partition, label MAMORIVFAT, one file
+#   luks.img         a 64 MiB whole-disk LUKS2 stick (cheap PBKDF: a TCG guest must be able to open it)
+#   bitlk.img        the real BitLocker To Go image given as $2 (xz-compressed), decompressed
 # Exit 3 with a message when a prerequisite is missing (the test skips or fails on it).
 set -euo pipefail
-OUT=${1:?usage: build-guest.sh RIG_DIR}
+OUT=${1:?usage: build-guest.sh RIG_DIR BITLOCKER_IMAGE.xz}
+BITLK=${2:?usage: build-guest.sh RIG_DIR BITLOCKER_IMAGE.xz}
 mkdir -p "$OUT"
 K=${MAMORI_RIG_KERNEL:-$(ls /lib/modules 2>/dev/null | grep -- '-amd64$' | sort -V | tail -1 || true)}
 if [ -z "$K" ] || [ ! -f "/boot/vmlinuz-$K" ]; then
   echo "no Debian amd64 kernel: need /boot/vmlinuz-* and /lib/modules/* (apt-get install linux-image-amd64)" >&2; exit 3
 fi
-for tool in busybox cpio python3 sfdisk mkfs.vfat mcopy modprobe; do
-  command -v $tool >/dev/null || { echo "missing $tool (Debian: busybox-static cpio python3 fdisk dosfstools mtools kmod)" >&2; exit 3; }
+for tool in busybox cpio python3 sfdisk mkfs.vfat mcopy modprobe cryptsetup; do
+  command -v $tool >/dev/null || { echo "missing $tool (Debian: busybox-static cpio python3 fdisk dosfstools mtools kmod cryptsetup-bin)" >&2; exit 3; }
 done
 [ -x /lib/systemd/systemd-udevd ] || { echo "missing /lib/systemd/systemd-udevd (Debian: udev)" >&2; exit 3; }
 
@@ -68,4 +71,7 @@ printf 'label: dos\nstart=2048, type=c\n' | sfdisk -q "$IMG"
 mkfs.vfat -F 32 -n MAMORIVFAT --offset 2048 "$IMG" $(( (64*1024*1024/512 - 2048) / 2 )) >/dev/null
 echo "hello from a stick" > "$OUT/hello.txt"
 mcopy -i "$IMG@@1M" "$OUT/hello.txt" ::/hello.txt
+rm -f "$OUT/luks.img"; truncate -s 64M "$OUT/luks.img"; printf 'mamori-rig-passphrase' > "$OUT/luks.key"
+cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --label MAMORILUKS "$OUT/luks.img" "$OUT/luks.key"
+python3 -c 'import lzma, sys; open(sys.argv[2], "wb").write(lzma.open(sys.argv[1]).read())' "$BITLK" "$OUT/bitlk.img"
 echo "kernel $K"

@@ -43,7 +43,8 @@ export class QemuGuest {
   }
 
   build(): string | null {
-    const result = spawnSync(join(this.options.scriptsDir, 'build-guest.sh'), [this.options.rigDir], { encoding: 'utf8' });
+    const bitlocker = join(this.options.scriptsDir, '../fixtures/bitlk-togo-aes-xts-128.img.xz');
+    const result = spawnSync(join(this.options.scriptsDir, 'build-guest.sh'), [this.options.rigDir, bitlocker], { encoding: 'utf8' });
     if (result.status === 3) return result.stderr.trim();
     if (result.status !== 0) throw new Error(`build-guest.sh failed (${result.status}): ${result.stderr}`);
     copyFileSync(join(this.options.scriptsDir, 'guest-init.sh'), join(this.options.rigDir, 'guest-init.sh'));
