@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DATABASE_KINDS } from '../support/databases';
+import { AGENT_BIN, runNodeProgram } from '../support/processes';
 import { AgentUnderTest, CollectorUnderTest, attachLine } from './support/cluster';
 import { eventually } from './support/rest-client';
 
@@ -67,6 +68,18 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(seen.posture.fixedDisksEncrypted, 'not_checked');
       assert.ok(seen.lastSeenAt);
       assert.ok(seen.facts.hostname.length > 0, 'host facts arrive with the heartbeat');
+
+      // `mamori-agent status` says what the agent can and cannot do here: the fake backend
+      // detects, but there is no kernel device to block, and it says why.
+      const status = await eventually('capabilities in mamori-agent status', async () => {
+        const result = await runNodeProgram(AGENT_BIN, ['status', '--json', '--state-dir', agent.stateDir], {});
+        const report = JSON.parse(result.stdout) as { capabilities: Array<{ name: string; available: boolean; reason: string }> };
+        return report.capabilities.length > 0 ? report : undefined;
+      });
+      const byName = new Map(status.capabilities.map((c) => [c.name, c]));
+      assert.equal(byName.get('usb.detect')?.available, true);
+      assert.equal(byName.get('usb.block')?.available, false);
+      assert.ok((byName.get('usb.block')?.reason ?? '').length > 0, 'an unavailable capability says why');
     });
   });
 }

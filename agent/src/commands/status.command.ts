@@ -59,6 +59,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     rejectedEvents: spool.rejected,
     rejectedDiscarded: spool.rejectedDiscarded,
     policyVersion: policy === null ? '0' : policy.version,
+    // As the running daemon last saw them; an old or missing status.json has none.
+    capabilities: running ? (daemon!.capabilities ?? []) : [],
     certificate,
   };
   if (input.json) {
@@ -78,6 +80,9 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
       ? `certificate:     ${certificate.error}`
       : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`})`,
   ];
+  for (const capability of report.capabilities) {
+    lines.push(`capability:      ${capability.name} ${capability.available ? 'available' : `NOT available: ${capability.reason}`}`);
+  }
   if (!('error' in certificate) && certificate.warning !== null) lines.push(`WARNING: ${certificate.warning}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

@@ -368,7 +368,7 @@ export class AgentDaemon {
         fixedDisksEncrypted: PostureCheck.POSTURE_CHECK_UNSPECIFIED,
         systemVolumeEncrypted: PostureCheck.POSTURE_CHECK_UNSPECIFIED,
         networkZone: '',
-        ...usbPosture(this.deps.usbSource.attached(), this.policy.policy),
+        ...usbPosture(this.deps.usbSource.attached(), this.policy.policy, this.verdictContext(new Date())),
       },
       health: {
         spoolEvents: String(stats.events),
@@ -396,6 +396,7 @@ export class AgentDaemon {
       },
       policyVersion: this.policy.version.toString(),
       sources: this.sourceNames,
+      capabilities: this.capabilities(),
       uploadedEvents: this.uploader.uploadedEvents,
       rejectedEvents: this.uploader.rejectedEvents,
     });

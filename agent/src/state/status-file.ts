@@ -16,6 +16,8 @@ export interface DaemonStatus {
   };
   policyVersion: string;
   sources: string[];
+  /** What the agent can and cannot do here (detect, block, read-only), with the reason when not. */
+  capabilities?: Array<{ name: string; available: boolean; reason: string }>;
   uploadedEvents: number;
   rejectedEvents: number;
 }
