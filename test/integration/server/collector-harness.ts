@@ -184,3 +184,27 @@ export function usbAttached(device: UsbFixture = {}, occurredAt = new Date()): E
     },
   });
 }
+
+/** Reads a server stream one message at a time. */
+export function collect<T>(stream: grpc.ClientReadableStream<T>): { next(): Promise<T> } {
+  const buffered: T[] = [];
+  const waiting: Array<{ resolve: (value: T) => void; reject: (error: Error) => void }> = [];
+  let failed: Error | null = null;
+  stream.on('data', (message: T) => {
+    const waiter = waiting.shift();
+    if (waiter !== undefined) waiter.resolve(message);
+    else buffered.push(message);
+  });
+  stream.on('error', (error: Error) => {
+    if ((error as grpc.ServiceError).code === grpc.status.CANCELLED) return;
+    failed = error;
+    for (const waiter of waiting.splice(0)) waiter.reject(error);
+  });
+  return {
+    next: () => {
+      if (buffered.length > 0) return Promise.resolve(buffered.shift() as T);
+      if (failed !== null) return Promise.reject(failed);
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+  };
+}

@@ -4,7 +4,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { ClientReadableStream } from '@grpc/grpc-js';
 import { PostureCheck, type UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
 import type { GetPolicyResponse, WatchPolicyResponse } from '../../../agent/src/generated/mamori/v1/policy';
 import { loadCollectorConfig } from '../../../server/src/config/collector-config';
@@ -25,6 +24,7 @@ import {
   telemetryClient,
   unary,
   usbAttached,
+  collect,
 } from './collector-harness';
 
 const SANDISK = { vendorId: 0x0781, productId: 0x5567 };
@@ -534,27 +534,4 @@ for (const kind of DATABASE_KINDS) {
   });
 }
 
-/** Reads a server stream one message at a time. */
-function collect<T>(stream: ClientReadableStream<T>): { next(): Promise<T> } {
-  const buffered: T[] = [];
-  const waiting: Array<{ resolve: (value: T) => void; reject: (error: Error) => void }> = [];
-  let failed: Error | null = null;
-  stream.on('data', (message: T) => {
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter.resolve(message);
-    else buffered.push(message);
-  });
-  stream.on('error', (error: Error) => {
-    if ((error as grpc.ServiceError).code === grpc.status.CANCELLED) return;
-    failed = error;
-    for (const waiter of waiting.splice(0)) waiter.reject(error);
-  });
-  return {
-    next: () => {
-      if (buffered.length > 0) return Promise.resolve(buffered.shift() as T);
-      if (failed !== null) return Promise.reject(failed);
-      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-    },
-  };
-}
 

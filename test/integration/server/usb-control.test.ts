@@ -2,13 +2,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { ClientReadableStream } from '@grpc/grpc-js';
 import { SerialQuality } from '../../../agent/src/generated/mamori/v1/common';
 import { EncryptionScheme, Event, UsbEnforcementAction } from '../../../agent/src/generated/mamori/v1/events';
 import { UsbEnforcementMode } from '../../../agent/src/generated/mamori/v1/policy';
 import type { UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
 import { DATABASE_KINDS } from '../../support/databases';
-import { EnrolledAgent, enrollAgent, policyClient, startTestCollector, telemetryClient, TestCollector, unary } from './collector-harness';
+import { collect, EnrolledAgent, enrollAgent, policyClient, startTestCollector, telemetryClient, TestCollector, unary } from './collector-harness';
 import type { TestContext } from 'node:test';
 
 const HASH_A = 'a1'.repeat(32);
@@ -416,27 +415,4 @@ for (const kind of DATABASE_KINDS) {
   });
 }
 
-/** Reads a server stream one message at a time. */
-function collect<T>(stream: ClientReadableStream<T>): { next(): Promise<T> } {
-  const buffered: T[] = [];
-  const waiting: Array<{ resolve: (value: T) => void; reject: (error: Error) => void }> = [];
-  let failed: Error | null = null;
-  stream.on('data', (message: T) => {
-    const waiter = waiting.shift();
-    if (waiter !== undefined) waiter.resolve(message);
-    else buffered.push(message);
-  });
-  stream.on('error', (error: Error) => {
-    if ((error as grpc.ServiceError).code === grpc.status.CANCELLED) return;
-    failed = error;
-    for (const waiter of waiting.splice(0)) waiter.reject(error);
-  });
-  return {
-    next: () => {
-      if (buffered.length > 0) return Promise.resolve(buffered.shift() as T);
-      if (failed !== null) return Promise.reject(failed);
-      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-    },
-  };
-}
 
