@@ -1,5 +1,5 @@
 import { SerialQuality } from '../../../agent/src/generated/mamori/v1/common';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
@@ -13,6 +13,22 @@ import { TelemetryServiceClient, TelemetryServiceService, type UploadEventsReque
 import { batchIdFor, inspectSpool } from '../../../agent/src/outbox/outbox';
 import { readdir, readFile } from 'node:fs/promises';
 import { silentLogger } from '../../../agent/src/logging/logger';
+
+/** The uploader never heartbeats; the in-process collector refuses it so a stray call shows. */
+function unimplementedHeartbeat(_call: unknown, callback: grpc.sendUnaryData<unknown>): void {
+  callback({ code: grpc.status.UNIMPLEMENTED });
+}
+
+/** Starts an in-process stand-in for the collector's TelemetryService on loopback and returns a client for it; both end with the test. */
+async function serveTelemetry(t: TestContext, server: grpc.Server): Promise<TelemetryServiceClient> {
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+  );
+  t.after(() => server.forceShutdown());
+  const client = new TelemetryServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  return client;
+}
 
 test('the uploader retries an unavailable collector, quarantines the event the collector names as invalid, and delivers the rest once', async (t) => {
   const temp = makeTempDir('mamori-uploader-');
@@ -35,14 +51,9 @@ test('the uploader retries an unavailable collector, quarantines the event the c
       for (const e of call.request.events) stored.add(e.eventId);
       callback(null, { batchId: call.request.batchId, storedCount: call.request.events.length, duplicateCount: 0 });
     },
-    heartbeat: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED }),
+    heartbeat: unimplementedHeartbeat,
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
-  );
-  t.after(() => server.forceShutdown());
-  const client = new TelemetryServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  t.after(() => client.close());
+  const client = await serveTelemetry(t, server);
 
   const outbox = await Outbox.open({ dir: join(temp.path, 'spool'), maxBytes: 1 << 24, maxBatchEvents: 10 });
   const serials = ['A', 'BAD', 'C', 'D'];
@@ -97,14 +108,9 @@ test('a batch the collector refuses as too large is halved until it fits; a sing
       accepted.push(call.request);
       callback(null, { batchId: call.request.batchId, storedCount: call.request.events.length, duplicateCount: 0 });
     },
-    heartbeat: (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED }),
+    heartbeat: unimplementedHeartbeat,
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
-  );
-  t.after(() => server.forceShutdown());
-  const client = new TelemetryServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  t.after(() => client.close());
+  const client = await serveTelemetry(t, server);
 
   const outbox = await Outbox.open({ dir: join(temp.path, 'spool'), maxBytes: 1 << 24, maxBatchEvents: 100 });
   const serials = Array.from({ length: 40 }, (_, i) => (i === 25 ? 'X'.repeat(3_000) : `S${i}`));

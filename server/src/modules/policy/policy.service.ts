@@ -6,6 +6,7 @@ import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import { Policy } from '../../generated/mamori/v1/policy';
 import { POLICY_LINEAGE_SETTING } from '../../database/migrations/1732800000000-collector-settings';
 import { policyDocumentFrom, type PolicyDocument, type PublishedPolicy } from './policy-document';
+import type { UsbExceptionRow } from '../usb-exceptions/usb-exception.record';
 import { usbModeToProto, type UsbModeName } from './usb-modes';
 
 /**
@@ -149,19 +150,11 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       `SELECT id, vendor_id, product_id, any_vendor, any_product, serial, descriptor_hash, label, holder, department
        FROM usb_register_entries ORDER BY any_vendor, vendor_id, any_product, product_id, serial`,
     );
-    const exceptions = await sql.query<{
-      id: string;
-      vendor_id: number;
-      product_id: number;
-      serial: string;
-      agent_id: string;
-      user_name: string;
-      not_before: string | number;
-      not_after: string | number;
-      justification: string;
-      approved_by: string;
-      mode: UsbModeName;
-    }>(
+    const exceptions = await sql.query<
+      Pick<UsbExceptionRow, 'id' | 'vendor_id' | 'product_id' | 'serial' | 'agent_id' | 'user_name' | 'not_before' | 'not_after' | 'justification' | 'mode'> & {
+        approved_by: string;
+      }
+    >(
       `SELECT id, vendor_id, product_id, serial, agent_id, user_name, not_before, not_after, justification, approved_by, mode
        FROM usb_exceptions WHERE status = 'approved' AND not_after > ? ORDER BY not_after, id`,
       [now],
