@@ -368,6 +368,8 @@ export class AgentDaemon {
         fixedDisksEncrypted: PostureCheck.POSTURE_CHECK_UNSPECIFIED,
         systemVolumeEncrypted: PostureCheck.POSTURE_CHECK_UNSPECIFIED,
         networkZone: '',
+        volumes: [],
+        encryptionProblems: [],
         ...usbPosture(this.deps.usbSource.attached(), this.policy.policy, this.verdictContext(new Date())),
       },
       health: {

@@ -69,6 +69,9 @@ export async function collectHostFacts(platformFacts: PlatformFacts): Promise<Co
       networkInterfaces: describeInterfaces(networkInterfaces()),
       architecture: arch(),
       machineId: machine.id,
+      hardwareSerial: '',
+      hardwareModel: '',
+      hardwareVendor: '',
     },
     problems,
   };

@@ -110,7 +110,7 @@ export async function enrollAgent(t: TestContext, collector: TestCollector, host
       {
         enrollmentToken: created.body.token,
         certificateSigningRequestPem: csrPem,
-        host: { hostname, osFamily: 'linux', osVersion: '6.1', agentVersion: '0.1.0', loggedInUsers: ['alice'], networkInterfaces: [], architecture: 'x64', machineId: '' },
+        host: { hostname, osFamily: 'linux', osVersion: '6.1', agentVersion: '0.1.0', loggedInUsers: ['alice'], networkInterfaces: [], architecture: 'x64', machineId: '', hardwareSerial: '', hardwareModel: '', hardwareVendor: '' },
       },
       callback,
     ),
