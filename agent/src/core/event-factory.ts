@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { UsbDevice } from '../generated/mamori/v1/common';
 import { AgentState, type BlockDevice, type Event, type UsbEnforcementDecision } from '../generated/mamori/v1/events';
+import type { UsbEnforcementMode } from '../generated/mamori/v1/policy';
 import { uuidV5 } from './ids';
 import { toTimestamp } from './timestamps';
 
@@ -36,6 +37,8 @@ export function usbStorageVolumesEvent(input: {
   occurredAt: Date;
   userName: string;
   eventId?: string;
+  /** The event id of the UsbDeviceAttached of this plug, when known. */
+  attachedEventId?: string;
 }): EventDraft {
   return {
     ...base(input.eventId, input.occurredAt, input.userName),
@@ -44,6 +47,35 @@ export function usbStorageVolumesEvent(input: {
       blockDevices: input.blockDevices,
       allDataVolumesEncrypted: input.allDataVolumesEncrypted,
       enforcement: input.enforcement,
+      attachedEventId: input.attachedEventId ?? '',
+    },
+  };
+}
+
+/** A policy change altered the decision for a device that stayed attached: the same plug, not a new one. */
+export function usbReevaluatedEvent(input: {
+  device: UsbDevice;
+  enforcement: UsbEnforcementDecision;
+  previousAppliedMode: UsbEnforcementMode;
+  previousPolicyVersion: bigint;
+  attachedEventId: string;
+  blockDevices: BlockDevice[];
+  allDataVolumesEncrypted: boolean;
+  storageEnforcement?: UsbEnforcementDecision;
+  occurredAt: Date;
+  userName: string;
+}): EventDraft {
+  return {
+    ...base(undefined, input.occurredAt, input.userName),
+    usbDeviceReevaluated: {
+      device: input.device,
+      enforcement: input.enforcement,
+      previousAppliedMode: input.previousAppliedMode,
+      previousPolicyVersion: input.previousPolicyVersion.toString(),
+      attachedEventId: input.attachedEventId,
+      blockDevices: input.blockDevices,
+      allDataVolumesEncrypted: input.allDataVolumesEncrypted,
+      storageEnforcement: input.storageEnforcement,
     },
   };
 }

@@ -1,7 +1,7 @@
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/agent-config';
-import { agentStatusEvent, eventsDroppedEvent, usbAttachedEvent, usbDetachedEvent, usbStorageVolumesEvent, type EventDraft } from '../core/event-factory';
+import { agentStatusEvent, eventsDroppedEvent, usbAttachedEvent, usbDetachedEvent, usbReevaluatedEvent, usbStorageVolumesEvent, type EventDraft } from '../core/event-factory';
 import { allDataVolumesEncrypted, evaluateUsbDevice, evaluateUsbStorage, type UsbDeviceVerdict } from '../core/usb-policy';
 import { createUsbEnforcer } from '../enforce/usb-enforcer-selector';
 import { mergeCapabilities, modeName, needsBlockAtBirth, type UsbEnforcer } from '../enforce/usb-enforcer';
@@ -11,8 +11,9 @@ import { usbPosture } from '../core/usb-register';
 import { collectHostFacts } from '../facts/host-facts';
 import type { PlatformFacts } from '../facts/platform-facts';
 import type { HostIdentity, UsbDevice } from '../generated/mamori/v1/common';
-import type { BlockDevice } from '../generated/mamori/v1/events';
-import { AgentState } from '../generated/mamori/v1/events';
+import type { BlockDevice, UsbEnforcementDecision } from '../generated/mamori/v1/events';
+import { AgentState, UsbEnforcementAction } from '../generated/mamori/v1/events';
+import type { UsbEnforcementMode } from '../generated/mamori/v1/policy';
 import { PostureCheck, type HeartbeatRequest } from '../generated/mamori/v1/telemetry';
 import type { Logger } from '../logging/logger';
 import { Outbox } from '../outbox/outbox';
@@ -55,6 +56,11 @@ interface TrackedUsbDevice {
   /** Known once the source reported the device's block devices. */
   blockDevices: BlockDevice[] | null;
   storageVerdict: UsbDeviceVerdict | null;
+  /** The event id of this plug's UsbDeviceAttached: storage and re-evaluation events name it. */
+  attachedEventId: string;
+  /** The mode in force after the last decision, and the policy version it was made under. */
+  appliedMode: UsbEnforcementMode;
+  policyVersion: bigint;
 }
 const CERTIFICATE_CHECK_MS = 86_400_000;
 
@@ -261,22 +267,33 @@ export class AgentDaemon {
       const userName = this.userName;
       const usb = this.policy.policy?.usb;
       const policyVersion = this.policy.version;
+      const policyLineageId = this.policy.lineageId;
       const drafts: EventDraft[] = [];
       for (const o of observations) {
         if (o.kind === 'attached') {
           const device = await this.enforcer.reveal(o.device);
           const verdict = evaluateUsbDevice(device, usb, this.verdictContext(o.occurredAt));
-          const enforcement = await this.enforcer.enforceDevice({ device, verdict, observedAt: o.occurredAt, policyVersion });
-          this.usbDevices.set(device.busPath, { device, verdict, blockDevices: null, storageVerdict: null });
+          const enforcement = await this.enforcer.enforceDevice({ device, verdict, observedAt: o.occurredAt, policyVersion, policyLineageId });
+          const draft = usbAttachedEvent({ device, presentAtStart: o.presentAtStart, occurredAt: o.occurredAt, userName, eventId: o.eventId, enforcement });
+          this.usbDevices.set(device.busPath, {
+            device,
+            verdict,
+            blockDevices: null,
+            storageVerdict: null,
+            attachedEventId: draft.eventId,
+            appliedMode: enforcement.appliedMode,
+            policyVersion,
+          });
           this.logDecision(device, enforcement);
-          drafts.push(usbAttachedEvent({ device, presentAtStart: o.presentAtStart, occurredAt: o.occurredAt, userName, eventId: o.eventId, enforcement }));
+          drafts.push(draft);
         } else if (o.kind === 'storage') {
           const known = this.usbDevices.get(o.device.busPath);
           const device = known?.device ?? o.device;
           const verdict = known?.verdict ?? evaluateUsbDevice(device, usb, this.verdictContext(o.occurredAt));
           const storageVerdict = evaluateUsbStorage(verdict, o.blockDevices, usb);
-          const enforcement = await this.enforcer.enforceStorage({ device, verdict: storageVerdict, observedAt: o.occurredAt, policyVersion, blockDevices: o.blockDevices });
-          this.usbDevices.set(device.busPath, { device, verdict, blockDevices: o.blockDevices, storageVerdict });
+          const enforcement = await this.enforcer.enforceStorage({ device, verdict: storageVerdict, observedAt: o.occurredAt, policyVersion, policyLineageId, blockDevices: o.blockDevices });
+          const attachedEventId = known?.attachedEventId ?? '';
+          this.usbDevices.set(device.busPath, { device, verdict, blockDevices: o.blockDevices, storageVerdict, attachedEventId, appliedMode: enforcement.appliedMode, policyVersion });
           this.logDecision(device, enforcement);
           drafts.push(
             usbStorageVolumesEvent({
@@ -287,11 +304,13 @@ export class AgentDaemon {
               occurredAt: o.occurredAt,
               userName,
               eventId: o.eventId,
+              attachedEventId,
             }),
           );
         } else {
           const known = this.usbDevices.get(o.device.busPath);
           this.usbDevices.delete(o.device.busPath);
+          await this.enforcer.released(known?.device ?? o.device);
           drafts.push(usbDetachedEvent({ device: known?.device ?? o.device, occurredAt: o.occurredAt, userName, eventId: o.eventId }));
         }
       }
@@ -303,42 +322,57 @@ export class AgentDaemon {
   }
 
   /**
-   * After a policy change, every device on the bus whose mode changed is enforced again (a stick
-   * registered later is authorized, one that a new rule blocks is deauthorized) and the new
-   * decision is recorded as a UsbDeviceAttached with present_at_start (or a UsbStorageVolumes).
-   * Devices whose mode did not change are left alone and not recorded again.
+   * After a policy change, every device on the bus whose verdict changed (its mode, or the rules
+   * it breaks) is enforced again: a stick registered later is authorized, one that a new rule
+   * blocks is deauthorized, one that leaves read-only is made writable again. The outcome is
+   * recorded as one UsbDeviceReevaluated naming the plug's attach event, never as a new attach,
+   * so the collector does not count the same plug twice. Unchanged devices are left alone.
    */
   private async reevaluateUsb(): Promise<void> {
     const usb = this.policy.policy?.usb;
     const policyVersion = this.policy.version;
+    const policyLineageId = this.policy.lineageId;
     const userName = this.userName;
     const drafts: EventDraft[] = [];
     for (const tracked of this.usbDevices.values()) {
       const now = new Date();
       const verdict = evaluateUsbDevice(tracked.device, usb, this.verdictContext(now));
       const storageVerdict = tracked.blockDevices === null ? null : evaluateUsbStorage(verdict, tracked.blockDevices, usb);
-      const before = tracked.storageVerdict?.mode ?? tracked.verdict.mode;
-      const after = storageVerdict?.mode ?? verdict.mode;
+      const before = tracked.storageVerdict ?? tracked.verdict;
+      const after = storageVerdict ?? verdict;
       tracked.verdict = verdict;
       tracked.storageVerdict = storageVerdict;
-      if (before === after) continue;
-      const enforcement = await this.enforcer.enforceDevice({ device: tracked.device, verdict: storageVerdict ?? verdict, observedAt: now, policyVersion });
-      enforcement.reason = `re-evaluated under policy version ${policyVersion} (was ${modeName(before)}): ${enforcement.reason}`;
+      if (before.mode === after.mode && before.violations.join() === after.violations.join()) continue;
+      const request = { device: tracked.device, verdict: after, observedAt: now, policyVersion, policyLineageId };
+      const enforcement = await this.enforcer.enforceDevice(request);
+      enforcement.reason = `re-evaluated under policy version ${policyVersion} (was ${modeName(before.mode)}): ${enforcement.reason}`;
       this.logDecision(tracked.device, enforcement);
-      drafts.push(usbAttachedEvent({ device: tracked.device, presentAtStart: true, occurredAt: now, userName, enforcement }));
-      if (tracked.blockDevices !== null && storageVerdict !== null) {
-        const storage = await this.enforcer.enforceStorage({ device: tracked.device, verdict: storageVerdict, observedAt: now, policyVersion, blockDevices: tracked.blockDevices });
-        drafts.push(
-          usbStorageVolumesEvent({
-            device: tracked.device,
-            blockDevices: tracked.blockDevices,
-            allDataVolumesEncrypted: allDataVolumesEncrypted(tracked.blockDevices),
-            enforcement: storage,
-            occurredAt: now,
-            userName,
-          }),
-        );
+      let storage: UsbEnforcementDecision | undefined;
+      if (enforcement.action === UsbEnforcementAction.USB_ENFORCEMENT_ACTION_DEAUTHORIZED) {
+        // Its disks leave with the authorization; they are reported afresh if it is let in again.
+        tracked.blockDevices = null;
+        tracked.storageVerdict = null;
+      } else if (tracked.blockDevices !== null && storageVerdict !== null) {
+        storage = await this.enforcer.enforceStorage({ ...request, blockDevices: tracked.blockDevices });
+        this.logDecision(tracked.device, storage);
       }
+      const blockDevices = tracked.blockDevices ?? [];
+      drafts.push(
+        usbReevaluatedEvent({
+          device: tracked.device,
+          enforcement,
+          storageEnforcement: storage,
+          previousAppliedMode: tracked.appliedMode,
+          previousPolicyVersion: tracked.policyVersion,
+          attachedEventId: tracked.attachedEventId,
+          blockDevices,
+          allDataVolumesEncrypted: blockDevices.length > 0 && allDataVolumesEncrypted(blockDevices),
+          occurredAt: now,
+          userName,
+        }),
+      );
+      tracked.appliedMode = storage?.appliedMode ?? enforcement.appliedMode;
+      tracked.policyVersion = policyVersion;
     }
     for (const draft of drafts) await this.record(draft);
   }

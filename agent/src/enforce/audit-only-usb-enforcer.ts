@@ -36,6 +36,8 @@ export class AuditOnlyUsbEnforcer implements UsbEnforcer {
     return this.enforceDevice(request);
   }
 
+  async released(): Promise<void> {}
+
   async stop(): Promise<void> {}
 
   capabilities(): AgentCapability[] {

@@ -11,6 +11,8 @@ export interface UsbEnforcementRequest {
   /** When the source observed the device; the decision's latency is measured from here. */
   observedAt: Date;
   policyVersion: bigint;
+  /** The lineage of that version (Policy.lineage_id); empty when the agent has no policy yet. */
+  policyLineageId?: string;
 }
 
 export interface UsbStorageEnforcementRequest extends UsbEnforcementRequest {
@@ -28,6 +30,9 @@ export interface UsbStorageEnforcementRequest extends UsbEnforcementRequest {
  * - `enforceDevice` / `enforceStorage` never reject either: every outcome, including "could not",
  *   is a UsbEnforcementDecision. When the verdict asks for more than the backend can do, the
  *   decision's applied_mode is AUDIT and its action NOT_POSSIBLE with the reason — never silent.
+ * - A verdict that no longer asks for read-only undoes the read-only this enforcer applied
+ *   earlier to that device (and only that): enforceStorage then reports SET_READ_WRITE.
+ * - `released(device)` is called when a device left the bus: what was done to it is forgotten.
  * - `stop()` undoes what `configure` changed on the host (previous root-hub defaults).
  * - `capabilities()` names usb.block and usb.read_only, available or not with the reason.
  */
@@ -43,6 +48,8 @@ export interface UsbEnforcer {
   configure(usb: UsbPolicy | undefined): Promise<void>;
   enforceDevice(request: UsbEnforcementRequest): Promise<UsbEnforcementDecision>;
   enforceStorage(request: UsbStorageEnforcementRequest): Promise<UsbEnforcementDecision>;
+  /** The device left the bus. Never rejects. */
+  released(device: UsbDevice): Promise<void>;
   stop(): Promise<void>;
   capabilities(): AgentCapability[];
 }
@@ -104,6 +111,7 @@ export function decision(
     exceptionId: request.verdict.exceptionId,
     latencyMicros: latencyMicros(request.observedAt),
     policyVersion: request.policyVersion.toString(),
+    policyLineageId: request.policyLineageId ?? '',
   };
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from '../../support/temp-dir';
 import { AgentDaemon } from '../../../agent/src/daemon/agent-daemon';
@@ -94,6 +94,10 @@ test('the daemon evaluates each device, enforces the verdict at birth, records t
   const sysDevices = join(temp.path, 'sys/bus/usb/devices');
   for (const name of ['usb1', '1-1', '1-2', '1-3']) mkdirSync(join(sysDevices, name), { recursive: true });
   writeFileSync(join(sysDevices, 'usb1/authorized_default'), '1\n');
+  // usb2 is a controller that is hot-plugged later (a dock): its entry is not yet listed.
+  const dock = join(temp.path, 'later/usb2');
+  mkdirSync(dock, { recursive: true });
+  writeFileSync(join(dock, 'authorized_default'), '1\n');
   for (const name of ['1-1', '1-2', '1-3']) writeFileSync(join(sysDevices, name, 'authorized'), '0\n');
   const sysfs = (rel: string) => readFileSync(join(sysDevices, rel), 'utf8').trim();
 
@@ -181,12 +185,19 @@ test('the daemon evaluates each device, enforces the verdict at birth, records t
   await until('the registered stick authorized', () => sysfs('1-3/authorized') === '1');
   assert.equal(sysfs('1-2/authorized'), '0');
   const revisit = await until('the re-evaluation event', () =>
-    events.find((e) => e.usbDeviceAttached?.device?.serial === 'ISSUED' && e.usbDeviceAttached.enforcement?.policyVersion === '2'),
+    events.find((e) => e.usbDeviceReevaluated?.device?.serial === 'ISSUED' && e.usbDeviceReevaluated.enforcement?.policyVersion === '2'),
   );
-  assert.equal(revisit.usbDeviceAttached!.enforcement!.action, A.USB_ENFORCEMENT_ACTION_AUTHORIZED);
-  assert.equal(revisit.usbDeviceAttached!.enforcement!.registerEntryId, 'e-ISSUED');
-  assert.match(revisit.usbDeviceAttached!.enforcement!.reason, /re-evaluated under policy version 2 \(was block\)/);
-  assert.equal(events.filter((e) => e.usbDeviceAttached?.device?.serial === 'STRANGER').length, 1, 'an unchanged verdict is not recorded again');
+  const issuedAttach = attached.find((e) => e.usbDeviceAttached!.device!.serial === 'ISSUED')!;
+  const reevaluated = revisit.usbDeviceReevaluated!;
+  assert.equal(reevaluated.enforcement!.action, A.USB_ENFORCEMENT_ACTION_AUTHORIZED);
+  assert.equal(reevaluated.enforcement!.registerEntryId, 'e-ISSUED');
+  assert.equal(reevaluated.enforcement!.policyLineageId, LINEAGE);
+  assert.match(reevaluated.enforcement!.reason, /re-evaluated under policy version 2 \(was block\)/);
+  assert.equal(reevaluated.previousAppliedMode, M.USB_ENFORCEMENT_MODE_BLOCK);
+  assert.equal(reevaluated.previousPolicyVersion, '1');
+  assert.equal(reevaluated.attachedEventId, issuedAttach.eventId, 'the same plug, named by its attach event');
+  assert.equal(events.filter((e) => e.usbDeviceAttached?.device?.serial === 'ISSUED').length, 1, 're-evaluation is not a new attach');
+  assert.equal(events.filter((e) => (e.usbDeviceAttached ?? e.usbDeviceReevaluated)?.device?.serial === 'STRANGER').length, 1, 'an unchanged verdict is not recorded again');
 
   // Its disk appears: read-only is applied and the volumes are recorded with the decision.
   await source.push({
@@ -203,13 +214,40 @@ test('the daemon evaluates each device, enforces the verdict at birth, records t
   assert.equal(volumes.usbStorageVolumes!.allDataVolumesEncrypted, false);
   assert.equal(volumes.usbStorageVolumes!.enforcement!.action, A.USB_ENFORCEMENT_ACTION_SET_READ_ONLY);
   assert.equal(volumes.usbStorageVolumes!.blockDevices.length, 2);
+  assert.equal(volumes.usbStorageVolumes!.attachedEventId, issuedAttach.eventId);
 
-  // Leaving block mode gives the hubs their previous default back.
+  // Leaving block mode gives the hubs their previous default back; leaving read-only makes the stick writable again.
+  commands.length = 0;
   push!(policy(3, ['ISSUED'], M.USB_ENFORCEMENT_MODE_AUDIT, M.USB_ENFORCEMENT_MODE_ALLOW));
   await until('block mode left', () => sysfs('usb1/authorized_default') === '1');
   await until('the stranger let in under audit', () => sysfs('1-2/authorized') === '1');
+  const writable = await until('the read-only stick re-evaluated under version 3', () =>
+    events.find((e) => e.usbDeviceReevaluated?.device?.serial === 'ISSUED' && e.usbDeviceReevaluated.enforcement?.policyVersion === '3'),
+  );
+  assert.deepEqual(commands, ['blockdev --setrw /dev/sdb', 'blockdev --setrw /dev/sdb1', 'mount -o remount,rw /media/alice/ISSUED'], 'exactly what was made read-only is undone');
+  assert.equal(writable.usbDeviceReevaluated!.previousAppliedMode, M.USB_ENFORCEMENT_MODE_READ_ONLY);
+  assert.equal(writable.usbDeviceReevaluated!.storageEnforcement!.action, A.USB_ENFORCEMENT_ACTION_SET_READ_WRITE);
+  assert.equal(writable.usbDeviceReevaluated!.storageEnforcement!.appliedMode, M.USB_ENFORCEMENT_MODE_ALLOW);
+  assert.equal(writable.usbDeviceReevaluated!.blockDevices.length, 2);
+
+  // Back to blocking: the stranger, let in under audit, is deauthorized where it sits; the issued stick is read-only again.
+  commands.length = 0;
   push!(policy(4, ['ISSUED']));
   await until('block mode again', () => sysfs('usb1/authorized_default') === '0');
+  await until('the stranger deauthorized', () => sysfs('1-2/authorized') === '0');
+  const blockedAgain = await until('the stranger re-evaluated under version 4', () =>
+    events.find((e) => e.usbDeviceReevaluated?.device?.serial === 'STRANGER' && e.usbDeviceReevaluated.enforcement?.policyVersion === '4'),
+  );
+  assert.equal(blockedAgain.usbDeviceReevaluated!.enforcement!.action, A.USB_ENFORCEMENT_ACTION_DEAUTHORIZED);
+  assert.equal(blockedAgain.usbDeviceReevaluated!.previousAppliedMode, M.USB_ENFORCEMENT_MODE_AUDIT);
+  await until('the issued stick read-only again', () => commands.includes('blockdev --setro /dev/sdb1'));
+
+  // A controller hot-plugged while blocking at birth (a dock's root hub) is armed when it arrives, not at the next policy change.
+  renameSync(dock, join(sysDevices, 'usb2'));
+  await source.push({ kind: 'attached', device: { ...device('usb2', [9], '0000:00:14.0'), vendorId: 0x1d6b, productId: 3 }, presentAtStart: false, occurredAt: new Date() });
+  assert.equal(sysfs('usb2/authorized_default'), '0', 'devices behind the new root hub are born unauthorized');
+  const hubEvent = await until('the root hub attach', () => events.find((e) => e.usbDeviceAttached?.device?.busPath === 'usb2'));
+  assert.match(hubEvent.usbDeviceAttached!.enforcement!.reason, /root hub that arrived while blocking at birth: authorized_default=0 \(was 1\)/);
 
   await source.push({ kind: 'detached', device: device('1-2', [], 'STRANGER'), occurredAt: new Date() });
   await until('the detach event', () => events.find((e) => e.usbDeviceDetached?.device?.serial === 'STRANGER'));
@@ -217,4 +255,5 @@ test('the daemon evaluates each device, enforces the verdict at birth, records t
   await daemon.stop(1_000);
   stopped = true;
   assert.equal(sysfs('usb1/authorized_default'), '1', 'the agent stopping restores the default');
+  assert.equal(sysfs('usb2/authorized_default'), '1', 'the hot-plugged root hub gets its own previous default back');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir } from '../../../support/temp-dir';
 import { LinuxUsbEnforcer, nodeSysfsIo, type SysfsIo } from '../../../../agent/src/enforce/linux-usb-enforcer';
@@ -279,4 +279,158 @@ test('a host without a USB bus reports block unavailable and keeps going', async
   assert.equal(block.available, false);
   assert.match(block.reason, /no USB bus/);
   await sut.stop();
+});
+
+/** A root hub entry as the kernel shows it once a controller is plugged in. */
+function plugRootHub(root: string, hub: string, authorizedDefault: string): void {
+  const dir = join(root, 'bus/usb/devices', hub);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'authorized_default'), `${authorizedDefault}\n`);
+  writeFileSync(join(dir, 'authorized'), '1\n');
+}
+
+function rootHub(hub: string): UsbDevice {
+  return { ...device(hub, [9], `0000:00:${hub.slice(3)}.0`), vendorId: 0x1d6b, productId: 0x0003, product: 'xHCI Host Controller' };
+}
+
+test('a root hub that arrives while blocking at birth is armed at once, saved first, and gets its own default back at stop', async (t) => {
+  const fs = fakeSysfs({});
+  t.after(() => fs.temp.cleanup());
+  const sut = new LinuxUsbEnforcer({ sysfsRoot: fs.root, runner: recordingRunner(), logger, statePath: fs.statePath, isRoot: () => true });
+  await sut.configure(blockUnregistered);
+
+  plugRootHub(fs.root, 'usb3', '2');
+  const armed = await sut.enforceDevice(request(rootHub('usb3'), blockUnregistered));
+  assert.equal(fs.read('usb3/authorized_default'), '0', 'whatever is plugged behind the dock is born unauthorized');
+  assert.equal(armed.action, A.USB_ENFORCEMENT_ACTION_NONE);
+  assert.equal(armed.appliedMode, M.USB_ENFORCEMENT_MODE_ALLOW);
+  assert.match(armed.reason, /root hub that arrived while blocking at birth: authorized_default=0 \(was 2\)/);
+  assert.deepEqual(JSON.parse(readFileSync(fs.statePath, 'utf8')), { hubs: { usb1: '1', usb2: '2', usb3: '2' } }, 'saved before the zero, so a crash restores it');
+
+  const again = await sut.enforceDevice(request(rootHub('usb3'), blockUnregistered));
+  assert.equal(again.action, A.USB_ENFORCEMENT_ACTION_NONE);
+  assert.doesNotMatch(again.reason, /arrived/, 'a hub already held is not saved again (its 0 is ours)');
+
+  await sut.stop();
+  assert.equal(fs.read('usb3/authorized_default'), '2');
+  assert.equal(fs.read('usb1/authorized_default'), '1');
+  assert.equal(existsSync(fs.statePath), false);
+});
+
+test('a root hub arriving while nothing is blocked is left alone; one that leaves is forgotten and a newcomer of that name brings its own default', async (t) => {
+  const fs = fakeSysfs({});
+  t.after(() => fs.temp.cleanup());
+  const sut = new LinuxUsbEnforcer({ sysfsRoot: fs.root, runner: recordingRunner(), logger, statePath: fs.statePath, isRoot: () => true });
+  await sut.configure(usbPolicy());
+  plugRootHub(fs.root, 'usb3', '1');
+  await sut.enforceDevice(request(rootHub('usb3'), usbPolicy()));
+  assert.equal(fs.read('usb3/authorized_default'), '1', 'audit only: no blocking at birth to extend');
+
+  await sut.configure(blockUnregistered);
+  assert.equal(fs.read('usb3/authorized_default'), '0');
+  // The dock is unplugged: its entry goes, and the agent hears the detach.
+  rmSync(join(fs.root, 'bus/usb/devices/usb3'), { recursive: true });
+  await sut.released(rootHub('usb3'));
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(fs.statePath, 'utf8')).hubs), ['usb1', 'usb2']);
+  // Another controller takes the name, with a default of its own.
+  plugRootHub(fs.root, 'usb3', '2');
+  await sut.enforceDevice(request(rootHub('usb3'), blockUnregistered));
+  assert.equal(fs.read('usb3/authorized_default'), '0');
+  await sut.stop();
+  assert.equal(fs.read('usb3/authorized_default'), '2', 'the newcomer gets its own value back, not the one of the dock that left');
+});
+
+test('a root hub that cannot be armed is reported as not possible, and nothing is left to restore for it', async (t) => {
+  const fs = fakeSysfs({});
+  t.after(() => fs.temp.cleanup());
+  const refusingNewHubs: SysfsIo = {
+    ...nodeSysfsIo,
+    write: async (path, value) => {
+      if (path.includes('/usb3/')) throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES' });
+      return nodeSysfsIo.write(path, value);
+    },
+  };
+  const sut = new LinuxUsbEnforcer({ sysfsRoot: fs.root, runner: recordingRunner(), logger, statePath: fs.statePath, isRoot: () => true, io: refusingNewHubs });
+  await sut.configure(blockUnregistered);
+  plugRootHub(fs.root, 'usb3', '1');
+  const refused = await sut.enforceDevice(request(rootHub('usb3'), blockUnregistered));
+  assert.equal(refused.action, A.USB_ENFORCEMENT_ACTION_NOT_POSSIBLE);
+  assert.match(refused.reason, /EACCES.*devices behind it are born authorized/);
+  assert.deepEqual(Object.keys(JSON.parse(readFileSync(fs.statePath, 'utf8')).hubs), ['usb1', 'usb2']);
+  await sut.stop();
+  assert.equal(fs.read('usb3/authorized_default'), '1');
+});
+
+const WRITE_PROTECTED: BlockDevice = { ...VOLUMES[0]!, deviceNode: '/dev/sdb2', label: 'LOCKED', mountPoints: ['/media/alice/LOCKED'], readOnly: true };
+
+function storageRequest(d: UsbDevice, usb: UsbPolicy, blockDevices: BlockDevice[]) {
+  const base = request(d, usb);
+  return { ...base, verdict: evaluateUsbStorage(base.verdict, blockDevices, usb), blockDevices };
+}
+
+test('leaving read-only undoes exactly what was made read-only (setrw, remount rw), also after a restart, and says so', async (t) => {
+  const fs = fakeSysfs({ '1-4': { authorized: '1' } });
+  t.after(() => fs.temp.cleanup());
+  const readOnly = usbPolicy({ unregisteredDeviceMode: M.USB_ENFORCEMENT_MODE_READ_ONLY });
+  const allow = usbPolicy({ unregisteredDeviceMode: M.USB_ENFORCEMENT_MODE_ALLOW });
+  const volumes = [...VOLUMES, WRITE_PROTECTED];
+  const stick = device('1-4', [8], 'X');
+  const runner = recordingRunner();
+  const first = new LinuxUsbEnforcer({ sysfsRoot: fs.root, runner, logger, statePath: fs.statePath, isRoot: () => true });
+  await first.configure(readOnly);
+  const made = await first.enforceStorage(storageRequest(stick, readOnly, volumes));
+  assert.equal(made.action, A.USB_ENFORCEMENT_ACTION_SET_READ_ONLY);
+
+  // The agent restarts while the stick stays in; the new policy allows writing.
+  const second = new LinuxUsbEnforcer({ sysfsRoot: fs.root, runner, logger, statePath: fs.statePath, isRoot: () => true });
+  await second.configure(allow);
+  runner.calls.length = 0;
+  const afterRestart = volumes.map((v) => ({ ...v, readOnly: true }));
+  const undone = await second.enforceStorage(storageRequest(stick, allow, afterRestart));
+  assert.deepEqual(runner.calls, ['blockdev --setrw /dev/sdb', 'blockdev --setrw /dev/sdb1', 'mount -o remount,rw /media/alice/STICK'], 'the write-protected partition was read-only before the agent: left so');
+  assert.equal(undone.action, A.USB_ENFORCEMENT_ACTION_SET_READ_WRITE);
+  assert.equal(undone.appliedMode, M.USB_ENFORCEMENT_MODE_ALLOW);
+  assert.match(undone.reason, /read-only ended, writable again: blockdev --setrw \/dev\/sdb, blockdev --setrw \/dev\/sdb1, remount,rw \/media\/alice\/STICK/);
+
+  runner.calls.length = 0;
+  const nothingLeft = await second.enforceStorage(storageRequest(stick, allow, volumes));
+  assert.equal(nothingLeft.action, A.USB_ENFORCEMENT_ACTION_NONE, 'undone once');
+  assert.deepEqual(runner.calls, []);
+});
+
+test('read-only is never undone on another stick, nor after the stick left or was blocked; a failed undo keeps it read-only and retries', async (t) => {
+  const fs = fakeSysfs({ '1-4': { authorized: '1' } });
+  t.after(() => fs.temp.cleanup());
+  const readOnly = usbPolicy({ unregisteredDeviceMode: M.USB_ENFORCEMENT_MODE_READ_ONLY });
+  const audit = usbPolicy();
+  let failSetrw = true;
+  const runner = recordingRunner((file, args) => (failSetrw && args[0] === '--setrw' ? new CommandError('blockdev failed: /dev/sdb: Permission denied', 'failed') : null));
+  const sut = new LinuxUsbEnforcer({ sysfsRoot: fs.root, runner, logger, statePath: fs.statePath, isRoot: () => true });
+  await sut.configure(readOnly);
+  const stick = device('1-4', [8], 'X');
+  await sut.enforceStorage(storageRequest(stick, readOnly, VOLUMES));
+
+  const other = await sut.enforceStorage(storageRequest(device('1-4', [8], 'OTHER'), audit, VOLUMES));
+  assert.equal(other.action, A.USB_ENFORCEMENT_ACTION_NONE, 'another stick on the same port is not the one made read-only');
+  assert.equal(runner.calls.filter((c) => c.includes('--setrw')).length, 0);
+
+  await sut.enforceStorage(storageRequest(stick, readOnly, VOLUMES));
+  const failed = await sut.enforceStorage(storageRequest(stick, audit, VOLUMES));
+  assert.equal(failed.action, A.USB_ENFORCEMENT_ACTION_NOT_POSSIBLE);
+  assert.equal(failed.requestedMode, M.USB_ENFORCEMENT_MODE_AUDIT);
+  assert.equal(failed.appliedMode, M.USB_ENFORCEMENT_MODE_READ_ONLY, 'it is still read-only, and the decision says so');
+  assert.match(failed.reason, /audit requested, but the stick stays read-only: blockdev failed/);
+  failSetrw = false;
+  const retried = await sut.enforceStorage(storageRequest(stick, audit, VOLUMES));
+  assert.equal(retried.action, A.USB_ENFORCEMENT_ACTION_SET_READ_WRITE);
+
+  await sut.enforceStorage(storageRequest(stick, readOnly, VOLUMES));
+  await sut.released(stick);
+  assert.equal(existsSync(join(fs.temp.path, 'state/usb-read-only.json')), false, 'a stick that left is forgotten');
+  assert.equal((await sut.enforceStorage(storageRequest(stick, audit, VOLUMES))).action, A.USB_ENFORCEMENT_ACTION_NONE);
+
+  await sut.enforceStorage(storageRequest(stick, readOnly, VOLUMES));
+  const blocked = await sut.enforceDevice(request(stick, blockUnregistered));
+  assert.equal(blocked.action, A.USB_ENFORCEMENT_ACTION_DEAUTHORIZED);
+  assert.equal((await sut.enforceStorage(storageRequest(stick, audit, VOLUMES))).action, A.USB_ENFORCEMENT_ACTION_NONE, 'its disks left with the authorization');
 });
