@@ -22,7 +22,8 @@ Commands:
   run [--state-dir DIR]
                       run the agent daemon (SIGTERM/SIGINT stop it in an orderly way)
   status [--state-dir DIR] [--json]
-                      show enrollment, connection, spool depth, drops and policy version
+                      show enrollment, connection, spool depth, drops, policy version
+                      and disk-encryption posture
                       (exit 0 when enrolled, 3 when not)
 
 State folder: --state-dir, else MAMORI_AGENT_STATE_DIR, else /var/lib/mamori-agent (root)
@@ -30,6 +31,8 @@ or $XDG_STATE_HOME/mamori-agent (~/.local/state/mamori-agent).
 Environment: MAMORI_AGENT_USB_BACKEND (fake|unsupported), MAMORI_AGENT_FAKE_USB_SCRIPT,
 MAMORI_AGENT_HEARTBEAT_SECONDS, MAMORI_AGENT_SPOOL_MAX_BYTES, MAMORI_AGENT_BATCH_SIZE,
 MAMORI_AGENT_BATCH_MAX_BYTES (default 1048576),
+MAMORI_AGENT_ENCRYPTION_BACKEND (linux|win32|darwin|fake|unsupported, default this platform's),
+MAMORI_AGENT_FAKE_ENCRYPTION_FILE, MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS (default 300),
 MAMORI_AGENT_LOG_LEVEL (debug|info|warn|error).
 `;
 

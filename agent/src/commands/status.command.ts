@@ -4,7 +4,7 @@ import { loadIdentity, NotEnrolledError } from '../state/agent-identity';
 import { certificateExpiry, type CertificateExpiry } from '../state/certificate-expiry';
 import { loadCachedPolicy } from '../state/policy-cache';
 import { statePaths } from '../state/state-dir';
-import { readStatusFile } from '../state/status-file';
+import { readStatusFile, type EncryptionStatusSummary } from '../state/status-file';
 
 const STALE_AFTER_MS = 15_000;
 
@@ -61,6 +61,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     policyVersion: policy === null ? '0' : policy.version,
     // As the running daemon last saw them; an old or missing status.json has none.
     capabilities: running ? (daemon!.capabilities ?? []) : [],
+    // Disk encryption as the running daemon last checked it; null when it is not running or has not checked.
+    encryption: running ? (daemon!.encryption ?? null) : null,
     certificate,
   };
   if (input.json) {
@@ -83,7 +85,36 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
   for (const capability of report.capabilities) {
     lines.push(`capability:      ${capability.name} ${capability.available ? 'available' : `NOT available: ${capability.reason}`}`);
   }
+  lines.push(...encryptionLines(report.encryption));
   if (!('error' in certificate) && certificate.warning !== null) lines.push(`WARNING: ${certificate.warning}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+const CHECK_WORDS: Record<string, string> = {
+  POSTURE_CHECK_PASSED: 'yes',
+  POSTURE_CHECK_FAILED: 'NO',
+  POSTURE_CHECK_UNSPECIFIED: 'not checked',
+};
+
+/** The disk-encryption lines of the human status: the two checks, each volume, each problem. */
+function encryptionLines(encryption: EncryptionStatusSummary | null): string[] {
+  if (encryption === null) return ['disk encryption: unknown (the daemon is not running)'];
+  if (encryption.checkedAt === null) return [`disk encryption: not checked yet (${encryption.source})`];
+  const lines = [
+    `disk encryption: fixed disks encrypted: ${CHECK_WORDS[encryption.fixedDisksEncrypted] ?? encryption.fixedDisksEncrypted}; ` +
+      `system volume encrypted: ${CHECK_WORDS[encryption.systemVolumeEncrypted] ?? encryption.systemVolumeEncrypted} (checked ${encryption.checkedAt} by ${encryption.source})`,
+  ];
+  for (const v of encryption.volumes) {
+    const scheme = v.scheme.replace(/^ENCRYPTION_SCHEME_/, '');
+    let state: string;
+    if (scheme === 'UNSPECIFIED') state = 'unknown';
+    else if (scheme === 'NONE') state = 'NOT encrypted';
+    else if (v.locked) state = `${scheme}, locked`;
+    else state = `${scheme}, ${v.fullyEncrypted ? 'fully encrypted' : `${v.percentEncrypted}% encrypted (in progress)`}, protection ${v.protectionOn ? 'on' : 'OFF'}`;
+    const where = [v.mountPoint, v.systemVolume ? 'system' : '', v.encryptedBy ? `in ${v.encryptedBy}` : ''].filter((x) => x !== '').join(', ');
+    lines.push(`volume:          ${v.device}${where ? ` (${where})` : ''}: ${state}`);
+  }
+  for (const problem of encryption.problems) lines.push(`encryption note: ${problem}`);
+  return lines;
 }

@@ -26,7 +26,18 @@ export interface AgentConfig {
   /** Most bytes of one UploadEventsRequest (one event larger than this still goes alone). */
   batchMaxBytes: number;
   logLevel: LogLevel;
+  /** How disk encryption is read (MAMORI_AGENT_ENCRYPTION_BACKEND): the platform's tools, a file (fake), or not at all. */
+  encryptionBackend: EncryptionBackendName;
+  /** The fake encryption backend's JSON file (required when encryptionBackend is "fake"), re-read at each check. */
+  fakeEncryptionFile: string | undefined;
+  /** Seconds between disk-encryption checks (MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS, default 300). */
+  encryptionCheckSeconds: number;
 }
+
+/** The disk-encryption backends: the platforms' real ones, the file-driven fake, and "unsupported". */
+export const ENCRYPTION_BACKENDS = ['linux', 'win32', 'darwin', 'fake', 'unsupported'] as const;
+export type EncryptionBackendName = (typeof ENCRYPTION_BACKENDS)[number];
+export const DEFAULT_ENCRYPTION_CHECK_SECONDS = 300;
 
 /** A configuration value the agent cannot run with; main prints it and exits with code 2. */
 export class ConfigError extends Error {}
@@ -68,6 +79,14 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env, platform: 
   }
   const sysfsRoot = (env.MAMORI_AGENT_SYSFS_ROOT ?? '').trim() || '/sys';
   if (!sysfsRoot.startsWith('/')) throw new ConfigError(`MAMORI_AGENT_SYSFS_ROOT must be an absolute path, got "${sysfsRoot}"`);
+  const encryptionBackend = (env.MAMORI_AGENT_ENCRYPTION_BACKEND ?? '').trim() || platformUsbBackend(platform);
+  if (!(ENCRYPTION_BACKENDS as readonly string[]).includes(encryptionBackend)) {
+    throw new ConfigError(`MAMORI_AGENT_ENCRYPTION_BACKEND must be one of ${ENCRYPTION_BACKENDS.join(', ')}, got "${encryptionBackend}"`);
+  }
+  const fakeEncryptionFile = env.MAMORI_AGENT_FAKE_ENCRYPTION_FILE?.trim() || undefined;
+  if (encryptionBackend === 'fake' && fakeEncryptionFile === undefined) {
+    throw new ConfigError('MAMORI_AGENT_FAKE_ENCRYPTION_FILE must name the JSON file when MAMORI_AGENT_ENCRYPTION_BACKEND is "fake"');
+  }
   const level = (env.MAMORI_AGENT_LOG_LEVEL ?? '').trim() || 'info';
   if (!isLogLevel(level)) throw new ConfigError(`MAMORI_AGENT_LOG_LEVEL must be debug, info, warn or error, got "${level}"`);
   return {
@@ -80,5 +99,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env, platform: 
     batchSize: integer(env, 'MAMORI_AGENT_BATCH_SIZE', DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE)!,
     batchMaxBytes: integer(env, 'MAMORI_AGENT_BATCH_MAX_BYTES', DEFAULT_BATCH_MAX_BYTES, 1024, 1_073_741_824)!,
     logLevel: level,
+    encryptionBackend: encryptionBackend as EncryptionBackendName,
+    fakeEncryptionFile,
+    encryptionCheckSeconds: integer(env, 'MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS', DEFAULT_ENCRYPTION_CHECK_SECONDS, 1, 86_400)!,
   };
 }

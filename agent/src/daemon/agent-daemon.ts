@@ -29,6 +29,10 @@ import { createAgentClients, type AgentClients } from '../transport/grpc-clients
 import { runHeartbeats } from '../transport/heartbeat';
 import { PolicyWatcher } from '../transport/policy-watcher';
 import { Uploader } from '../transport/uploader';
+import { diskEncryptionStatusEvent, encryptionPosture, postureFingerprint } from '../core/encryption-posture';
+import type { DiskEncryptionStatus } from '../generated/mamori/v1/events';
+import { createDiskEncryptionSource } from '../sources/disk-encryption/disk-encryption-backend-selector';
+import type { DiskEncryptionSource } from '../sources/disk-encryption/disk-encryption.source';
 
 export interface AgentDaemonDeps {
   config: AgentConfig;
@@ -45,6 +49,8 @@ export interface AgentDaemonDeps {
   statusIntervalMs?: number;
   /** How often the client certificate's expiry is checked (daily). */
   certificateCheckMs?: number;
+  /** Reads the disks' encryption; chosen from configuration when absent (MAMORI_AGENT_ENCRYPTION_BACKEND). */
+  diskEncryption?: DiskEncryptionSource;
 }
 
 const FACTS_REFRESH_MS = 30_000;
@@ -89,6 +95,12 @@ export class AgentDaemon {
   /** USB observations and policy re-evaluations run one at a time, in order. */
   private usbQueue: Promise<unknown> = Promise.resolve();
   private enforcementWarning = '';
+  private encryption!: DiskEncryptionSource;
+  /** The newest disk-encryption report (null until the first check finishes) and when it was taken. */
+  private encryptionReport: DiskEncryptionStatus | null = null;
+  private encryptionCheckedAt: Date | null = null;
+  /** The posture last recorded as a DiskEncryptionStatus event; null before the first one. */
+  private encryptionFingerprint: string | null = null;
 
   constructor(private readonly deps: AgentDaemonDeps) {}
 
@@ -184,6 +196,8 @@ export class AgentDaemon {
     );
     this.tasks.push(this.statusLoop(signal));
     this.tasks.push(this.certificateLoop(signal));
+    this.encryption = this.deps.diskEncryption ?? createDiskEncryptionSource(config, this.deps.commandRunner ?? processCommandRunner);
+    this.tasks.push(this.encryptionLoop(signal));
 
     const source = this.deps.usbSource;
     await source.start({
@@ -195,7 +209,7 @@ export class AgentDaemon {
         await this.record(this.statusEvent(AgentState.AGENT_STATE_SOURCE_UNAVAILABLE, `${source.name}: ${reason}`));
       },
     });
-    this.sourceNames = [source.name, `enforce:${this.enforcer.name}`];
+    this.sourceNames = [source.name, `enforce:${this.enforcer.name}`, this.encryption.name];
     await this.writeStatus();
     logger.info('mamori-agent running', {
       agentId: this.deps.credentials.identity.agentId,
@@ -397,13 +411,10 @@ export class AgentDaemon {
     return {
       host,
       posture: {
-        // Disk encryption and network zones are later issues' sources; until then they are reported as not established.
-        // No encryption source yet: say "not checked", never "not encrypted".
-        fixedDisksEncrypted: PostureCheck.POSTURE_CHECK_UNSPECIFIED,
-        systemVolumeEncrypted: PostureCheck.POSTURE_CHECK_UNSPECIFIED,
+        // Network zones are a later issue's source; until then the zone is reported as not established.
         networkZone: '',
-        volumes: [],
-        encryptionProblems: [],
+        // Until the first disk-encryption check finishes both checks say "not checked", never "not encrypted".
+        ...encryptionPosture(this.encryptionReport),
         ...usbPosture(this.deps.usbSource.attached(), this.policy.policy, this.verdictContext(new Date())),
       },
       health: {
@@ -433,6 +444,7 @@ export class AgentDaemon {
       policyVersion: this.policy.version.toString(),
       sources: this.sourceNames,
       capabilities: this.capabilities(),
+      encryption: this.encryptionStatus(),
       uploadedEvents: this.uploader.uploadedEvents,
       rejectedEvents: this.uploader.rejectedEvents,
     });
@@ -442,6 +454,67 @@ export class AgentDaemon {
     while (await sleep(this.deps.statusIntervalMs ?? 2_000, signal)) {
       await this.writeStatus().catch((error: Error) => this.deps.logger.warn('could not write status.json', { error }));
     }
+  }
+
+  /**
+   * Checks disk encryption at start and every MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS. The newest
+   * report goes with every heartbeat; a DiskEncryptionStatus event is queued after the first check
+   * of each run and then only when the posture changes (see postureFingerprint). When the outbox
+   * refuses the event, the next check tries again.
+   */
+  private async encryptionLoop(signal: AbortSignal): Promise<void> {
+    const { logger, config } = this.deps;
+    do {
+      let report: DiskEncryptionStatus;
+      try {
+        report = await this.encryption.check();
+      } catch (error) {
+        // The port promises not to throw; if a backend does, the posture says "not checked" and says why.
+        report = { volumes: [], problems: [`${this.encryption.name} failed: ${(error as Error).message}`] };
+      }
+      if (signal.aborted) return;
+      this.encryptionReport = report;
+      this.encryptionCheckedAt = new Date();
+      const posture = encryptionPosture(report);
+      const fingerprint = postureFingerprint(posture);
+      if (fingerprint === this.encryptionFingerprint) continue;
+      logger.info(this.encryptionFingerprint === null ? 'disk encryption posture' : 'disk encryption posture changed', {
+        fixedDisksEncrypted: posture.fixedDisksEncrypted,
+        systemVolumeEncrypted: posture.systemVolumeEncrypted,
+        volumes: report.volumes.map((v) => `${v.device}${v.mountPoint ? ` (${v.mountPoint})` : ''}: ${v.encryption?.scheme ?? ''}`),
+        problems: report.problems,
+      });
+      try {
+        await this.outbox.append(diskEncryptionStatusEvent(report, this.encryptionCheckedAt, this.userName));
+        this.uploader.notify();
+        this.encryptionFingerprint = fingerprint;
+      } catch (error) {
+        logger.error('could not record the disk encryption status; the next check tries again', { error: error as Error });
+      }
+    } while (await sleep(config.encryptionCheckSeconds * 1000, signal));
+  }
+
+  /** The posture as status.json shows it to `mamori-agent status`. */
+  private encryptionStatus() {
+    const posture = encryptionPosture(this.encryptionReport);
+    return {
+      checkedAt: this.encryptionCheckedAt?.toISOString() ?? null,
+      source: this.encryption?.name ?? '',
+      fixedDisksEncrypted: posture.fixedDisksEncrypted,
+      systemVolumeEncrypted: posture.systemVolumeEncrypted,
+      volumes: posture.volumes.map((v) => ({
+        device: v.device,
+        mountPoint: v.mountPoint,
+        systemVolume: v.systemVolume,
+        scheme: v.encryption?.scheme ?? '',
+        fullyEncrypted: v.encryption?.fullyEncrypted ?? false,
+        percentEncrypted: v.encryption?.percentEncrypted ?? 0,
+        protectionOn: v.encryption?.protectionOn ?? false,
+        locked: v.locked,
+        encryptedBy: v.encryptedBy,
+      })),
+      problems: posture.encryptionProblems,
+    };
   }
 
   /** Warns at start and then daily while the client certificate is within 30 days of expiry (or past it). */

@@ -10,6 +10,10 @@ export class CommandError extends Error {
   constructor(
     message: string,
     readonly reason: 'not-found' | 'timeout' | 'failed',
+    /** The exit code of a command that ran and failed; null when it did not run to an exit. */
+    readonly exitCode: number | null = null,
+    /** What the failed command wrote to stderr (some tools, like blkid, say "nothing found" by exit code with an empty stderr). */
+    readonly stderr = '',
   ) {
     super(message);
   }
@@ -36,7 +40,10 @@ export const processCommandRunner: CommandRunner = {
         const code = (error as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') reject(new CommandError(`${file} is not installed`, 'not-found'));
         else if (error.killed) reject(new CommandError(`${file} did not finish within ${timeoutMs} ms`, 'timeout'));
-        else reject(new CommandError(`${file} failed: ${stderr.trim() || error.message}`, 'failed'));
+        else {
+          const exitCode = typeof error.code === 'number' ? error.code : null;
+          reject(new CommandError(`${file} failed: ${stderr.trim() || error.message}`, 'failed', exitCode, stderr));
+        }
       });
     });
   },

@@ -18,6 +18,8 @@ export interface DaemonStatus {
   sources: string[];
   /** What the agent can and cannot do here (detect, block, read-only), with the reason when not. */
   capabilities?: Array<{ name: string; available: boolean; reason: string }>;
+  /** The disk-encryption posture from the newest check (absent in status files of older agents). */
+  encryption?: EncryptionStatusSummary;
   uploadedEvents: number;
   rejectedEvents: number;
 }
@@ -55,4 +57,25 @@ export async function readStatusFile(path: string): Promise<DaemonStatus | null>
   } catch {
     return null;
   }
+}
+
+/** What status.json says about disk encryption; checks are PostureCheck names. */
+export interface EncryptionStatusSummary {
+  /** When the newest check finished; null before the first. */
+  checkedAt: string | null;
+  source: string;
+  fixedDisksEncrypted: string;
+  systemVolumeEncrypted: string;
+  volumes: Array<{
+    device: string;
+    mountPoint: string;
+    systemVolume: boolean;
+    scheme: string;
+    fullyEncrypted: boolean;
+    percentEncrypted: number;
+    protectionOn: boolean;
+    locked: boolean;
+    encryptedBy: string;
+  }>;
+  problems: string[];
 }

@@ -14,10 +14,15 @@ test('defaults follow the contract', () => {
     batchSize: 500,
     batchMaxBytes: 1_048_576,
     logLevel: 'info',
+    encryptionBackend: 'unsupported',
+    fakeEncryptionFile: undefined,
+    encryptionCheckSeconds: 300,
   });
   assert.equal(loadAgentConfig({ MAMORI_AGENT_BATCH_MAX_BYTES: '65536' }).batchMaxBytes, 65_536);
   for (const platform of ['linux', 'win32', 'darwin'] as const) assert.equal(loadAgentConfig({}, platform).usbBackend, platform, 'the real backend by default');
   assert.equal(loadAgentConfig({ MAMORI_AGENT_USB_BACKEND: 'unsupported' }, 'linux').usbBackend, 'unsupported');
+  for (const platform of ['linux', 'win32', 'darwin'] as const) assert.equal(loadAgentConfig({}, platform).encryptionBackend, platform, 'the platform reads its own disks by default');
+  assert.equal(loadAgentConfig({ MAMORI_AGENT_ENCRYPTION_BACKEND: 'fake', MAMORI_AGENT_FAKE_ENCRYPTION_FILE: '/tmp/disks.json' }).fakeEncryptionFile, '/tmp/disks.json');
 });
 
 test('bad values name the variable', () => {
@@ -31,6 +36,9 @@ test('bad values name the variable', () => {
     [{ MAMORI_AGENT_BATCH_MAX_BYTES: '100' }, /MAMORI_AGENT_BATCH_MAX_BYTES must be between 1024/],
     [{ MAMORI_AGENT_USB_ENFORCEMENT: 'strict' }, /MAMORI_AGENT_USB_ENFORCEMENT must be one of auto, audit-only, linux/],
     [{ MAMORI_AGENT_SYSFS_ROOT: 'sys' }, /MAMORI_AGENT_SYSFS_ROOT must be an absolute path/],
+    [{ MAMORI_AGENT_ENCRYPTION_BACKEND: 'bitlocker' }, /MAMORI_AGENT_ENCRYPTION_BACKEND must be one of linux, win32, darwin, fake, unsupported/],
+    [{ MAMORI_AGENT_ENCRYPTION_BACKEND: 'fake' }, /MAMORI_AGENT_FAKE_ENCRYPTION_FILE must name the JSON file/],
+    [{ MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS: '0' }, /MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS must be between 1 and 86400/],
   ];
   for (const [env, message] of cases) assert.throws(() => loadAgentConfig(env), (e: unknown) => e instanceof ConfigError && message.test(e.message));
 });
