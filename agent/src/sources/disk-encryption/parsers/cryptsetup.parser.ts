@@ -58,8 +58,18 @@ export function parseLuksDump(output: string): LuksDump | null {
   if (!/^LUKS header information/m.test(output)) return null;
   const version = Number.parseInt(/^Version:\s*(\d+)/m.exec(output)?.[1] ?? '', 10) || 0;
   let cipher = '';
-  const segments = /^Data segments:\n([\s\S]*?)(?:\n\S|$)/m.exec(output);
-  if (segments) cipher = /^\s+cipher:\s*(\S+)/m.exec(segments[1]!)?.[1] ?? '';
+  const lines = output.split(/\r?\n/);
+  const start = lines.findIndex((l) => /^Data segments:/.test(l));
+  if (start >= 0) {
+    for (const line of lines.slice(start + 1)) {
+      if (/^\S/.test(line)) break; // the next section ("Keyslots:")
+      const match = /^\s+cipher:\s*(\S+)/.exec(line);
+      if (match) {
+        cipher = match[1]!;
+        break;
+      }
+    }
+  }
   if (cipher === '') {
     const name = /^Cipher name:\s*(\S+)/m.exec(output)?.[1];
     const mode = /^Cipher mode:\s*(\S+)/m.exec(output)?.[1];
