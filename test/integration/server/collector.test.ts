@@ -8,7 +8,7 @@ import { PostureCheck, type UploadEventsResponse } from '../../../agent/src/gene
 import type { GetPolicyResponse, WatchPolicyResponse } from '../../../agent/src/generated/mamori/v1/policy';
 import { loadCollectorConfig } from '../../../server/src/config/collector-config';
 import { startCollector } from '../../../server/src/collector';
-import { openDatabase } from '../../../server/src/database/data-source.factory';
+import { MIGRATIONS, openDatabase } from '../../../server/src/database/data-source.factory';
 import { JsonLogger } from '../../../server/src/logging/json-logger';
 import { PolicyService } from '../../../server/src/modules/policy/policy.service';
 import { freePort } from '../../support/ports';
@@ -38,7 +38,10 @@ for (const kind of DATABASE_KINDS) {
       const config = loadCollectorConfig({ MAMORI_DATA_DIR: database.dataDir, MAMORI_DATABASE_URL: database.url });
       const first = await openDatabase(config);
       t.after(() => (first.dataSource.isInitialized ? first.dataSource.destroy() : undefined));
-      assert.deepEqual(first.applied, ['InitialSchema1732700000000', 'CollectorSettings1732800000000', 'UsbDeviceControl1733000000000']);
+      assert.deepEqual(first.applied, MIGRATIONS.map((migration) => new migration().name), 'every migration, in order');
+      assert.deepEqual(first.applied.slice(0, 3), ['InitialSchema1732700000000', 'CollectorSettings1732800000000', 'UsbDeviceControl1733000000000']);
+      assert.ok(first.applied.includes('UsbViolationPlugs1733200000000'));
+      assert.deepEqual(await first.dataSource.query('SELECT plug_id, judged_under FROM violations'), [], 'violations name their plug and the policy that judged them');
       for (const table of ['enrollment_tokens', 'agents', 'events', 'violations', 'usb_register_entries', 'policy_versions', 'admin_credentials', 'usb_exceptions', 'usb_exception_uses']) {
         const rows = await first.dataSource.query(`SELECT COUNT(*) AS count FROM ${table}`);
         assert.equal(Number(rows[0].count), 0, `${table} exists and is empty`);

@@ -41,8 +41,8 @@ function device(spec: DeviceSpec) {
   };
 }
 
-/** A UsbDeviceAttached as the agent sends it, with the enforcement it applied. */
-function attached(spec: DeviceSpec, at = new Date(), exceptionId = ''): Event {
+/** A UsbDeviceAttached as the agent sends it, with the enforcement it applied under `policyVersion`. */
+function attached(spec: DeviceSpec, at = new Date(), exceptionId = '', policyVersion = '1'): Event {
   return Event.fromPartial({
     eventId: randomUUID(),
     occurredAt: stamp(at),
@@ -56,21 +56,43 @@ function attached(spec: DeviceSpec, at = new Date(), exceptionId = ''): Event {
         action: UsbEnforcementAction.USB_ENFORCEMENT_ACTION_NONE,
         reason: exceptionId === '' ? 'test' : `exception ${exceptionId}`,
         exceptionId,
-        policyVersion: '1',
+        policyVersion,
       },
     },
   });
 }
 
+/** What the agent reports on storage: the plug it belongs to and the policy it decided under. */
+interface DecisionSpec {
+  policyVersion?: string;
+  policyLineageId?: string;
+  attachedEventId?: string;
+}
+
+/** The whole disk and one partition, plain vfat or LUKS. */
+function blockDevicesOf(encrypted: boolean) {
+  return [
+    { deviceNode: '/dev/sdb', parentNode: '', sizeBytes: '16008609792' },
+    {
+      deviceNode: '/dev/sdb1',
+      parentNode: '/dev/sdb',
+      sizeBytes: '16007561216',
+      filesystemType: encrypted ? 'crypto_LUKS' : 'vfat',
+      encryption: { scheme: encrypted ? EncryptionScheme.ENCRYPTION_SCHEME_LUKS2 : EncryptionScheme.ENCRYPTION_SCHEME_NONE, fullyEncrypted: encrypted, protectionOn: encrypted },
+    },
+  ];
+}
+
 /** A UsbStorageVolumes event: one disk with one partition, plain vfat or LUKS. */
-function storageVolumes(spec: DeviceSpec, encrypted: boolean): Event {
+function storageVolumes(spec: DeviceSpec, encrypted: boolean, decided: DecisionSpec = {}, at = new Date()): Event {
   return Event.fromPartial({
     eventId: randomUUID(),
-    occurredAt: stamp(new Date()),
+    occurredAt: stamp(at),
     sequence: String(sequence++),
     userName: 'alice',
     usbStorageVolumes: {
       device: device(spec),
+      attachedEventId: decided.attachedEventId ?? '',
       blockDevices: [
         { deviceNode: '/dev/sdb', parentNode: '', sizeBytes: '16008609792' },
         {
@@ -86,9 +108,44 @@ function storageVolumes(spec: DeviceSpec, encrypted: boolean): Event {
         requestedMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,
         appliedMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,
         action: UsbEnforcementAction.USB_ENFORCEMENT_ACTION_NONE,
+        policyVersion: decided.policyVersion ?? '0',
+        policyLineageId: decided.policyLineageId ?? '',
       },
     },
   });
+}
+
+/** A UsbDeviceReevaluated as the agent sends it when a policy change altered its decision for an attached device. */
+function reevaluated(spec: DeviceSpec, plug: Event, policyVersion: string, mode: UsbEnforcementMode, previous: UsbEnforcementMode, encrypted: boolean | null = null): Event {
+  return Event.fromPartial({
+    eventId: randomUUID(),
+    occurredAt: stamp(new Date()),
+    sequence: String(sequence++),
+    userName: 'alice',
+    usbDeviceReevaluated: {
+      device: device(spec),
+      enforcement: {
+        requestedMode: mode,
+        appliedMode: mode,
+        action: mode === UsbEnforcementMode.USB_ENFORCEMENT_MODE_BLOCK ? UsbEnforcementAction.USB_ENFORCEMENT_ACTION_DEAUTHORIZED : UsbEnforcementAction.USB_ENFORCEMENT_ACTION_NONE,
+        reason: `re-evaluated under policy version ${policyVersion}`,
+        policyVersion,
+      },
+      previousAppliedMode: previous,
+      attachedEventId: plug.eventId,
+      blockDevices: encrypted === null ? [] : blockDevicesOf(encrypted),
+      allDataVolumesEncrypted: encrypted === true,
+    },
+  });
+}
+
+async function currentVersion(sut: TestCollector): Promise<string> {
+  return String((await sut.rest('GET', '/api/v1/policy')).body.version);
+}
+
+async function violationsOfPlug(sut: TestCollector, plug: Event): Promise<Array<Record<string, any>>> {
+  const all = (await sut.rest('GET', '/api/v1/violations?limit=500')).body.items as Array<Record<string, any>>;
+  return all.filter((violation) => violation.plugId === plug.eventId);
 }
 
 async function upload(t: TestContext, sut: TestCollector, agent: EnrolledAgent, events: Event[]): Promise<UploadEventsResponse> {
@@ -213,11 +270,12 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await sut.rest('GET', '/api/v1/usb-register')).body.items.length, 4);
 
       const agent = await enrollAgent(t, sut);
-      const otherProduct = attached({ productId: 0x5581, serial: 'VENDOR-WIDE' });
-      const otherVendor = attached({ vendorId: 0x090c, productId: 0x1000, serial: 'VENDOR-WIDE' });
-      const anyDevice = attached({ vendorId: 0x090c, productId: 0x1000, serial: 'ANY-DEVICE' });
-      const pinnedMatch = attached({ serial: 'PINNED', descriptorHash: HASH_A });
-      const pinnedOther = attached({ serial: 'PINNED', descriptorHash: HASH_B });
+      const version = await currentVersion(sut);
+      const otherProduct = attached({ productId: 0x5581, serial: 'VENDOR-WIDE' }, new Date(), '', version);
+      const otherVendor = attached({ vendorId: 0x090c, productId: 0x1000, serial: 'VENDOR-WIDE' }, new Date(), '', version);
+      const anyDevice = attached({ vendorId: 0x090c, productId: 0x1000, serial: 'ANY-DEVICE' }, new Date(), '', version);
+      const pinnedMatch = attached({ serial: 'PINNED', descriptorHash: HASH_A }, new Date(), '', version);
+      const pinnedOther = attached({ serial: 'PINNED', descriptorHash: HASH_B }, new Date(), '', version);
       await upload(t, sut, agent, [otherProduct, otherVendor, anyDevice, pinnedMatch, pinnedOther]);
       assert.deepEqual(await rulesOf(sut, otherProduct), []);
       assert.deepEqual(await rulesOf(sut, otherVendor), ['usb.unregistered_device']);
@@ -231,8 +289,9 @@ for (const kind of DATABASE_KINDS) {
       if (sut === null) return;
       assert.equal((await sut.rest('POST', '/api/v1/usb-register', stick())).status, 201);
       const agent = await enrollAgent(t, sut);
-      const badUsb = attached({ interfaceClasses: [8, 3] });
-      const plain = attached({});
+      assert.equal(await currentVersion(sut), '2', 'registering the stick published version 2');
+      const badUsb = attached({ interfaceClasses: [8, 3] }, new Date(), '', '2');
+      const plain = attached({}, new Date(), '', '2');
       await upload(t, sut, agent, [badUsb, plain]);
       const [violation, ...others] = await violationsOf(sut, badUsb);
       assert.equal(others.length, 0);
@@ -246,9 +305,12 @@ for (const kind of DATABASE_KINDS) {
         reason: 'test',
         registerEntryId: null,
         exceptionId: null,
-        policyVersion: '1',
+        policyVersion: '2',
         latencyMicros: '0',
+        policyLineageId: '',
       });
+      assert.equal(violation.plugId, badUsb.eventId, 'an attach is its own plug');
+      assert.deepEqual(violation.judgedUnder, { policyVersion: 2, source: 'decision', note: '' });
       assert.deepEqual(await rulesOf(sut, plain), [], 'the same stick without the HID interface is fine');
     });
 
@@ -412,7 +474,118 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await sut.rest('GET', '/api/v1/usb-exceptions?status=sleeping')).status, 400);
       assert.equal((await sut.rest('GET', `/api/v1/usb-exceptions/${randomUUID()}`)).status, 404);
     });
+
+    test('a policy change while a device stays attached is the same plug: each rule is raised once per plug, a newly broken rule once', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const agent = await enrollAgent(t, sut);
+      const M = UsbEnforcementMode;
+
+      // An unregistered stick under audit: one violation for the plug.
+      const stranger = attached({ serial: 'STRANGER' }, new Date(), '', '1');
+      await upload(t, sut, agent, [stranger]);
+      assert.deepEqual((await violationsOfPlug(sut, stranger)).map((v) => v.rule), ['usb.unregistered_device']);
+
+      // Blocking it where it sits changes its mode, not what it is: no second violation.
+      assert.equal((await sut.rest('PUT', '/api/v1/policy/usb', { unregisteredDeviceMode: 'block' })).status, 200);
+      const blocked = reevaluated({ serial: 'STRANGER' }, stranger, await currentVersion(sut), M.USB_ENFORCEMENT_MODE_BLOCK, M.USB_ENFORCEMENT_MODE_AUDIT);
+      const response = await upload(t, sut, agent, [blocked]);
+      assert.equal(response.storedCount, 1);
+      assert.deepEqual((await violationsOfPlug(sut, stranger)).map((v) => v.rule), ['usb.unregistered_device'], 'the same plug is not counted twice');
+      const listed = await sut.rest('GET', `/api/v1/events?kind=usb_device_reevaluated&agentId=${agent.agentId}`);
+      assert.equal(listed.status, 200);
+      assert.deepEqual(listed.body.items.map((item: { eventId: string }) => item.eventId), [blocked.eventId], 'listed under its own kind');
+      assert.equal(listed.body.items[0].payload.attachedEventId, stranger.eventId);
+      assert.equal(listed.body.items[0].payload.previousAppliedMode, M.USB_ENFORCEMENT_MODE_AUDIT);
+
+      // A registered stick whose entry is deleted while it is attached newly breaks a rule: raised once.
+      const entry = await sut.rest('POST', '/api/v1/usb-register', stick({ serial: 'ISSUED' }));
+      assert.equal(entry.status, 201);
+      const issued = attached({ serial: 'ISSUED' }, new Date(), '', await currentVersion(sut));
+      await upload(t, sut, agent, [issued]);
+      assert.deepEqual(await violationsOfPlug(sut, issued), []);
+      assert.equal((await sut.rest('DELETE', `/api/v1/usb-register/${entry.body.id}`)).status, 204);
+      const unregisteredNow = await currentVersion(sut);
+      const first = reevaluated({ serial: 'ISSUED' }, issued, unregisteredNow, M.USB_ENFORCEMENT_MODE_BLOCK, M.USB_ENFORCEMENT_MODE_ALLOW);
+      await upload(t, sut, agent, [first]);
+      const [raised, ...more] = await violationsOfPlug(sut, issued);
+      assert.equal(more.length, 0);
+      assert.equal(raised.rule, 'usb.unregistered_device');
+      assert.equal(raised.eventId, first.eventId, 'raised by the re-evaluation');
+      assert.match(raised.summary, new RegExp(`still attached when policy version ${unregisteredNow} took effect`));
+      assert.deepEqual(raised.judgedUnder, { policyVersion: Number(unregisteredNow), source: 'decision', note: '' });
+      assert.equal((await sut.rest('PUT', '/api/v1/policy/usb', { unregisteredDeviceMode: 'read_only' })).status, 200);
+      await upload(t, sut, agent, [reevaluated({ serial: 'ISSUED' }, issued, await currentVersion(sut), M.USB_ENFORCEMENT_MODE_READ_ONLY, M.USB_ENFORCEMENT_MODE_BLOCK)]);
+      assert.equal((await violationsOfPlug(sut, issued)).length, 1, 'still one for this plug');
+
+      // Once a reviewer resolved it, a later change that still finds it breaking the rule raises it again.
+      assert.equal((await sut.rest('PATCH', `/api/v1/violations/${raised.id}`, { status: 'resolved', note: 'holder asked to hand it in' })).status, 200);
+      await upload(t, sut, agent, [reevaluated({ serial: 'ISSUED' }, issued, await currentVersion(sut), M.USB_ENFORCEMENT_MODE_BLOCK, M.USB_ENFORCEMENT_MODE_READ_ONLY)]);
+      assert.deepEqual((await violationsOfPlug(sut, issued)).map((v) => v.status).sort(), ['open', 'resolved']);
+
+      // A re-plug is a new plug, and raises anew.
+      const replug = attached({ serial: 'STRANGER' }, new Date(), '', await currentVersion(sut));
+      await upload(t, sut, agent, [replug]);
+      assert.deepEqual((await violationsOfPlug(sut, replug)).map((v) => v.rule), ['usb.unregistered_device']);
+    });
+
+    test('storage reports of one plug raise usb.unencrypted_media once, however often its mounts change', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      assert.equal((await sut.rest('POST', '/api/v1/usb-register', stick())).status, 201);
+      assert.equal((await sut.rest('PUT', '/api/v1/policy/usb', { requireEncryptedMedia: true })).status, 200);
+      const agent = await enrollAgent(t, sut);
+      const version = await currentVersion(sut);
+      const plug = attached({}, new Date(), '', version);
+      const disk = storageVolumes({}, false, { policyVersion: version, attachedEventId: plug.eventId });
+      const mounted = storageVolumes({}, false, { policyVersion: version, attachedEventId: plug.eventId });
+      await upload(t, sut, agent, [plug, disk]);
+      await upload(t, sut, agent, [mounted]);
+      const violations = await violationsOfPlug(sut, plug);
+      assert.deepEqual(violations.map((v) => [v.rule, v.eventId]), [['usb.unencrypted_media', disk.eventId]]);
+      // The same plug re-evaluated with its plain volumes (say the mode went to read-only): still one.
+      await upload(t, sut, agent, [reevaluated({}, plug, version, UsbEnforcementMode.USB_ENFORCEMENT_MODE_READ_ONLY, UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT, false)]);
+      assert.equal((await violationsOfPlug(sut, plug)).length, 1);
+    });
+
+    test('an event is judged by the policy the agent decided under; an unknown version falls back to the newest and says so', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      assert.equal((await sut.rest('POST', '/api/v1/usb-register', stick())).status, 201);
+      const agent = await enrollAgent(t, sut);
+      const before = await currentVersion(sut);
+      const lineage = (await sut.rest('GET', '/api/v1/policy')).body.lineageId as string;
+      const decidedAt = new Date();
+      // The agent saw the plain stick's volumes while encrypted media was not yet required...
+      const late = storageVolumes({}, false, { policyVersion: before, policyLineageId: lineage }, decidedAt);
+      // ...and only uploads them after the policy changed.
+      assert.equal((await sut.rest('PUT', '/api/v1/policy/usb', { requireEncryptedMedia: true })).status, 200);
+      const after = await currentVersion(sut);
+      assert.notEqual(after, before);
+      const current = storageVolumes({}, false, { policyVersion: after, policyLineageId: lineage });
+      await upload(t, sut, agent, [late, current]);
+      assert.deepEqual(await rulesOf(sut, late), [], `judged by version ${before}, under which nothing was wrong`);
+      const [judged] = await violationsOf(sut, current);
+      assert.equal(judged.rule, 'usb.unencrypted_media');
+      assert.deepEqual(judged.judgedUnder, { policyVersion: Number(after), source: 'decision', note: '' });
+      assert.equal(judged.enforcement.policyLineageId, lineage);
+
+      const noVersion = storageVolumes({}, false, { policyVersion: '0' });
+      const otherLineage = storageVolumes({}, false, { policyVersion: before, policyLineageId: randomUUID() });
+      const neverPublished = storageVolumes({}, false, { policyVersion: '99', policyLineageId: lineage });
+      await upload(t, sut, agent, [noVersion, otherLineage, neverPublished]);
+      for (const [event, why] of [
+        [noVersion, /named no policy version/],
+        [otherLineage, /another policy lineage/],
+        [neverPublished, /version 99, which this collector never published/],
+      ] as const) {
+        const [violation, ...others] = await violationsOf(sut, event);
+        assert.equal(others.length, 0);
+        assert.equal(violation?.rule, 'usb.unencrypted_media', 'judged by the newest version, which requires encryption');
+        assert.equal(violation.judgedUnder.source, 'newest');
+        assert.equal(violation.judgedUnder.policyVersion, Number(after));
+        assert.match(violation.judgedUnder.note, why);
+      }
+    });
   });
 }
-
-

@@ -81,6 +81,7 @@ const ENFORCEMENT = {
   exceptionId: '55555555-5555-4555-8555-555555555555',
   latencyMicros: '1500',
   policyVersion: '3',
+  policyLineageId: '3c1b7a0e-0d57-4b7e-9a51-7c2e8f3d9b40',
 };
 
 function storageVolumes(payload: Record<string, unknown> = {}) {
@@ -139,4 +140,40 @@ test('a UsbStorageVolumes event is stored with its block devices, and its fields
   assert.equal(path({ blockDevices: new Array(129).fill({ deviceNode: '/dev/sdb' }) }), 'events[0].usb_storage_volumes.block_devices');
   assert.equal(path({ allDataVolumesEncrypted: 'yes' }), 'events[0].usb_storage_volumes.all_data_volumes_encrypted');
   assert.equal(path({ enforcement: { ...ENFORCEMENT, policyVersion: 'v3' } }), 'events[0].usb_storage_volumes.enforcement.policy_version');
+  assert.equal(path({ enforcement: { ...ENFORCEMENT, policyLineageId: 'production' } }), 'events[0].usb_storage_volumes.enforcement.policy_lineage_id');
+  assert.equal(path({ attachedEventId: 'the-first-plug' }), 'events[0].usb_storage_volumes.attached_event_id');
+  const attachedEventId = '66666666-6666-4666-8666-666666666666';
+  assert.equal(validateUploadBatch({ batchId: BATCH_ID, events: [storageVolumes({ attachedEventId: attachedEventId.toUpperCase() })] }).events[0].payload.attachedEventId, attachedEventId);
+});
+
+test('a UsbDeviceReevaluated is its own kind, names its plug and needs a decision; its fields are checked with their paths', () => {
+  const attach = event().usbDeviceAttached;
+  const reevaluated = (payload: Record<string, unknown> = {}) =>
+    event({
+      usbDeviceAttached: undefined,
+      usbDeviceReevaluated: {
+        device: attach.device,
+        enforcement: { ...ENFORCEMENT, action: 'USB_ENFORCEMENT_ACTION_SET_READ_WRITE' },
+        previousAppliedMode: 'USB_ENFORCEMENT_MODE_READ_ONLY',
+        previousPolicyVersion: '2',
+        attachedEventId: '66666666-6666-4666-8666-666666666666',
+        blockDevices: [{ deviceNode: '/dev/sdb' }],
+        allDataVolumesEncrypted: false,
+        ...payload,
+      },
+    });
+  const sut = validateUploadBatch({ batchId: BATCH_ID, events: [reevaluated()] }).events[0];
+  assert.equal(sut.kind, 'usb_device_reevaluated');
+  assert.equal(sut.payload.previousAppliedMode, 'USB_ENFORCEMENT_MODE_READ_ONLY');
+  assert.equal(sut.payload.previousPolicyVersion, '2');
+  assert.equal(sut.payload.attachedEventId, '66666666-6666-4666-8666-666666666666');
+  assert.equal((sut.payload.enforcement as { action: string }).action, 'USB_ENFORCEMENT_ACTION_SET_READ_WRITE');
+  assert.equal(sut.payload.storageEnforcement, null);
+
+  const path = (payload: Record<string, unknown>) => problem({ batchId: BATCH_ID, events: [reevaluated(payload)] }).path;
+  assert.equal(path({ enforcement: undefined }), 'events[0].usb_device_reevaluated.enforcement');
+  assert.equal(path({ previousAppliedMode: 'USB_ENFORCEMENT_MODE_SOMETIMES' }), 'events[0].usb_device_reevaluated.previous_applied_mode');
+  assert.equal(path({ attachedEventId: 'plug-1' }), 'events[0].usb_device_reevaluated.attached_event_id');
+  assert.equal(path({ storageEnforcement: { ...ENFORCEMENT, action: 'USB_ENFORCEMENT_ACTION_MELT' } }), 'events[0].usb_device_reevaluated.storage_enforcement.action');
+  assert.equal(path({ blockDevices: [{ deviceNode: '' }] }), 'events[0].usb_device_reevaluated.block_devices[0].device_node');
 });

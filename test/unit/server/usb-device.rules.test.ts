@@ -188,6 +188,7 @@ test('the enforcement the agent reported travels with the violation, in REST wor
     exceptionId: null,
     policyVersion: '4',
     latencyMicros: '1200',
+    policyLineageId: '',
   });
 });
 

@@ -29,6 +29,7 @@ export const EVENT_KINDS = {
   destinationAccess: 'destination_access',
   agentStatus: 'agent_status',
   usbStorageVolumes: 'usb_storage_volumes',
+  usbDeviceReevaluated: 'usb_device_reevaluated',
 } as const;
 export type PayloadField = keyof typeof EVENT_KINDS;
 export type EventKind = (typeof EVENT_KINDS)[PayloadField];
@@ -131,6 +132,17 @@ const PAYLOAD_VALIDATORS: Record<PayloadField, PayloadValidator> = {
     blockDevices: list(p.blockDevices, `${path}.block_devices`, 128, (item, itemPath) => blockDevice(item, itemPath)),
     allDataVolumesEncrypted: bool(p.allDataVolumesEncrypted, `${path}.all_data_volumes_encrypted`),
     enforcement: optional(p.enforcement, (e) => enforcementDecision(e, `${path}.enforcement`)),
+    attachedEventId: optionalUuid(p.attachedEventId, `${path}.attached_event_id`),
+  }),
+  usbDeviceReevaluated: (p, path) => ({
+    device: usbDevice(required(p.device, `${path}.device`), `${path}.device`),
+    enforcement: enforcementDecision(required(p.enforcement, `${path}.enforcement`), `${path}.enforcement`),
+    previousAppliedMode: enumValue(p.previousAppliedMode, `${path}.previous_applied_mode`, UsbEnforcementMode),
+    previousPolicyVersion: uint64(p.previousPolicyVersion, `${path}.previous_policy_version`),
+    attachedEventId: optionalUuid(p.attachedEventId, `${path}.attached_event_id`),
+    blockDevices: list(p.blockDevices, `${path}.block_devices`, 128, (item, itemPath) => blockDevice(item, itemPath)),
+    allDataVolumesEncrypted: bool(p.allDataVolumesEncrypted, `${path}.all_data_volumes_encrypted`),
+    storageEnforcement: optional(p.storageEnforcement, (e) => enforcementDecision(e, `${path}.storage_enforcement`)),
   }),
   usbDeviceDetached: (p, path) => ({ device: usbDevice(required(p.device, `${path}.device`), `${path}.device`) }),
   volumeMounted: (p, path) => ({
@@ -233,7 +245,15 @@ function enforcementDecision(raw: unknown, path: string): Record<string, unknown
     exceptionId: exceptionId.toLowerCase(),
     latencyMicros: uint64(e.latencyMicros, `${path}.latency_micros`),
     policyVersion: uint64(e.policyVersion, `${path}.policy_version`),
+    policyLineageId: optionalUuid(e.policyLineageId, `${path}.policy_lineage_id`),
   };
+}
+
+/** A UUID (stored lower-case) or empty. */
+function optionalUuid(value: unknown, path: string): string {
+  const id = text(value, path, 36);
+  if (id !== '' && !UUID.test(id)) throw new FieldError(path, `must be a UUID or empty, got ${describe(id)}`);
+  return id.toLowerCase();
 }
 
 function blockDevice(raw: unknown, path: string): Record<string, unknown> {

@@ -4,8 +4,18 @@ import { invalidArgument } from '../../common/grpc-errors';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import type { UploadEventsResponse } from '../../generated/mamori/v1/telemetry';
 import { JsonLogger } from '../../logging/json-logger';
-import { policyDocumentFrom } from '../policy/policy-document';
-import { EvaluationException, evaluateUsbEvent, evaluatorPolicy, reportedExceptionId, ViolationDraft } from '../violations/usb-device.rules';
+import { POLICY_LINEAGE_SETTING } from '../../database/migrations/1732800000000-collector-settings';
+import { policyDocumentFrom, type PolicyDocument } from '../policy/policy-document';
+import {
+  choosePolicyVersion,
+  EvaluationException,
+  evaluateUsbEvent,
+  evaluatorPolicy,
+  reportedExceptionId,
+  reportedPolicyOf,
+  USB_RULE_EVENT_KINDS,
+  ViolationDraft,
+} from '../violations/usb-device.rules';
 import { BatchValidationError, validateUploadBatch, ValidatedEvent } from './event-validation';
 
 export const INVALID_EVENT_INDEX_TRAILER = 'mamori-invalid-event-index';
@@ -71,25 +81,31 @@ export class IngestService {
   }
 
   /**
-   * Judges the USB events this call stored against the newest policy version (read inside the
-   * transaction, so a version published by another collector process counts too) and the
-   * exceptions of this agent as they held at each event's own time. Records every use of an
-   * exception: the one the collector's verdict relied on, and the one the agent says it applied.
+   * Judges the USB events this call stored against the policy the agent decided under (the
+   * version its decision names, read inside the transaction; the newest when that version is
+   * unknown here, which the violation records) and the exceptions of this agent as they held at
+   * each event's own time. Records every use of an exception: the one the collector's verdict
+   * relied on, and the one the agent says it applied.
    */
   private async evaluateRules(sql: SqlExecutor, agentId: string, fresh: ValidatedEvent[]): Promise<{ drafts: ViolationDraft[]; hostname: string }> {
-    const candidates = fresh.filter((event) => event.kind === 'usb_device_attached' || event.kind === 'usb_storage_volumes');
+    const candidates = fresh.filter((event) => USB_RULE_EVENT_KINDS.includes(event.kind));
     if (candidates.length === 0) return { drafts: [], hostname: '' };
-    const newest = await sql.query<{ document: string }>('SELECT document FROM policy_versions ORDER BY version DESC LIMIT 1');
-    const document = policyDocumentFrom(newest.length === 0 ? null : JSON.parse(newest[0].document));
+    const lineage = await sql.query<{ value: string }>('SELECT value FROM collector_settings WHERE name = ?', [POLICY_LINEAGE_SETTING]);
+    const collectorLineage = lineage[0]?.value ?? '';
+    const documents = await this.policyDocumentsFor(sql, candidates, collectorLineage);
     const earliest = Math.min(...candidates.map((event) => event.occurredAtMs));
-    const usb = evaluatorPolicy(document, await this.exceptionsHeldSince(sql, agentId, earliest));
+    const exceptions = await this.exceptionsHeldSince(sql, agentId, earliest);
     const agent = await sql.query<{ hostname: string }>('SELECT hostname FROM agents WHERE id = ?', [agentId]);
     const hostname = agent[0]?.hostname ?? '';
     const drafts: ViolationDraft[] = [];
     for (const event of candidates) {
-      const outcome = evaluateUsbEvent(event, { agentId, hostname }, usb);
+      const choice = choosePolicyVersion(reportedPolicyOf(event), collectorLineage, (version) => documents.has(version));
+      const version = choice.version ?? documents.newest;
+      const usb = evaluatorPolicy(documents.get(version) ?? policyDocumentFrom(null), exceptions);
+      const judgedUnder = { policyVersion: version, source: choice.version === null ? ('newest' as const) : ('decision' as const), note: choice.note };
+      const outcome = evaluateUsbEvent(event, { agentId, hostname }, usb, judgedUnder);
       drafts.push(...outcome.drafts);
-      if (event.kind !== 'usb_device_attached') continue;
+      if (event.kind === 'usb_storage_volumes') continue;
       const used = new Set([outcome.exceptionId ?? '', reportedExceptionId(event)].filter((id) => id !== ''));
       for (const exceptionId of used) {
         // Only this agent's own exceptions: an id the agent names for another agent is not a use of it.
@@ -102,6 +118,33 @@ export class IngestService {
       }
     }
     return { drafts, hostname };
+  }
+
+  /** The stored documents of the versions these events name (when of this lineage), and the newest. */
+  private async policyDocumentsFor(
+    sql: SqlExecutor,
+    events: ValidatedEvent[],
+    collectorLineage: string,
+  ): Promise<{ has(version: number): boolean; get(version: number): PolicyDocument | undefined; newest: number }> {
+    const wanted = new Set<number>();
+    for (const event of events) {
+      const reported = reportedPolicyOf(event);
+      const version = Number(reported.version);
+      if (Number.isSafeInteger(version) && version > 0 && (reported.lineageId === '' || reported.lineageId === collectorLineage)) wanted.add(version);
+    }
+    const documents = new Map<number, PolicyDocument>();
+    const newest = await sql.query<{ version: string | number; document: string }>('SELECT version, document FROM policy_versions ORDER BY version DESC LIMIT 1');
+    const newestVersion = newest.length === 0 ? 0 : Number(newest[0].version);
+    if (newest.length > 0) documents.set(newestVersion, policyDocumentFrom(JSON.parse(newest[0].document)));
+    const missing = [...wanted].filter((version) => !documents.has(version));
+    if (missing.length > 0) {
+      const rows = await sql.query<{ version: string | number; document: string }>(
+        `SELECT version, document FROM policy_versions WHERE version IN (${missing.map(() => '?').join(', ')})`,
+        missing,
+      );
+      for (const row of rows) documents.set(Number(row.version), policyDocumentFrom(JSON.parse(row.document)));
+    }
+    return { has: (version) => documents.has(version), get: (version) => documents.get(version), newest: newestVersion };
   }
 
   /** This agent's approved exceptions whose window reaches past `sinceMs`, revoked ones ending at their revocation. */
@@ -138,8 +181,29 @@ export class IngestService {
     }));
   }
 
-  private async insertViolations(sql: SqlExecutor, agentId: string, hostname: string, drafts: ViolationDraft[], now: Date): Promise<number> {
-    if (drafts.length === 0) return 0;
+  /**
+   * Stores the drafts, at most one unresolved (open or acknowledged) violation per agent, plug and
+   * rule: a rule this plug already has unresolved, from an earlier batch or earlier in this one,
+   * is not raised again. A plug whose violation was resolved or dismissed may raise it anew.
+   */
+  private async insertViolations(sql: SqlExecutor, agentId: string, hostname: string, all: ViolationDraft[], now: Date): Promise<number> {
+    if (all.length === 0) return 0;
+    const plugs = [...new Set(all.map((draft) => draft.plugId))];
+    const taken = new Set<string>();
+    for (let start = 0; start < plugs.length; start += VIOLATION_ROWS_PER_STATEMENT) {
+      const chunk = plugs.slice(start, start + VIOLATION_ROWS_PER_STATEMENT);
+      const rows = await sql.query<{ plug_id: string; rule: string }>(
+        `SELECT plug_id, rule FROM violations WHERE agent_id = ? AND status IN ('open', 'acknowledged') AND plug_id IN (${chunk.map(() => '?').join(', ')})`,
+        [agentId, ...chunk],
+      );
+      for (const row of rows) taken.add(`${row.plug_id} ${row.rule}`);
+    }
+    const drafts = all.filter((draft) => {
+      const key = `${draft.plugId} ${draft.rule}`;
+      if (taken.has(key)) return false;
+      taken.add(key);
+      return true;
+    });
     let created = 0;
     for (let start = 0; start < drafts.length; start += VIOLATION_ROWS_PER_STATEMENT) {
       const chunk = drafts.slice(start, start + VIOLATION_ROWS_PER_STATEMENT);
@@ -161,11 +225,13 @@ export class IngestService {
           draft.summary,
           null,
           now,
+          draft.plugId,
+          JSON.stringify(draft.judgedUnder),
         );
       }
       const rows = await sql.query<{ id: string }>(
-        `INSERT INTO violations (id, rule, severity, status, agent_id, event_id, hostname, user_name, device, enforcement, occurred_at, detected_at, summary, note, updated_at)
-         VALUES ${rowsOf(chunk.length, 15)}
+        `INSERT INTO violations (id, rule, severity, status, agent_id, event_id, hostname, user_name, device, enforcement, occurred_at, detected_at, summary, note, updated_at, plug_id, judged_under)
+         VALUES ${rowsOf(chunk.length, 17)}
          ON CONFLICT (agent_id, event_id, rule) DO NOTHING
          RETURNING id`,
         params,

@@ -7,7 +7,7 @@ import { toUsbHex } from '../../common/usb-hex';
 import type { UsbDevice } from '../../generated/mamori/v1/common';
 import type { PolicyDocument } from '../policy/policy-document';
 import { usbModeName, usbModeToProto, type UsbExceptionModeName } from '../policy/usb-modes';
-import type { SerialQualityName, ViolationDevice, ViolationEnforcement, ViolationSeverity } from './violation.entity';
+import type { SerialQualityName, ViolationDevice, ViolationEnforcement, ViolationJudgement, ViolationSeverity } from './violation.entity';
 
 /**
  * The USB rules, decided by the same pure evaluator the agent enforces with
@@ -33,11 +33,17 @@ export interface RuleEvent {
   payload: Record<string, unknown>;
 }
 
+/** The event kinds the USB rules judge. */
+export const USB_RULE_EVENT_KINDS: readonly string[] = ['usb_device_attached', 'usb_storage_volumes', 'usb_device_reevaluated'];
+
 /** A violation before it has an id and a detection time. */
 export interface ViolationDraft {
   rule: string;
   severity: ViolationSeverity;
   eventId: string;
+  /** The plug it belongs to: the event id of the device's UsbDeviceAttached; each rule counts once per plug. */
+  plugId: string;
+  judgedUnder: ViolationJudgement;
   occurredAtMs: number;
   userName: string;
   device: ViolationDevice;
@@ -104,41 +110,102 @@ export function evaluatorPolicy(document: PolicyDocument, exceptions: readonly E
   };
 }
 
+/** The policy version the agent says it decided under, as its event reports it. */
+export interface ReportedPolicy {
+  version: string;
+  lineageId: string;
+}
+
+/** Which stored policy version judges an event, and why when it is not the agent's own. */
+export interface PolicyChoice {
+  /** The version to judge by; null means the newest. */
+  version: number | null;
+  /** Empty when the agent's version is used; otherwise why the newest is used instead. */
+  note: string;
+}
+
+/** The policy version and lineage named by the event's decision ('0' and '' when it names none). */
+export function reportedPolicyOf(event: RuleEvent): ReportedPolicy {
+  const enforcement = event.payload.enforcement as { policyVersion?: unknown; policyLineageId?: unknown } | null | undefined;
+  return {
+    version: typeof enforcement?.policyVersion === 'string' ? enforcement.policyVersion : '0',
+    lineageId: typeof enforcement?.policyLineageId === 'string' ? enforcement.policyLineageId : '',
+  };
+}
+
+/**
+ * An event is judged by the policy in force when the agent decided: the version its decision
+ * names, if this database published it. A version of 0, one from another lineage (a recreated
+ * or foreign database numbers from 1 again) or one this database never published cannot be
+ * trusted, and the newest version judges instead, with the reason. An empty lineage (agents
+ * before lineages were reported) is taken as this database's.
+ */
+export function choosePolicyVersion(reported: ReportedPolicy, collectorLineageId: string, isPublished: (version: number) => boolean): PolicyChoice {
+  const version = Number(reported.version);
+  if (!Number.isSafeInteger(version) || version <= 0) return { version: null, note: 'the agent named no policy version for its decision, so the newest version judged it' };
+  if (reported.lineageId !== '' && reported.lineageId !== collectorLineageId) {
+    return { version: null, note: `the agent decided under version ${version} of another policy lineage (${reported.lineageId}), so the newest version judged it` };
+  }
+  if (!isPublished(version)) return { version: null, note: `the agent decided under version ${version}, which this collector never published, so the newest version judged it` };
+  return { version, note: '' };
+}
+
+/**
+ * The plug an event belongs to: a UsbDeviceAttached is the plug itself; storage and
+ * re-evaluation events name their attach (older agents do not: then the event stands alone).
+ */
+export function plugIdOf(event: RuleEvent): string {
+  if (event.kind === 'usb_device_attached') return event.eventId;
+  const attached = event.payload.attachedEventId;
+  return typeof attached === 'string' && attached !== '' ? attached : event.eventId;
+}
+
 /**
  * usb.unregistered_device (high) and usb.storage_with_hid (critical) from UsbDeviceAttached;
- * usb.unencrypted_media (high) from UsbStorageVolumes. Exception windows are judged at the
- * event's own time (occurred_at), so a use inside the window uploaded after it ended is no
- * violation, and a plug after the end is one.
+ * usb.unencrypted_media (high) from UsbStorageVolumes; from UsbDeviceReevaluated (a policy change
+ * while the device stayed attached) every rule the device breaks under the new version. `usb` is
+ * the policy the event is judged by (see choosePolicyVersion), `judgedUnder` says which it was.
+ * Exception windows are judged at the event's own time (occurred_at), so a use inside the window
+ * uploaded after it ended is no violation, and a plug after the end is one. Each draft names its
+ * plug; the store keeps one unresolved violation per rule and plug.
  */
-export function evaluateUsbEvent(event: RuleEvent, context: RuleContext, usb: EvaluatorUsbPolicy): UsbRuleOutcome {
-  if (event.kind !== 'usb_device_attached' && event.kind !== 'usb_storage_volumes') return { drafts: [], exceptionId: null };
+export function evaluateUsbEvent(event: RuleEvent, context: RuleContext, usb: EvaluatorUsbPolicy, judgedUnder: ViolationJudgement = NEWEST_UNKNOWN): UsbRuleOutcome {
+  if (!USB_RULE_EVENT_KINDS.includes(event.kind)) return { drafts: [], exceptionId: null };
   const device = event.payload.device as UsbDevice | undefined | null;
   if (device === undefined || device === null) return { drafts: [], exceptionId: null };
   const evaluated = evaluatorDevice(device);
   let verdict = evaluateUsbDevice(evaluated, usb, { agentId: context.agentId, userName: event.userName, at: new Date(event.occurredAtMs) });
-  // The attach raises the device rules; the volumes event only adds what its block devices tell.
+  // The attach raises the device rules; the volumes event only adds what its block devices tell;
+  // a re-evaluation raises whatever the device breaks now (the store drops what this plug already has).
   let rules: UsbRuleName[] = verdict.violations;
-  let blockDevices: EvaluatorBlockDevice[] = [];
+  const blockDevices = (event.payload.blockDevices ?? []) as EvaluatorBlockDevice[];
   if (event.kind === 'usb_storage_volumes') {
-    blockDevices = (event.payload.blockDevices ?? []) as EvaluatorBlockDevice[];
     verdict = evaluateUsbStorage(verdict, blockDevices, usb);
     rules = verdict.violations.filter((rule) => rule === 'usb.unencrypted_media');
+  } else if (event.kind === 'usb_device_reevaluated' && blockDevices.length > 0) {
+    verdict = evaluateUsbStorage(verdict, blockDevices, usb);
+    rules = verdict.violations;
   }
   const enforcement = enforcementOf(event.payload.enforcement);
+  const plugId = plugIdOf(event);
   return {
     drafts: rules.map((rule) => ({
       rule,
       severity: USB_RULE_SEVERITY[rule],
       eventId: event.eventId,
+      plugId,
+      judgedUnder,
       occurredAtMs: event.occurredAtMs,
       userName: event.userName,
       device: violationDevice(device),
       enforcement,
-      summary: summaryOf(rule, device, event.userName, context.hostname, verdict, blockDevices),
+      summary: summaryOf(rule, device, event.userName, context.hostname, verdict, blockDevices, event.kind === 'usb_device_reevaluated' ? judgedUnder.policyVersion : null),
     })),
-    exceptionId: event.kind === 'usb_device_attached' && verdict.basis === 'exception' ? verdict.exceptionId : null,
+    exceptionId: event.kind !== 'usb_storage_volumes' && verdict.basis === 'exception' ? verdict.exceptionId : null,
   };
 }
+
+const NEWEST_UNKNOWN: ViolationJudgement = { policyVersion: 0, source: 'newest', note: '' };
 
 /** The exception the agent says it let the device in under, empty when none. */
 export function reportedExceptionId(event: RuleEvent): string {
@@ -181,10 +248,24 @@ function enforcementOf(raw: unknown): ViolationEnforcement | null {
     exceptionId: e.exceptionId === '' ? null : (e.exceptionId ?? null),
     policyVersion: e.policyVersion ?? '0',
     latencyMicros: e.latencyMicros ?? '0',
+    policyLineageId: e.policyLineageId ?? '',
   };
 }
 
-function summaryOf(rule: UsbRuleName, device: UsbDevice, userName: string, hostname: string, verdict: UsbDeviceVerdict, blockDevices: EvaluatorBlockDevice[]): string {
+function summaryOf(
+  rule: UsbRuleName,
+  device: UsbDevice,
+  userName: string,
+  hostname: string,
+  verdict: UsbDeviceVerdict,
+  blockDevices: EvaluatorBlockDevice[],
+  reevaluatedUnder: number | null,
+): string {
+  const text = plugSummary(rule, device, userName, hostname, verdict, blockDevices);
+  return reevaluatedUnder === null ? text : `${text.slice(0, -1)}; it was still attached when policy version ${reevaluatedUnder} took effect.`;
+}
+
+function plugSummary(rule: UsbRuleName, device: UsbDevice, userName: string, hostname: string, verdict: UsbDeviceVerdict, blockDevices: EvaluatorBlockDevice[]): string {
   const name = [device.manufacturer, device.product].filter((part) => part !== '').join(' ') || 'USB mass-storage device';
   const id = `${toUsbHex(device.vendorId)}:${toUsbHex(device.productId)}, ${device.serial === '' ? 'no serial number' : `serial ${device.serial}`}`;
   const where = `on ${hostname || 'an unnamed host'} ${userName === '' ? 'with nobody logged in' : `by user ${userName}`}`;

@@ -31,9 +31,20 @@ export interface ViolationEnforcement {
   exceptionId: string | null;
   policyVersion: string;
   latencyMicros: string;
+  /** The lineage of policyVersion as the agent reported it; empty for agents that do not. */
+  policyLineageId?: string;
 }
 
-/** A rule hit on one stored event; unique per (agent, event, rule). */
+/** Which policy version the collector judged the event by. */
+export interface ViolationJudgement {
+  policyVersion: number;
+  /** `decision`: the version the agent decided under; `newest`: that one was unknown here (see note). */
+  source: 'decision' | 'newest';
+  /** Why the newest version judged, empty when the agent's own version did. */
+  note: string;
+}
+
+/** A rule hit on one stored event; unique per (agent, event, rule), and at most one unresolved per (agent, plug, rule). */
 @Entity({ name: 'violations' })
 export class ViolationEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
@@ -78,6 +89,14 @@ export class ViolationEntity {
 
   @Column({ type: 'text', nullable: true })
   note!: string | null;
+
+  /** The event id of the UsbDeviceAttached that began the plug; one unresolved violation per rule and plug. */
+  @Column({ name: 'plug_id', type: 'varchar', length: 36, nullable: true })
+  plugId!: string | null;
+
+  /** Null for violations stored before the collector recorded it. */
+  @Column({ name: 'judged_under', type: 'text', nullable: true, transformer: jsonText })
+  judgedUnder!: ViolationJudgement | null;
 
   @Column({ name: 'updated_at', type: 'bigint', transformer: epochMillis })
   updatedAt!: Date;

@@ -23,12 +23,19 @@ class ViolationDeviceView {
 class ViolationEnforcementView {
   @ApiProperty({ enum: ['allow', 'audit', 'read_only', 'block', 'unspecified'] }) requestedMode!: string;
   @ApiProperty({ enum: ['allow', 'audit', 'read_only', 'block', 'unspecified'], description: 'lower than requested when the agent could not enforce' }) appliedMode!: string;
-  @ApiProperty({ enum: ['none', 'authorized', 'deauthorized', 'set_read_only', 'not_possible', 'unspecified'] }) action!: string;
+  @ApiProperty({ enum: ['none', 'authorized', 'deauthorized', 'set_read_only', 'set_read_write', 'not_possible', 'unspecified'] }) action!: string;
   @ApiProperty() reason!: string;
   @ApiProperty({ nullable: true, type: String }) registerEntryId!: string | null;
   @ApiProperty({ nullable: true, type: String }) exceptionId!: string | null;
   @ApiProperty({ description: 'the policy version the agent decided under' }) policyVersion!: string;
   @ApiProperty() latencyMicros!: string;
+  @ApiProperty({ description: "that version's lineage as the agent reported it, empty when it did not" }) policyLineageId!: string;
+}
+
+class ViolationJudgementView {
+  @ApiProperty({ description: 'the policy version the collector judged the event by' }) policyVersion!: number;
+  @ApiProperty({ enum: ['decision', 'newest'], description: "decision: the version the agent decided under; newest: that version was unknown here (see note)" }) source!: string;
+  @ApiProperty({ description: 'why the newest version judged, empty otherwise' }) note!: string;
 }
 
 export class ViolationView {
@@ -45,6 +52,9 @@ export class ViolationView {
   @ApiProperty({ description: 'when it happened, by the agent clock' }) occurredAt!: string;
   @ApiProperty({ description: 'when the collector stored it' }) detectedAt!: string;
   @ApiProperty() eventId!: string;
+  @ApiProperty({ nullable: true, type: String, description: "the plug: the event id of the device's attach; one unresolved violation per rule and plug" }) plugId!: string | null;
+  @ApiProperty({ type: ViolationJudgementView, nullable: true, description: 'which policy version judged the event; null for violations stored before this was recorded' })
+  judgedUnder!: ViolationJudgementView | null;
   @ApiProperty() summary!: string;
   @ApiProperty({ nullable: true, type: String }) note!: string | null;
   @ApiProperty() updatedAt!: string;
@@ -66,10 +76,12 @@ export function violationView(violation: ViolationEntity): ViolationView {
     userName: violation.userName,
     // Violations stored before serial quality was reported have none.
     device: { ...violation.device, serialQuality: violation.device.serialQuality ?? 'unspecified' },
-    enforcement: violation.enforcement,
+    enforcement: violation.enforcement === null ? null : { ...violation.enforcement, policyLineageId: violation.enforcement.policyLineageId ?? '' },
     occurredAt: violation.occurredAt.toISOString(),
     detectedAt: violation.detectedAt.toISOString(),
     eventId: violation.eventId,
+    plugId: violation.plugId,
+    judgedUnder: violation.judgedUnder,
     summary: violation.summary,
     note: violation.note,
     updatedAt: violation.updatedAt.toISOString(),
