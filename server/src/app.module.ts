@@ -5,6 +5,7 @@ import { AgentsModule } from './modules/agents/agents.module';
 import { EnrollmentModule } from './modules/enrollment/enrollment.module';
 import { HealthModule } from './modules/health/health.module';
 import { IngestModule } from './modules/ingest/ingest.module';
+import { LedgerModule } from './modules/ledger/ledger.module';
 import { PolicyModule } from './modules/policy/policy.module';
 import { UsbExceptionsModule } from './modules/usb-exceptions/usb-exceptions.module';
 import { UsbRegisterModule } from './modules/usb-register/usb-register.module';
@@ -23,6 +24,7 @@ export class AppModule {
         EnrollmentModule,
         HealthModule,
         IngestModule,
+        LedgerModule,
         PolicyModule,
         UsbExceptionsModule,
         UsbRegisterModule,

@@ -23,6 +23,10 @@ export interface CollectorConfig {
   grpcMaxMessageBytes: number;
   heartbeatSeconds: number;
   agentCertDays: number;
+  /** An enrolled agent unheard for this long raises agent.silent (default 3 days: a long weekend plus a day). */
+  agentSilentAfterSeconds: number;
+  /** How often the ledger sweeper looks for silent agents and overdue loans. */
+  ledgerSweepSeconds: number;
   logLevel: LogLevel;
 }
 
@@ -51,6 +55,8 @@ const KNOWN_VARIABLES = [
   'MAMORI_GRPC_MAX_MESSAGE_BYTES',
   'MAMORI_HEARTBEAT_SECONDS',
   'MAMORI_AGENT_CERT_DAYS',
+  'MAMORI_AGENT_SILENT_AFTER_SECONDS',
+  'MAMORI_LEDGER_SWEEP_SECONDS',
   'MAMORI_LOG_LEVEL',
 ] as const;
 type Variable = (typeof KNOWN_VARIABLES)[number];
@@ -105,6 +111,8 @@ export function loadCollectorConfig(
     grpcMaxMessageBytes: integer('MAMORI_GRPC_MAX_MESSAGE_BYTES', value('MAMORI_GRPC_MAX_MESSAGE_BYTES'), 4_194_304, 1024, 1 << 30),
     heartbeatSeconds: integer('MAMORI_HEARTBEAT_SECONDS', value('MAMORI_HEARTBEAT_SECONDS'), 60, 1, 86_400),
     agentCertDays: integer('MAMORI_AGENT_CERT_DAYS', value('MAMORI_AGENT_CERT_DAYS'), 365, 1, 3650),
+    agentSilentAfterSeconds: integer('MAMORI_AGENT_SILENT_AFTER_SECONDS', value('MAMORI_AGENT_SILENT_AFTER_SECONDS'), 259_200, 60, 31_536_000),
+    ledgerSweepSeconds: integer('MAMORI_LEDGER_SWEEP_SECONDS', value('MAMORI_LEDGER_SWEEP_SECONDS'), 300, 1, 86_400),
     logLevel: logLevel(value('MAMORI_LOG_LEVEL')),
   };
 }

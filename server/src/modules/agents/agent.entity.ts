@@ -30,6 +30,16 @@ export class AgentEntity {
   @Column({ name: 'machine_id', type: 'text' })
   machineId!: string;
 
+  /** SMBIOS system serial / Mac serial from the heartbeat; '' until the first heartbeat or when unknown. */
+  @Column({ name: 'hardware_serial', type: 'text' })
+  hardwareSerial!: string;
+
+  @Column({ name: 'hardware_model', type: 'text' })
+  hardwareModel!: string;
+
+  @Column({ name: 'hardware_vendor', type: 'text' })
+  hardwareVendor!: string;
+
   @Column({ name: 'logged_in_users', type: 'text', transformer: jsonText })
   loggedInUsers!: string[];
 

@@ -9,7 +9,7 @@ import { AgentAuthenticator } from './agent-authenticator';
 /** Host facts as stored on the agent row, trimmed to sane sizes. */
 export function hostFacts(host: HostIdentity | undefined): Pick<
   AgentEntity,
-  'hostname' | 'osFamily' | 'osVersion' | 'agentVersion' | 'architecture' | 'machineId' | 'loggedInUsers' | 'networkInterfaces'
+  'hostname' | 'osFamily' | 'osVersion' | 'agentVersion' | 'architecture' | 'machineId' | 'loggedInUsers' | 'networkInterfaces' | 'hardwareSerial' | 'hardwareModel' | 'hardwareVendor'
 > {
   const clip = (value: unknown, max = 256) => (typeof value === 'string' ? value.slice(0, max) : '');
   return {
@@ -19,6 +19,9 @@ export function hostFacts(host: HostIdentity | undefined): Pick<
     agentVersion: clip(host?.agentVersion, 64),
     architecture: clip(host?.architecture, 32),
     machineId: clip(host?.machineId, 128),
+    hardwareSerial: clip(host?.hardwareSerial, 128),
+    hardwareModel: clip(host?.hardwareModel),
+    hardwareVendor: clip(host?.hardwareVendor),
     loggedInUsers: (host?.loggedInUsers ?? []).slice(0, 64).map((user) => clip(user)),
     networkInterfaces: (host?.networkInterfaces ?? []).slice(0, 64).map((nic) => ({
       name: clip(nic.name, 128),
@@ -101,7 +104,8 @@ export class AgentsService {
     await this.database.transaction((sql) =>
       sql.run(
         `UPDATE agents SET hostname = ?, os_family = ?, os_version = ?, agent_version = ?, architecture = ?, machine_id = ?,
-           logged_in_users = ?, network_interfaces = ?, posture = ?, health = ?, last_seen_at = ?, policy_version = ?
+           logged_in_users = ?, network_interfaces = ?, posture = ?, health = ?, last_seen_at = ?, policy_version = ?,
+           hardware_serial = ?, hardware_model = ?, hardware_vendor = ?
          WHERE id = ?`,
         [
           facts.hostname,
@@ -116,6 +120,9 @@ export class AgentsService {
           JSON.stringify(request.health ?? null),
           now,
           Number.isSafeInteger(policyVersion) ? policyVersion : 0,
+          facts.hardwareSerial,
+          facts.hardwareModel,
+          facts.hardwareVendor,
           agentId,
         ],
       ),

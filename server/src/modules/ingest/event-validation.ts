@@ -168,8 +168,14 @@ const PAYLOAD_VALIDATORS: Record<PayloadField, PayloadValidator> = {
         systemVolume: bool(v.systemVolume, `${itemPath}.system_volume`),
         removable: bool(v.removable, `${itemPath}.removable`),
         encryption: optional(v.encryption, (e) => encryptionState(e, `${itemPath}.encryption`)),
+        locked: bool(v.locked, `${itemPath}.locked`),
+        method: text(v.method, `${itemPath}.method`, 128),
+        sizeBytes: uint64(v.sizeBytes, `${itemPath}.size_bytes`),
+        filesystemType: text(v.filesystemType, `${itemPath}.filesystem_type`, 64),
+        encryptedBy: text(v.encryptedBy, `${itemPath}.encrypted_by`, 1024),
       };
     }),
+    problems: list(p.problems, `${path}.problems`, 64, (problem, itemPath) => text(problem, itemPath, 1024)),
   }),
   fileTransfer: (p, path) => {
     const sha256 = text(p.sha256, `${path}.sha256`, 64);

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module';
+import { LedgerModule } from '../ledger/ledger.module';
 import { PolicyModule } from '../policy/policy.module';
 import { EventsController } from './events.controller';
 import { EventsService } from './events.service';
@@ -7,7 +8,7 @@ import { IngestService } from './ingest.service';
 import { TelemetryGrpcController } from './telemetry.grpc.controller';
 
 @Module({
-  imports: [AgentsModule, PolicyModule],
+  imports: [AgentsModule, LedgerModule, PolicyModule],
   providers: [IngestService, EventsService],
   controllers: [EventsController, TelemetryGrpcController],
 })

@@ -4,6 +4,7 @@ import { invalidArgument } from '../../common/grpc-errors';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import type { UploadEventsResponse } from '../../generated/mamori/v1/telemetry';
 import { JsonLogger } from '../../logging/json-logger';
+import { LedgerPostureService } from '../ledger/ledger-posture.service';
 import { POLICY_LINEAGE_SETTING } from '../../database/migrations/1732800000000-collector-settings';
 import { policyDocumentFrom, type PolicyDocument } from '../policy/policy-document';
 import {
@@ -34,6 +35,7 @@ export class IngestService {
   constructor(
     private readonly database: DatabaseService,
     private readonly logger: JsonLogger,
+    private readonly ledger: LedgerPostureService,
   ) {}
 
   async upload(agentId: string, request: unknown, now = new Date()): Promise<UploadEventsResponse> {
@@ -51,6 +53,8 @@ export class IngestService {
       const fresh = firstOfEach(batch.events).filter((event) => inserted.has(event.eventId));
       const { drafts, hostname } = await this.evaluateRules(sql, agentId, fresh);
       const created = await this.insertViolations(sql, agentId, hostname, drafts, now);
+      // Disk-encryption reports update the machine's posture and its disk.unencrypted violation in the same transaction.
+      await this.ledger.diskEncryptionEvents(sql, agentId, fresh, now);
       await sql.run('UPDATE agents SET last_seen_at = ? WHERE id = ?', [now, agentId]);
       return { stored: inserted.size, violations: created };
     });

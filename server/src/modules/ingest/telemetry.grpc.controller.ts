@@ -13,6 +13,7 @@ import {
 } from '../../generated/mamori/v1/telemetry';
 import { AgentAuthenticator } from '../agents/agent-authenticator';
 import { AgentsService } from '../agents/agents.service';
+import { LedgerPostureService } from '../ledger/ledger-posture.service';
 import { PolicyService } from '../policy/policy.service';
 import { IngestService } from './ingest.service';
 
@@ -25,6 +26,7 @@ export class TelemetryGrpcController implements TelemetryServiceController {
     private readonly ingest: IngestService,
     private readonly agents: AgentsService,
     private readonly policy: PolicyService,
+    private readonly ledger: LedgerPostureService,
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
   ) {}
 
@@ -37,6 +39,8 @@ export class TelemetryGrpcController implements TelemetryServiceController {
     const agent = await this.authenticator.authenticate(call);
     const now = new Date();
     await this.agents.heartbeat(agent.agentId, request, now);
+    // The ledger links the machine to its row and judges its disks (disk.unencrypted, ledger.unknown_device).
+    await this.ledger.heartbeat(agent.agentId, request.posture, now);
     return {
       serverTime: toTimestamp(now),
       currentPolicyVersion: String(this.policy.current().version),
