@@ -129,8 +129,8 @@ export function volumeLabel(volume: VolumePosture): string {
 /**
  * Judges a machine's fixed disks. A failure anywhere wins: the agent's summary checks
  * (fixed disks, system volume) and every fixed volume it listed are each enough to make the
- * machine not compliant. A volume counts as encrypted only when it is fully encrypted and its
- * protection is on: conversion in progress (or paused) and suspended protection (BitLocker then
+ * machine not compliant. A volume counts as encrypted only when it is locked, or fully encrypted
+ * with its protection on (the agent's own rule, agent/src/core/encryption-posture.ts): conversion in progress (or paused) and suspended protection (BitLocker then
  * keeps its key in the clear) are not compliant yet. Removable volumes are the USB rules' business;
  * pre-boot partitions (/boot, /boot/efi) are never encrypted on a LUKS machine and are not judged.
  * With nothing failing, the machine is `encrypted` when a summary check passed, or, when the agent
@@ -149,6 +149,8 @@ export function judgeDiskPosture(posture: DiskPosture | null): DiskVerdict {
       unjudged++;
     } else if (volume.scheme === 'none') {
       findings.push(`${name} is not encrypted`);
+    } else if (volume.locked) {
+      // Locked: its contents cannot be read without a key, whatever its conversion state (the agent's rule too).
     } else if (!volume.fullyEncrypted) {
       findings.push(`${name}: ${SCHEME_LABELS[volume.scheme]} encryption in progress or paused (${volume.percentEncrypted}% encrypted); not compliant until it completes`);
     } else if (!volume.protectionOn) {
