@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsbEnforcementMode } from '../../../server/src/generated/mamori/v1/policy';
 import { policyDocumentFrom, type PolicyDocument, type PolicyRegisterEntry } from '../../../server/src/modules/policy/policy-document';
-import { EvaluationException, evaluateUsbEvent, evaluatorPolicy, RuleEvent } from '../../../server/src/modules/violations/usb-device.rules';
+import { choosePolicyVersion, EvaluationException, evaluateUsbEvent, evaluatorPolicy, plugIdOf, RuleEvent } from '../../../server/src/modules/violations/usb-device.rules';
 
 const AGENT = '33333333-3333-4333-8333-333333333333';
 const AT = Date.parse('2025-03-01T09:00:00Z');
@@ -203,4 +203,44 @@ test('usb.unencrypted_media comes from the storage volumes, only when encrypted 
   assert.deepEqual(rules(volumes([disk, luksPartition]), documentWith([entry()], required)), [], 'a LUKS volume is encrypted');
   assert.deepEqual(rules(volumes([disk, plainPartition]), documentWith([], { ...required, unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_BLOCK })), [], 'a blocked device holds no data to protect');
   assert.deepEqual(rules(volumes([disk, plainPartition]), documentWith([], required)), ['usb.unencrypted_media'], 'unregistered and unencrypted: the attach raised the first, this the second');
+});
+
+test('the policy that judges an event is the one the agent decided under, when this collector published it', () => {
+  const lineage = '3c1b7a0e-0d57-4b7e-9a51-7c2e8f3d9b40';
+  const published = (version: number) => version >= 1 && version <= 5;
+  assert.deepEqual(choosePolicyVersion({ version: '3', lineageId: lineage }, lineage, published), { version: 3, note: '' });
+  assert.deepEqual(choosePolicyVersion({ version: '3', lineageId: '' }, lineage, published), { version: 3, note: '' }, 'agents that report no lineage are taken as this one');
+  assert.equal(choosePolicyVersion({ version: '0', lineageId: lineage }, lineage, published).version, null);
+  assert.match(choosePolicyVersion({ version: '0', lineageId: '' }, lineage, published).note, /named no policy version/);
+  const foreign = choosePolicyVersion({ version: '3', lineageId: '99999999-9999-4999-8999-999999999999' }, lineage, published);
+  assert.equal(foreign.version, null);
+  assert.match(foreign.note, /version 3 of another policy lineage \(99999999-/);
+  assert.match(choosePolicyVersion({ version: '7', lineageId: lineage }, lineage, published).note, /version 7, which this collector never published/);
+});
+
+test('a re-evaluation belongs to the plug it names and raises every rule the device breaks under the new version', () => {
+  const plug = '77777777-7777-4777-8777-777777777777';
+  const base = attach();
+  const plain = [
+    { deviceNode: '/dev/sdb', parentNode: '', filesystemType: '' },
+    { deviceNode: '/dev/sdb1', parentNode: '/dev/sdb', filesystemType: 'vfat', encryption: { scheme: 'ENCRYPTION_SCHEME_NONE', protectionOn: false } },
+  ];
+  const reevaluated: RuleEvent = {
+    ...base,
+    eventId: '88888888-8888-4888-8888-888888888888',
+    kind: 'usb_device_reevaluated',
+    payload: { device: base.payload.device, attachedEventId: plug, blockDevices: plain, enforcement: null },
+  };
+  const judgedUnder = { policyVersion: 6, source: 'decision' as const, note: '' };
+  const usb = evaluatorPolicy({ usb: { ...policyDocumentFrom(null).usb, requireEncryptedMedia: true } }, []);
+  const { drafts } = evaluateUsbEvent(reevaluated, { agentId: AGENT, hostname: 'pc-1' }, usb, judgedUnder);
+  assert.deepEqual(drafts.map((d) => d.rule).sort(), ['usb.unencrypted_media', 'usb.unregistered_device']);
+  for (const draft of drafts) {
+    assert.equal(draft.plugId, plug);
+    assert.equal(draft.eventId, reevaluated.eventId);
+    assert.deepEqual(draft.judgedUnder, judgedUnder);
+    assert.match(draft.summary, /still attached when policy version 6 took effect\.$/);
+  }
+  assert.equal(plugIdOf(attach()), attach().eventId, 'an attach is its own plug');
+  assert.equal(plugIdOf({ ...reevaluated, payload: { ...reevaluated.payload, attachedEventId: '' } }), reevaluated.eventId, 'an older agent names no plug: the event stands alone');
 });
