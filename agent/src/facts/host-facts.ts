@@ -6,6 +6,7 @@ import { processCommandRunner, type CommandRunner } from './command-runner';
 import { darwinFacts } from './backends/darwin';
 import { linuxFacts } from './backends/linux';
 import { unsupportedFacts } from './backends/unsupported';
+import { win32Facts } from './backends/win32';
 import type { PlatformFacts } from './platform-facts';
 
 /** Picks the facts backend for this platform. */
@@ -15,6 +16,8 @@ export function platformFactsFor(platform: NodeJS.Platform = process.platform, r
       return linuxFacts(runner);
     case 'darwin':
       return darwinFacts(runner);
+    case 'win32':
+      return win32Facts(runner);
     default:
       return unsupportedFacts(platform);
   }
@@ -57,8 +60,12 @@ export interface CollectedFacts {
 }
 
 export async function collectHostFacts(platformFacts: PlatformFacts): Promise<CollectedFacts> {
-  const [users, machine] = await Promise.all([platformFacts.loggedInUsers(), platformFacts.machineId()]);
-  const problems = [users.problem, machine.problem].filter((p): p is string => p !== undefined);
+  const [users, machine, hardware] = await Promise.all([
+    platformFacts.loggedInUsers(),
+    platformFacts.machineId(),
+    platformFacts.hardware ? platformFacts.hardware() : Promise.resolve({ hardware: { serial: '', model: '', vendor: '' }, problems: [] }),
+  ]);
+  const problems = [users.problem, machine.problem, ...hardware.problems].filter((p): p is string => p !== undefined);
   return {
     host: {
       hostname: hostname(),
@@ -69,9 +76,9 @@ export async function collectHostFacts(platformFacts: PlatformFacts): Promise<Co
       networkInterfaces: describeInterfaces(networkInterfaces()),
       architecture: arch(),
       machineId: machine.id,
-      hardwareSerial: '',
-      hardwareModel: '',
-      hardwareVendor: '',
+      hardwareSerial: hardware.hardware.serial,
+      hardwareModel: hardware.hardware.model,
+      hardwareVendor: hardware.hardware.vendor,
     },
     problems,
   };

@@ -1,5 +1,6 @@
 import type { CommandRunner } from '../command-runner';
 import type { PlatformFacts } from '../platform-facts';
+import { parseIoregHardware } from '../parsers/hardware.parser';
 import { parseIoregPlatformUuid, parseWhoOutput } from '../parsers/who.parser';
 
 const TIMEOUT_MS = 3_000;
@@ -8,6 +9,14 @@ const TIMEOUT_MS = 3_000;
 export function darwinFacts(runner: CommandRunner): PlatformFacts {
   return {
     name: 'darwin',
+    async hardware() {
+      try {
+        const hardware = parseIoregHardware((await runner.run('ioreg', ['-rd1', '-c', 'IOPlatformExpertDevice'], { timeoutMs: TIMEOUT_MS })).stdout);
+        return { hardware, problems: hardware.serial ? [] : ['ioreg printed no IOPlatformSerialNumber'] };
+      } catch (error) {
+        return { hardware: { serial: '', model: '', vendor: '' }, problems: [(error as Error).message] };
+      }
+    },
     async loggedInUsers() {
       try {
         return { users: parseWhoOutput((await runner.run('who', [], { timeoutMs: TIMEOUT_MS })).stdout) };
