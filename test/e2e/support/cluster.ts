@@ -125,6 +125,9 @@ export class AgentUnderTest {
     return {
       MAMORI_AGENT_USB_BACKEND: 'fake',
       MAMORI_AGENT_FAKE_USB_SCRIPT: this.scriptPath,
+      // E2E agents read scripted sources only: not this host's real disks (a test that wants a
+      // disk-encryption posture sets the fake backend and its file).
+      MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
       MAMORI_AGENT_HEARTBEAT_SECONDS: '1',
       MAMORI_AGENT_LOG_LEVEL: 'info',
     };
