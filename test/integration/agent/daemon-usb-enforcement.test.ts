@@ -36,6 +36,7 @@ function policy(version: number, registered: string[], unregisteredMode = M.USB_
   return {
     version: String(version),
     lineageId: LINEAGE,
+    transfer: undefined,
     publishedAt: undefined,
     usb: {
       unregisteredDeviceMode: unregisteredMode,

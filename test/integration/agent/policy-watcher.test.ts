@@ -25,6 +25,7 @@ function policy(version: number, lineageId: string, serial: string): Policy {
   return {
     version: String(version),
     lineageId,
+    transfer: undefined,
     publishedAt: undefined,
     usb: {
       unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,

@@ -105,6 +105,8 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       version: String(policy.version),
       lineageId: this.lineageId,
       publishedAt: toTimestamp(policy.publishedAt),
+      // No transfer settings are published yet: agents watch removable volumes only, with their default budgets.
+      transfer: { watchedFolders: [], inspectionByteBudget: '0', inspectionTimeBudgetMillis: 0 },
       usb: {
         unregisteredDeviceMode: usb.unregisteredDeviceMode,
         registeredDeviceMode: usb.registeredDeviceMode,

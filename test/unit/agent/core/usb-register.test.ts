@@ -11,6 +11,7 @@ function device(overrides: Partial<UsbDevice>): UsbDevice {
 const policy: Policy = {
   version: '3',
   lineageId: '',
+  transfer: undefined,
   publishedAt: undefined,
   usb: {
     unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
