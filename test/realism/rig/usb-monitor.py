@@ -239,7 +239,8 @@ class Monitor:
                 every = 0.0009 if not self.reached() else 0.05
                 if self.lastPoll is None or t - self.lastPoll >= every:
                     self.poll_auth()
-                self.poll_decisions(t)
+                # A fresh stamp: handling a uevent above (sysfs open, a 9p write) can take many ms.
+                self.poll_decisions(mono())
 
 
 if __name__ == '__main__':
