@@ -22,10 +22,17 @@ export function usbAttachedEvent(input: {
   userName: string;
   eventId?: string;
   enforcement?: UsbEnforcementDecision;
+  /** The attach event of the plug this report continues (the agent restarted while the device stayed attached). */
+  continuesAttachedEventId?: string;
 }): EventDraft {
   return {
     ...base(input.eventId, input.occurredAt, input.userName),
-    usbDeviceAttached: { device: input.device, presentAtStart: input.presentAtStart, enforcement: input.enforcement },
+    usbDeviceAttached: {
+      device: input.device,
+      presentAtStart: input.presentAtStart,
+      enforcement: input.enforcement,
+      continuesAttachedEventId: input.continuesAttachedEventId ?? '',
+    },
   };
 }
 
@@ -80,8 +87,20 @@ export function usbReevaluatedEvent(input: {
   };
 }
 
-export function usbDetachedEvent(input: { device: UsbDevice; occurredAt: Date; userName: string; eventId?: string }): EventDraft {
-  return { ...base(input.eventId, input.occurredAt, input.userName), usbDeviceDetached: { device: input.device } };
+export function usbDetachedEvent(input: {
+  device: UsbDevice;
+  occurredAt: Date;
+  userName: string;
+  eventId?: string;
+  /** The attach event of the plug that ends, when known. */
+  attachedEventId?: string;
+  /** The device left while the agent was not running; occurredAt is when the agent noticed. */
+  leftWhileAgentStopped?: boolean;
+}): EventDraft {
+  return {
+    ...base(input.eventId, input.occurredAt, input.userName),
+    usbDeviceDetached: { device: input.device, attachedEventId: input.attachedEventId ?? '', leftWhileAgentStopped: input.leftWhileAgentStopped ?? false },
+  };
 }
 
 export function agentStatusEvent(input: {

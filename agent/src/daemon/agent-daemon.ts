@@ -23,6 +23,7 @@ import { certificateExpiry } from '../state/certificate-expiry';
 import { ensurePrivateDir, TEMP_SUFFIX } from '../state/atomic-file';
 import { loadCachedPolicy } from '../state/policy-cache';
 import type { StatePaths } from '../state/state-dir';
+import { UsbPlugStore, type SavedUsbPlug } from '../state/usb-plugs';
 import { ConnectionMonitor, writeStatusFile } from '../state/status-file';
 import { sleep } from '../transport/backoff';
 import { createAgentClients, type AgentClients } from '../transport/grpc-clients';
@@ -62,7 +63,10 @@ interface TrackedUsbDevice {
   /** Known once the source reported the device's block devices. */
   blockDevices: BlockDevice[] | null;
   storageVerdict: UsbDeviceVerdict | null;
-  /** The event id of this plug's UsbDeviceAttached: storage and re-evaluation events name it. */
+  /**
+   * The event id of the UsbDeviceAttached that began this plug: storage, re-evaluation and detach
+   * events name it. After a restart with the device still attached it is the attach of the earlier run.
+   */
   attachedEventId: string;
   /** The mode in force after the last decision, and the policy version it was made under. */
   appliedMode: UsbEnforcementMode;
@@ -94,6 +98,8 @@ export class AgentDaemon {
   private readonly usbDevices = new Map<string, TrackedUsbDevice>();
   /** USB observations and policy re-evaluations run one at a time, in order. */
   private usbQueue: Promise<unknown> = Promise.resolve();
+  /** The plugs of attached devices, kept in the state folder so that a restart does not start new ones. */
+  private plugs!: UsbPlugStore;
   private enforcementWarning = '';
   private encryption!: DiskEncryptionSource;
   /** The newest disk-encryption report (null until the first check finishes) and when it was taken. */
@@ -199,9 +205,11 @@ export class AgentDaemon {
     this.encryption = this.deps.diskEncryption ?? createDiskEncryptionSource(config, this.deps.commandRunner ?? processCommandRunner);
     this.tasks.push(this.encryptionLoop(signal));
 
+    this.plugs = await UsbPlugStore.load(join(paths.root, 'usb-plugs.json'), (problem) => logger.warn(problem));
     const source = this.deps.usbSource;
     await source.start({
       accept: (observations) => this.acceptUsb(observations),
+      presentAtStartReported: () => this.endPlugsLeftWhileStopped(),
       unavailable: async (reason) => {
         if (this.sourceUnavailableReported) return;
         this.sourceUnavailableReported = true;
@@ -283,18 +291,36 @@ export class AgentDaemon {
       const policyVersion = this.policy.version;
       const policyLineageId = this.policy.lineageId;
       const drafts: EventDraft[] = [];
+      const plugsBefore = this.plugs.all();
       for (const o of observations) {
         if (o.kind === 'attached') {
           const device = await this.enforcer.reveal(o.device);
           const verdict = evaluateUsbDevice(device, usb, this.verdictContext(o.occurredAt));
           const enforcement = await this.enforcer.enforceDevice({ device, verdict, observedAt: o.occurredAt, policyVersion, policyLineageId });
-          const draft = usbAttachedEvent({ device, presentAtStart: o.presentAtStart, occurredAt: o.occurredAt, userName, eventId: o.eventId, enforcement });
+          // A device still attached from the agent's previous run continues its plug; anything else
+          // in a port whose saved device is not live in this run means that device left while the agent was stopped.
+          const continued = o.presentAtStart ? this.plugs.continuedBy(device) : undefined;
+          const saved = this.plugs.get(device.busPath);
+          if (continued === undefined && saved !== undefined && this.usbDevices.get(device.busPath)?.attachedEventId !== saved.attachedEventId) {
+            drafts.push(this.leftWhileStoppedEvent(saved, o.occurredAt, userName));
+          }
+          const draft = usbAttachedEvent({
+            device,
+            presentAtStart: o.presentAtStart,
+            occurredAt: o.occurredAt,
+            userName,
+            eventId: o.eventId,
+            enforcement,
+            continuesAttachedEventId: continued?.attachedEventId,
+          });
+          const attachedEventId = continued?.attachedEventId ?? draft.eventId;
+          this.plugs.set(device, attachedEventId);
           this.usbDevices.set(device.busPath, {
             device,
             verdict,
             blockDevices: null,
             storageVerdict: null,
-            attachedEventId: draft.eventId,
+            attachedEventId,
             appliedMode: enforcement.appliedMode,
             policyVersion,
           });
@@ -324,15 +350,56 @@ export class AgentDaemon {
         } else {
           const known = this.usbDevices.get(o.device.busPath);
           this.usbDevices.delete(o.device.busPath);
+          this.plugs.delete(o.device.busPath);
           await this.enforcer.released(known?.device ?? o.device);
-          drafts.push(usbDetachedEvent({ device: known?.device ?? o.device, occurredAt: o.occurredAt, userName, eventId: o.eventId }));
+          drafts.push(usbDetachedEvent({ device: known?.device ?? o.device, occurredAt: o.occurredAt, userName, eventId: o.eventId, attachedEventId: known?.attachedEventId }));
         }
       }
       // All appends go in at once so the outbox commits them together; a failed write rejects,
-      // and the source offers the same observations again.
+      // and the source offers the same observations again (the saved plugs go back to what they were).
+      try {
+        await Promise.all(drafts.map((d) => this.outbox.append(d)));
+      } catch (error) {
+        this.plugs.replaceAll(plugsBefore);
+        throw error;
+      }
+      this.uploader.notify();
+      // Saved only once the events naming the plugs are taken, so the file never names an attach that was not recorded.
+      await this.savePlugs();
+    });
+  }
+
+  /** A UsbDeviceDetached for a device of the previous run that was gone when the agent started. */
+  private leftWhileStoppedEvent(saved: SavedUsbPlug, noticedAt: Date, userName: string): EventDraft {
+    this.deps.logger.info('a USB device left while the agent was stopped', { busPath: saved.device.busPath, serial: saved.device.serial, attachedEventId: saved.attachedEventId });
+    return usbDetachedEvent({ device: saved.device, occurredAt: noticedAt, userName, attachedEventId: saved.attachedEventId, leftWhileAgentStopped: true });
+  }
+
+  /**
+   * The source has reported every device present at start: the saved plugs of devices that were
+   * not among them ended while the agent was stopped. Each is recorded as a UsbDeviceDetached that
+   * says so, and forgotten.
+   */
+  private async endPlugsLeftWhileStopped(): Promise<void> {
+    await this.serialUsb(async () => {
+      const gone = this.plugs.all().filter((plug) => !this.usbDevices.has(plug.device.busPath));
+      if (gone.length === 0) return;
+      const now = new Date();
+      const drafts = gone.map((plug) => this.leftWhileStoppedEvent(plug, now, this.userName));
       await Promise.all(drafts.map((d) => this.outbox.append(d)));
       this.uploader.notify();
+      for (const plug of gone) this.plugs.delete(plug.device.busPath);
+      await this.savePlugs();
     });
+  }
+
+  /** A failure to save is logged, not thrown: the events are taken; the next save writes the file. */
+  private async savePlugs(): Promise<void> {
+    try {
+      await this.plugs.save();
+    } catch (error) {
+      this.deps.logger.error('could not save the USB plugs; a restart now would report devices still attached as new plugs', { error: error as Error });
+    }
   }
 
   /**

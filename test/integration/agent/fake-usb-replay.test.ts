@@ -76,15 +76,20 @@ test('the fake backend replays a script into the outbox with deterministic event
   assert.deepEqual(secondEvents.map((e) => e.eventId), firstEvents.map((e) => e.eventId));
   await second.stop();
 
-  // A normal restart continues after the persisted offset and follows the file as it grows.
+  // A normal restart reports what is still attached as present at start, like every real backend,
+  // then continues after the persisted offset and follows the file as it grows.
   const resumed = await startReplay(t, join(temp.path, 'state-a'), script, []);
+  const atStart = await eventsOnceAtLeast(resumed.outbox, 4);
+  assert.equal(atStart[3].usbDeviceAttached?.device?.serial, 'A2', 'the attached set survived the restart');
+  assert.equal(atStart[3].usbDeviceAttached?.presentAtStart, true);
   appendFileSync(script, detach('1-2') + '\n' + attach('A3', '1-3'));
-  const afterGrowth = await eventsOnceAtLeast(resumed.outbox, 4);
-  assert.equal(afterGrowth.length, 4, 'old lines are not taken again and the unfinished last line waits');
-  assert.equal(afterGrowth[3].usbDeviceDetached?.device?.serial, 'A2', 'the attached set survived the restart');
+  const afterGrowth = await eventsOnceAtLeast(resumed.outbox, 5);
+  assert.equal(afterGrowth.length, 5, 'old lines are not taken again and the unfinished last line waits');
+  assert.equal(afterGrowth[4].usbDeviceDetached?.device?.serial, 'A2');
   appendFileSync(script, '\n');
-  const finished = await eventsOnceAtLeast(resumed.outbox, 5);
-  assert.equal(finished[4].usbDeviceAttached?.device?.serial, 'A3');
-  assert.equal(new Set(finished.map((e) => e.eventId)).size, 5);
+  const finished = await eventsOnceAtLeast(resumed.outbox, 6);
+  assert.equal(finished[5].usbDeviceAttached?.device?.serial, 'A3');
+  assert.equal(finished[5].usbDeviceAttached?.presentAtStart, false);
+  assert.equal(new Set(finished.map((e) => e.eventId)).size, 6);
   await resumed.stop();
 });

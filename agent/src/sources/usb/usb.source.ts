@@ -35,6 +35,12 @@ export type UsbObservation =
 export interface UsbObservationSink {
   accept(observations: UsbObservation[]): Promise<void>;
   unavailable(reason: string): Promise<void>;
+  /**
+   * Called once, after `accept` took every device present at start (an empty bus counts): a
+   * device the agent knew from its previous run that was not among them left while it was
+   * stopped. Backends that cannot enumerate (unavailable) never call it.
+   */
+  presentAtStartReported?(): Promise<void>;
 }
 
 /**

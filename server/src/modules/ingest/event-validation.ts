@@ -126,6 +126,7 @@ const PAYLOAD_VALIDATORS: Record<PayloadField, PayloadValidator> = {
     device: usbDevice(required(p.device, `${path}.device`), `${path}.device`),
     presentAtStart: bool(p.presentAtStart, `${path}.present_at_start`),
     enforcement: optional(p.enforcement, (e) => enforcementDecision(e, `${path}.enforcement`)),
+    continuesAttachedEventId: optionalUuid(p.continuesAttachedEventId, `${path}.continues_attached_event_id`),
   }),
   usbStorageVolumes: (p, path) => ({
     device: usbDevice(required(p.device, `${path}.device`), `${path}.device`),
@@ -144,7 +145,11 @@ const PAYLOAD_VALIDATORS: Record<PayloadField, PayloadValidator> = {
     allDataVolumesEncrypted: bool(p.allDataVolumesEncrypted, `${path}.all_data_volumes_encrypted`),
     storageEnforcement: optional(p.storageEnforcement, (e) => enforcementDecision(e, `${path}.storage_enforcement`)),
   }),
-  usbDeviceDetached: (p, path) => ({ device: usbDevice(required(p.device, `${path}.device`), `${path}.device`) }),
+  usbDeviceDetached: (p, path) => ({
+    device: usbDevice(required(p.device, `${path}.device`), `${path}.device`),
+    attachedEventId: optionalUuid(p.attachedEventId, `${path}.attached_event_id`),
+    leftWhileAgentStopped: bool(p.leftWhileAgentStopped, `${path}.left_while_agent_stopped`),
+  }),
   volumeMounted: (p, path) => ({
     deviceNode: text(p.deviceNode, `${path}.device_node`, 1024),
     mountPoint: text(p.mountPoint, `${path}.mount_point`, 4096),

@@ -151,13 +151,20 @@ export function choosePolicyVersion(reported: ReportedPolicy, collectorLineageId
 }
 
 /**
- * The plug an event belongs to: a UsbDeviceAttached is the plug itself; storage and
- * re-evaluation events name their attach (older agents do not: then the event stands alone).
+ * The plug an event belongs to: a UsbDeviceAttached is the plug itself, unless it continues an
+ * earlier one (the agent restarted while the device stayed attached: it names the attach that
+ * began the plug); storage and re-evaluation events name their attach (older agents do not:
+ * then the event stands alone).
  */
 export function plugIdOf(event: RuleEvent): string {
-  if (event.kind === 'usb_device_attached') return event.eventId;
-  const attached = event.payload.attachedEventId;
-  return typeof attached === 'string' && attached !== '' ? attached : event.eventId;
+  const named = event.kind === 'usb_device_attached' ? event.payload.continuesAttachedEventId : event.payload.attachedEventId;
+  return typeof named === 'string' && named !== '' ? named : event.eventId;
+}
+
+/** True for the attach a restarted agent reports for a device that stayed attached. */
+function continuesPlug(event: RuleEvent): boolean {
+  const named = event.payload.continuesAttachedEventId;
+  return event.kind === 'usb_device_attached' && typeof named === 'string' && named !== '';
 }
 
 /**
@@ -199,7 +206,7 @@ export function evaluateUsbEvent(event: RuleEvent, context: RuleContext, usb: Ev
       userName: event.userName,
       device: violationDevice(device),
       enforcement,
-      summary: summaryOf(rule, device, event.userName, context.hostname, verdict, blockDevices, event.kind === 'usb_device_reevaluated' ? judgedUnder.policyVersion : null),
+      summary: summaryOf(rule, device, event.userName, context.hostname, verdict, blockDevices, event.kind === 'usb_device_reevaluated' ? judgedUnder.policyVersion : null, continuesPlug(event)),
     })),
     exceptionId: event.kind !== 'usb_storage_volumes' && verdict.basis === 'exception' ? verdict.exceptionId : null,
   };
@@ -260,9 +267,11 @@ function summaryOf(
   verdict: UsbDeviceVerdict,
   blockDevices: EvaluatorBlockDevice[],
   reevaluatedUnder: number | null,
+  continued: boolean,
 ): string {
   const text = plugSummary(rule, device, userName, hostname, verdict, blockDevices);
-  return reevaluatedUnder === null ? text : `${text.slice(0, -1)}; it was still attached when policy version ${reevaluatedUnder} took effect.`;
+  if (reevaluatedUnder !== null) return `${text.slice(0, -1)}; it was still attached when policy version ${reevaluatedUnder} took effect.`;
+  return continued ? `${text.slice(0, -1)}; it was still attached when the agent restarted.` : text;
 }
 
 function plugSummary(rule: UsbRuleName, device: UsbDevice, userName: string, hostname: string, verdict: UsbDeviceVerdict, blockDevices: EvaluatorBlockDevice[]): string {

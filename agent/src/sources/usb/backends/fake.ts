@@ -112,11 +112,36 @@ export class FakeUsbBackend implements UsbSource {
     }
   }
 
+  /**
+   * Like every real backend, the devices the script left attached when the agent last stopped are
+   * reported as present at start before anything new is read (the agent must know them to judge
+   * and enforce them, and to tell a device that stayed from a new plug). Offered again until taken.
+   */
+  private async reportPresentAtStart(sink: UsbObservationSink, retry: Backoff): Promise<boolean> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const now = this.clock();
+      const present = [...this.attachedByBus.values()].map((device): UsbObservation => ({ kind: 'attached', device, presentAtStart: true, occurredAt: now }));
+      try {
+        if (present.length > 0) await sink.accept(present);
+        await sink.presentAtStartReported?.();
+        retry.reset();
+        return true;
+      } catch (error) {
+        const delay = retry.next();
+        this.options.logger.error('fake USB devices present at start were not taken; retrying', { error: error as Error, retryInMs: delay });
+        await sleep(delay, signal);
+      }
+    }
+    return false;
+  }
+
   private async run(sink: UsbObservationSink): Promise<void> {
     const signal = this.abort.signal;
     const log = this.options.logger;
     let waitingLogged = false;
     const retry = new Backoff(250, 10_000);
+    if (!(await this.reportPresentAtStart(sink, retry))) return;
     while (!signal.aborted) {
       const identity = await this.identify();
       if (identity === null) {

@@ -203,6 +203,7 @@ export class LinuxUsbBackend implements UsbSource {
     this.rejudgeSerials();
     for (const [bus] of fresh) observations.push({ kind: 'attached', device: this.tracked.get(bus)!.device, presentAtStart: atStart, occurredAt: this.clock() });
     if (observations.length > 0) await this.sink!.accept(observations);
+    if (atStart) await this.sink!.presentAtStartReported?.();
     for (const [bus] of fresh) await this.refreshStorage(bus);
   }
 

@@ -162,6 +162,14 @@ export class PollingUsbBackend implements UsbSource {
         return;
       }
     }
+    if (!this.hadSnapshot) {
+      try {
+        await sink.presentAtStartReported?.();
+      } catch (error) {
+        log.error('the end of the devices present at start was not taken; the snapshot will be offered again', { error: error as Error });
+        return;
+      }
+    }
     this.view.clear();
     for (const [key, tracked] of next) this.view.set(key, tracked);
     this.hadSnapshot = true;
