@@ -7,6 +7,7 @@ import { HealthModule } from './modules/health/health.module';
 import { IngestModule } from './modules/ingest/ingest.module';
 import { LedgerModule } from './modules/ledger/ledger.module';
 import { PolicyModule } from './modules/policy/policy.module';
+import { TransfersModule } from './modules/transfers/transfers.module';
 import { UsbExceptionsModule } from './modules/usb-exceptions/usb-exceptions.module';
 import { UsbRegisterModule } from './modules/usb-register/usb-register.module';
 import { ViolationsModule } from './modules/violations/violations.module';
@@ -26,6 +27,7 @@ export class AppModule {
         IngestModule,
         LedgerModule,
         PolicyModule,
+        TransfersModule,
         UsbExceptionsModule,
         UsbRegisterModule,
         ViolationsModule,

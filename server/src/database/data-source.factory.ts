@@ -15,6 +15,7 @@ import { CollectorSettings1732800000000 } from './migrations/1732800000000-colle
 import { UsbDeviceControl1733000000000 } from './migrations/1733000000000-usb-device-control';
 import { UsbViolationPlugs1733200000000 } from './migrations/1733200000000-usb-violation-plugs';
 import { Ledger1733100000000 } from './migrations/1733100000000-ledger';
+import { Transfers1733300000000 } from './migrations/1733300000000-transfers';
 
 export const ENTITIES = [
   AdminCredentialEntity,
@@ -25,7 +26,7 @@ export const ENTITIES = [
   UsbRegisterEntryEntity,
   ViolationEntity,
 ];
-export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000, Ledger1733100000000, UsbViolationPlugs1733200000000];
+export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000, Ledger1733100000000, UsbViolationPlugs1733200000000, Transfers1733300000000];
 
 export function databaseKindOf(config: CollectorConfig): DatabaseKind {
   return config.databaseUrl === undefined ? 'sqlite' : 'postgres';

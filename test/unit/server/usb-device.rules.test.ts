@@ -61,7 +61,7 @@ function entry(overrides: Partial<PolicyRegisterEntry> = {}): PolicyRegisterEntr
 
 function documentWith(registered: PolicyRegisterEntry[] = [], usb: Partial<PolicyDocument['usb']> = {}): PolicyDocument {
   const document = policyDocumentFrom({ usb: { registeredDevices: registered } });
-  return { usb: { ...document.usb, ...usb } };
+  return { ...document, usb: { ...document.usb, ...usb } };
 }
 
 function exception(overrides: Partial<EvaluationException> = {}): EvaluationException {

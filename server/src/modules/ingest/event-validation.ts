@@ -4,6 +4,7 @@ import {
   AgentState,
   DestinationDecision,
   EncryptionScheme,
+  FileOperation,
   PersonalDataKind,
   TransferChannel,
   TransportProtocol,
@@ -185,21 +186,42 @@ const PAYLOAD_VALIDATORS: Record<PayloadField, PayloadValidator> = {
   fileTransfer: (p, path) => {
     const sha256 = text(p.sha256, `${path}.sha256`, 64);
     if (sha256 !== '' && !SHA256_HEX.test(sha256)) throw new FieldError(`${path}.sha256`, 'must be 64 lower-case hex digits or empty');
+    // Stored in a BIGINT column and summed by the daily volume rule.
+    const sizeBytes = uint64(p.sizeBytes, `${path}.size_bytes`);
+    if (BigInt(sizeBytes) > MAX_INT64) throw new FieldError(`${path}.size_bytes`, `must be at most ${MAX_INT64}, got ${sizeBytes}`);
+    const operation = enumValue(p.operation, `${path}.operation`, FileOperation);
+    const previousPath = text(p.previousPath, `${path}.previous_path`, 4096);
+    if (operation === FileOperation.FILE_OPERATION_RENAMED && previousPath === '') throw new FieldError(`${path}.previous_path`, 'must be set for a rename');
+    const seenKinds = new Set<string>();
     return {
       channel: enumValue(p.channel, `${path}.channel`, TransferChannel),
       path: text(p.path, `${path}.path`, 4096),
-      sizeBytes: uint64(p.sizeBytes, `${path}.size_bytes`),
+      sizeBytes,
       sha256,
       destination: text(p.destination, `${path}.destination`, 1024),
       usbDevice: optional(p.usbDevice, (d) => usbDevice(d, `${path}.usb_device`)),
       destinationEncrypted: bool(p.destinationEncrypted, `${path}.destination_encrypted`),
+      // One count per kind: a kind listed twice would be counted twice by the rules and the search.
       findings: list(p.findings, `${path}.findings`, 64, (finding, itemPath) => {
         const f = record(finding, itemPath);
-        return { kind: enumValue(f.kind, `${itemPath}.kind`, PersonalDataKind), count: uint(f.count, `${itemPath}.count`, 0xffffffff) };
+        const kind = enumValue(f.kind, `${itemPath}.kind`, PersonalDataKind);
+        if (kind === PersonalDataKind.PERSONAL_DATA_KIND_UNSPECIFIED) throw new FieldError(`${itemPath}.kind`, 'must name a kind of personal data');
+        if (seenKinds.has(kind)) throw new FieldError(`${itemPath}.kind`, `${kind} is listed more than once`);
+        seenKinds.add(kind);
+        return { kind, count: uint(f.count, `${itemPath}.count`, 0xffffffff) };
       }),
       inspectionComplete: bool(p.inspectionComplete, `${path}.inspection_complete`),
       processName: text(p.processName, `${path}.process_name`, 1024),
       processId: uint(p.processId, `${path}.process_id`, 0xffffffff),
+      userName: text(p.userName, `${path}.user_name`, 256),
+      operation,
+      previousPath,
+      format: text(p.format, `${path}.format`, 32),
+      inspectionNote: text(p.inspectionNote, `${path}.inspection_note`, 4096),
+      encryptedEntries: uint(p.encryptedEntries, `${path}.encrypted_entries`, 0xffffffff),
+      problem: text(p.problem, `${path}.problem`, 4096),
+      attachedEventId: optionalUuid(p.attachedEventId, `${path}.attached_event_id`),
+      deviceNode: text(p.deviceNode, `${path}.device_node`, 1024),
     };
   },
   destinationAccess: (p, path) => {

@@ -5,11 +5,10 @@ import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import type { UploadEventsResponse } from '../../generated/mamori/v1/telemetry';
 import { JsonLogger } from '../../logging/json-logger';
 import { LedgerPostureService } from '../ledger/ledger-posture.service';
-import { POLICY_LINEAGE_SETTING } from '../../database/migrations/1732800000000-collector-settings';
-import { policyDocumentFrom, type PolicyDocument } from '../policy/policy-document';
+import { TransferIngestService } from '../transfers/transfer-ingest.service';
+import { policyDocumentFrom } from '../policy/policy-document';
 import {
   choosePolicyVersion,
-  EvaluationException,
   evaluateUsbEvent,
   evaluatorPolicy,
   reportedExceptionId,
@@ -18,6 +17,7 @@ import {
   ViolationDraft,
 } from '../violations/usb-device.rules';
 import { BatchValidationError, validateUploadBatch, ValidatedEvent } from './event-validation';
+import { collectorLineageWithin, exceptionsHeldSince, policyDocumentsFor } from './policy-at-event';
 
 export const INVALID_EVENT_INDEX_TRAILER = 'mamori-invalid-event-index';
 /** Rows per INSERT: 500 × 9 parameters stays far below SQLite's and PostgreSQL's parameter limits. */
@@ -36,6 +36,7 @@ export class IngestService {
     private readonly database: DatabaseService,
     private readonly logger: JsonLogger,
     private readonly ledger: LedgerPostureService,
+    private readonly transfers: TransferIngestService,
   ) {}
 
   async upload(agentId: string, request: unknown, now = new Date()): Promise<UploadEventsResponse> {
@@ -52,7 +53,10 @@ export class IngestService {
       const inserted = await this.insertEvents(sql, agentId, batch.batchId, batch.events, now);
       const fresh = firstOfEach(batch.events).filter((event) => inserted.has(event.eventId));
       const { drafts, hostname } = await this.evaluateRules(sql, agentId, fresh);
-      const created = await this.insertViolations(sql, agentId, hostname, drafts, now);
+      // File transfers go to the transfer log in the same transaction; their per-file and per-plug violations share the store below.
+      const transfers = await this.transfers.ingest(sql, agentId, fresh, now);
+      const created =
+        (await this.insertViolations(sql, agentId, hostname || transfers.hostname, [...drafts, ...transfers.drafts], now)) + transfers.dailyVolumeRaised;
       // Disk-encryption reports update the machine's posture and its disk.unencrypted violation in the same transaction.
       await this.ledger.diskEncryptionEvents(sql, agentId, fresh, now);
       await sql.run('UPDATE agents SET last_seen_at = ? WHERE id = ?', [now, agentId]);
@@ -94,11 +98,10 @@ export class IngestService {
   private async evaluateRules(sql: SqlExecutor, agentId: string, fresh: ValidatedEvent[]): Promise<{ drafts: ViolationDraft[]; hostname: string }> {
     const candidates = fresh.filter((event) => USB_RULE_EVENT_KINDS.includes(event.kind));
     if (candidates.length === 0) return { drafts: [], hostname: '' };
-    const lineage = await sql.query<{ value: string }>('SELECT value FROM collector_settings WHERE name = ?', [POLICY_LINEAGE_SETTING]);
-    const collectorLineage = lineage[0]?.value ?? '';
-    const documents = await this.policyDocumentsFor(sql, candidates, collectorLineage);
+    const collectorLineage = await collectorLineageWithin(sql);
+    const documents = await policyDocumentsFor(sql, candidates.map(reportedPolicyOf), collectorLineage);
     const earliest = Math.min(...candidates.map((event) => event.occurredAtMs));
-    const exceptions = await this.exceptionsHeldSince(sql, agentId, earliest);
+    const exceptions = await exceptionsHeldSince(sql, agentId, earliest);
     const agent = await sql.query<{ hostname: string }>('SELECT hostname FROM agents WHERE id = ?', [agentId]);
     const hostname = agent[0]?.hostname ?? '';
     const drafts: ViolationDraft[] = [];
@@ -122,67 +125,6 @@ export class IngestService {
       }
     }
     return { drafts, hostname };
-  }
-
-  /** The stored documents of the versions these events name (when of this lineage), and the newest. */
-  private async policyDocumentsFor(
-    sql: SqlExecutor,
-    events: ValidatedEvent[],
-    collectorLineage: string,
-  ): Promise<{ has(version: number): boolean; get(version: number): PolicyDocument | undefined; newest: number }> {
-    const wanted = new Set<number>();
-    for (const event of events) {
-      const reported = reportedPolicyOf(event);
-      const version = Number(reported.version);
-      if (Number.isSafeInteger(version) && version > 0 && (reported.lineageId === '' || reported.lineageId === collectorLineage)) wanted.add(version);
-    }
-    const documents = new Map<number, PolicyDocument>();
-    const newest = await sql.query<{ version: string | number; document: string }>('SELECT version, document FROM policy_versions ORDER BY version DESC LIMIT 1');
-    const newestVersion = newest.length === 0 ? 0 : Number(newest[0].version);
-    if (newest.length > 0) documents.set(newestVersion, policyDocumentFrom(JSON.parse(newest[0].document)));
-    const missing = [...wanted].filter((version) => !documents.has(version));
-    if (missing.length > 0) {
-      const rows = await sql.query<{ version: string | number; document: string }>(
-        `SELECT version, document FROM policy_versions WHERE version IN (${missing.map(() => '?').join(', ')})`,
-        missing,
-      );
-      for (const row of rows) documents.set(Number(row.version), policyDocumentFrom(JSON.parse(row.document)));
-    }
-    return { has: (version) => documents.has(version), get: (version) => documents.get(version), newest: newestVersion };
-  }
-
-  /** This agent's approved exceptions whose window reaches past `sinceMs`, revoked ones ending at their revocation. */
-  private async exceptionsHeldSince(sql: SqlExecutor, agentId: string, sinceMs: number): Promise<EvaluationException[]> {
-    const rows = await sql.query<{
-      id: string;
-      vendor_id: number;
-      product_id: number;
-      serial: string;
-      user_name: string;
-      not_before: string | number;
-      not_after: string | number;
-      approved_by: string;
-      approved_at: string | number;
-      revoked_at: string | number | null;
-      mode: 'allow' | 'read_only';
-    }>(
-      `SELECT id, vendor_id, product_id, serial, user_name, not_before, not_after, approved_by, approved_at, revoked_at, mode
-       FROM usb_exceptions
-       WHERE agent_id = ? AND status IN ('approved', 'revoked') AND approved_at IS NOT NULL AND not_after > ?`,
-      [agentId, sinceMs],
-    );
-    return rows.map((row) => ({
-      exceptionId: row.id,
-      vendorId: Number(row.vendor_id),
-      productId: Number(row.product_id),
-      serial: row.serial,
-      agentId,
-      userName: row.user_name,
-      heldFromMs: Math.max(Number(row.not_before), Number(row.approved_at)),
-      heldUntilMs: row.revoked_at === null ? Number(row.not_after) : Math.min(Number(row.not_after), Number(row.revoked_at)),
-      approvedBy: row.approved_by,
-      mode: row.mode,
-    }));
   }
 
   /**

@@ -29,8 +29,19 @@ export interface PolicyException {
   mode: UsbEnforcementMode;
 }
 
+/** The transfer part of a policy version: what agents watch besides removable volumes, and how deeply they inspect. */
+export interface PolicyTransfer {
+  /** Absolute paths on the agents' hosts. */
+  watchedFolders: string[];
+  /** 0: the agent's default. */
+  inspectionByteBudget: number;
+  /** 0: the agent's default. */
+  inspectionTimeBudgetMillis: number;
+}
+
 /** What a policy version holds, as stored; ids are numbers here and hex strings on REST. */
 export interface PolicyDocument {
+  transfer: PolicyTransfer;
   usb: {
     unregisteredDeviceMode: UsbEnforcementMode;
     registeredDeviceMode: UsbEnforcementMode;
@@ -55,7 +66,14 @@ export interface PublishedPolicy {
  */
 export function policyDocumentFrom(raw: unknown): PolicyDocument {
   const usb = ((raw as { usb?: Record<string, unknown> } | null)?.usb ?? {}) as Partial<PolicyDocument['usb']>;
+  // Versions published before issue 5 carry no transfer part: agents watched removable volumes only, with their default budgets.
+  const transfer = ((raw as { transfer?: Record<string, unknown> } | null)?.transfer ?? {}) as Partial<PolicyTransfer>;
   return {
+    transfer: {
+      watchedFolders: [...(transfer.watchedFolders ?? [])],
+      inspectionByteBudget: transfer.inspectionByteBudget ?? 0,
+      inspectionTimeBudgetMillis: transfer.inspectionTimeBudgetMillis ?? 0,
+    },
     usb: {
       unregisteredDeviceMode: usb.unregisteredDeviceMode ?? UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
       registeredDeviceMode: usb.registeredDeviceMode ?? UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,

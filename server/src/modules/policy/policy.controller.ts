@@ -1,11 +1,14 @@
 import { Body, Controller, Get, Put } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { toUsbHex } from '../../common/usb-hex';
+import { UpdateTransferPolicyDto } from './dto/update-transfer-policy.dto';
 import { UpdateUsbPolicyDto } from './dto/update-usb-policy.dto';
 import type { PublishedPolicy } from './policy-document';
 import { PolicyService } from './policy.service';
 import { USB_EXCEPTION_MODE_NAMES, USB_MODE_NAMES, usbModeName } from './usb-modes';
 import { UsbPolicySettings, UsbPolicySettingsService } from './usb-policy-settings.service';
+import { TransferPolicySettingsService } from './transfer-policy-settings.service';
+import type { TransferPolicySettings } from './transfer-settings';
 
 class RegisteredDeviceView {
   @ApiProperty() entryId!: string;
@@ -42,11 +45,25 @@ class UsbPolicyView {
   @ApiProperty({ type: [PolicyExceptionView], description: 'approved exceptions that have not ended yet' }) exceptions!: PolicyExceptionView[];
 }
 
+class TransferPolicyView {
+  @ApiProperty({ type: [String], description: 'folders agents watch besides removable volumes' }) watchedFolders!: string[];
+  @ApiProperty({ description: "bytes of one file the inspection reads at most; 0: the agent's default" }) inspectionByteBudget!: number;
+  @ApiProperty({ description: "milliseconds the inspection of one file may take; 0: the agent's default" }) inspectionTimeBudgetMillis!: number;
+}
+
 export class PolicyView {
   @ApiProperty() version!: number;
   @ApiProperty({ description: "UUID of this database's version numbering; versions compare only within one lineage" }) lineageId!: string;
   @ApiProperty() publishedAt!: string;
   @ApiProperty({ type: UsbPolicyView }) usb!: UsbPolicyView;
+  @ApiProperty({ type: TransferPolicyView }) transfer!: TransferPolicyView;
+}
+
+class TransferPolicySettingsView extends TransferPolicyView {
+  @ApiProperty({ description: 'transfer.daily_volume: more files than this to removable media by one user in one day; 0: not counted' }) dailyFileLimit!: number;
+  @ApiProperty({ description: 'transfer.daily_volume: more bytes than this; 0: not counted' }) dailyByteLimit!: number;
+  @ApiProperty({ nullable: true, type: String, description: 'null until first changed' }) updatedAt!: string | null;
+  @ApiProperty({ description: 'the policy version that carries the published part (watched folders, budgets)' }) policyVersion!: number;
 }
 
 class UsbPolicySettingsView {
@@ -67,6 +84,7 @@ export function policyView(policy: PublishedPolicy, lineageId: string): PolicyVi
     version: policy.version,
     lineageId,
     publishedAt: policy.publishedAt.toISOString(),
+    transfer: { ...policy.document.transfer, watchedFolders: [...policy.document.transfer.watchedFolders] },
     usb: {
       unregisteredDeviceMode: usbModeName(usb.unregisteredDeviceMode),
       registeredDeviceMode: usbModeName(usb.registeredDeviceMode),
@@ -100,6 +118,18 @@ export function policyView(policy: PublishedPolicy, lineageId: string): PolicyVi
   };
 }
 
+function transferSettingsView(settings: TransferPolicySettings, policyVersion: number): TransferPolicySettingsView {
+  return {
+    watchedFolders: settings.watchedFolders,
+    inspectionByteBudget: settings.inspectionByteBudget,
+    inspectionTimeBudgetMillis: settings.inspectionTimeBudgetMillis,
+    dailyFileLimit: settings.dailyFileLimit,
+    dailyByteLimit: settings.dailyByteLimit,
+    updatedAt: settings.updatedAt?.toISOString() ?? null,
+    policyVersion,
+  };
+}
+
 function settingsView(settings: UsbPolicySettings, policyVersion: number): UsbPolicySettingsView {
   return { ...settings, updatedAt: settings.updatedAt.toISOString(), policyVersion };
 }
@@ -112,6 +142,7 @@ export class PolicyController {
   constructor(
     private readonly policy: PolicyService,
     private readonly usbSettings: UsbPolicySettingsService,
+    private readonly transferSettings: TransferPolicySettingsService,
   ) {}
 
   @Get()
@@ -132,5 +163,22 @@ export class PolicyController {
   async updateUsb(@Body() body: UpdateUsbPolicyDto): Promise<UsbPolicySettingsView> {
     const { settings, policyVersion } = await this.usbSettings.update(body);
     return settingsView(settings, policyVersion);
+  }
+
+  @Get('transfers')
+  @ApiOkResponse({ type: TransferPolicySettingsView })
+  async transfers(): Promise<TransferPolicySettingsView> {
+    return transferSettingsView(await this.transferSettings.get(), this.policy.current().version);
+  }
+
+  @Put('transfers')
+  @ApiOkResponse({
+    type: TransferPolicySettingsView,
+    description: 'the settings as stored; a change to the watched folders or budgets publishes a new policy version (the daily limits stay on the collector)',
+  })
+  @ApiBadRequestResponse({ description: 'a folder that is not an absolute path (or is a root, or has . or .. segments), a budget or limit out of range (the message names the field)' })
+  async updateTransfers(@Body() body: UpdateTransferPolicyDto): Promise<TransferPolicySettingsView> {
+    const { settings, policyVersion } = await this.transferSettings.update(body);
+    return transferSettingsView(settings, policyVersion);
   }
 }

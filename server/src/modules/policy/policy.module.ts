@@ -3,13 +3,14 @@ import { AgentsModule } from '../agents/agents.module';
 import { PolicyController } from './policy.controller';
 import { PolicyGrpcController } from './policy.grpc.controller';
 import { PolicyService } from './policy.service';
+import { TransferPolicySettingsService } from './transfer-policy-settings.service';
 import { UsbPolicySettingsService } from './usb-policy-settings.service';
 
 /** Immutable policy versions, served over REST and mamori.v1.PolicyService. */
 @Module({
   imports: [AgentsModule],
-  providers: [PolicyService, UsbPolicySettingsService],
+  providers: [PolicyService, UsbPolicySettingsService, TransferPolicySettingsService],
   controllers: [PolicyController, PolicyGrpcController],
-  exports: [PolicyService, UsbPolicySettingsService],
+  exports: [PolicyService, UsbPolicySettingsService, TransferPolicySettingsService],
 })
 export class PolicyModule {}

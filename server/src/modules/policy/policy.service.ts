@@ -8,6 +8,7 @@ import { POLICY_LINEAGE_SETTING } from '../../database/migrations/1732800000000-
 import { policyDocumentFrom, type PolicyDocument, type PublishedPolicy } from './policy-document';
 import type { UsbExceptionRow } from '../usb-exceptions/usb-exception.record';
 import { usbModeToProto, type UsbModeName } from './usb-modes';
+import { transferSettingsWithin } from './transfer-settings';
 
 /**
  * Immutable policy versions. A new version is published in the same transaction as the
@@ -105,8 +106,11 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       version: String(policy.version),
       lineageId: this.lineageId,
       publishedAt: toTimestamp(policy.publishedAt),
-      // No transfer settings are published yet: agents watch removable volumes only, with their default budgets.
-      transfer: { watchedFolders: [], inspectionByteBudget: '0', inspectionTimeBudgetMillis: 0 },
+      transfer: {
+        watchedFolders: [...policy.document.transfer.watchedFolders],
+        inspectionByteBudget: String(policy.document.transfer.inspectionByteBudget),
+        inspectionTimeBudgetMillis: policy.document.transfer.inspectionTimeBudgetMillis,
+      },
       usb: {
         unregisteredDeviceMode: usb.unregisteredDeviceMode,
         registeredDeviceMode: usb.registeredDeviceMode,
@@ -162,7 +166,9 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       [now],
     );
     const [mode] = settings;
+    const transfer = await transferSettingsWithin(sql);
     return {
+      transfer: { watchedFolders: transfer.watchedFolders, inspectionByteBudget: transfer.inspectionByteBudget, inspectionTimeBudgetMillis: transfer.inspectionTimeBudgetMillis },
       usb: {
         unregisteredDeviceMode: usbModeToProto(mode.unregistered_device_mode),
         registeredDeviceMode: usbModeToProto(mode.registered_device_mode),

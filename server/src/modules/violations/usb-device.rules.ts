@@ -84,7 +84,7 @@ export interface UsbRuleOutcome {
  * time. The agent's and the collector's generated types come from the same proto with string
  * enums, so the mode values are the same strings; TypeScript only sees two distinct enums.
  */
-export function evaluatorPolicy(document: PolicyDocument, exceptions: readonly EvaluationException[]): EvaluatorUsbPolicy {
+export function evaluatorPolicy(document: Pick<PolicyDocument, 'usb'>, exceptions: readonly EvaluationException[]): EvaluatorUsbPolicy {
   const mode = (value: string) => value as EvaluatorMode;
   const usb = document.usb;
   return {
