@@ -20,6 +20,31 @@ export interface ViolationDevice {
 
 export type SerialQualityName = 'present' | 'empty' | 'duplicated' | 'unspecified';
 
+/**
+ * The machine a condition violation (disk.unencrypted, agent.silent, ledger.*) is about, as the
+ * ledger writes it (server/src/modules/ledger/ledger-device.record.ts violationSubject), with
+ * what each rule adds: findings and volumes (disk.unencrypted), hardwareModel and hardwareVendor
+ * (ledger.unknown_device), loanedSince and dueBack (ledger.overdue), lastHeardAt (agent.silent).
+ */
+export interface ViolationMachine {
+  kind: 'machine';
+  ledgerDeviceId: string | null;
+  assetTag: string | null;
+  hostname: string;
+  hardwareSerial: string;
+  department: string;
+  holder: string;
+  ledgerStatus: string | null;
+  [detail: string]: unknown;
+}
+
+/** A stored violation's subject: a USB device for the usb.* rules, a machine for the others. */
+export type ViolationSubject = ViolationDevice | ViolationMachine;
+
+export function isMachineSubject(subject: ViolationSubject): subject is ViolationMachine {
+  return (subject as { kind?: unknown }).kind === 'machine';
+}
+
 /** What the agent decided and did about the device, as it reported it with the event. */
 export interface ViolationEnforcement {
   requestedMode: string;
@@ -59,8 +84,9 @@ export class ViolationEntity {
   @Column({ type: 'varchar', length: 16 })
   status!: ViolationStatus;
 
-  @Column({ name: 'agent_id', type: 'varchar', length: 36 })
-  agentId!: string;
+  /** Null for a condition about a machine no agent was ever enrolled on (an overdue loan). */
+  @Column({ name: 'agent_id', type: 'varchar', length: 36, nullable: true })
+  agentId!: string | null;
 
   @Column({ name: 'event_id', type: 'varchar', length: 36 })
   eventId!: string;
@@ -71,8 +97,9 @@ export class ViolationEntity {
   @Column({ name: 'user_name', type: 'text' })
   userName!: string;
 
+  /** The USB device (usb.* rules) or the machine (condition rules) the violation is about. */
   @Column({ type: 'text', transformer: jsonText })
-  device!: ViolationDevice;
+  device!: ViolationSubject;
 
   /** Null when the agent reported no enforcement (older agents, or events without a decision). */
   @Column({ type: 'text', nullable: true, transformer: jsonText })

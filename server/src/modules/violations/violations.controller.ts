@@ -1,13 +1,14 @@
 import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-query.dto';
 import { uuidParam } from '../../common/uuid-param';
 import { ListViolationsQuery } from './dto/list-violations.query';
 import { TriageViolationDto } from './dto/triage-violation.dto';
-import { VIOLATION_STATUSES, ViolationEntity } from './violation.entity';
+import { isMachineSubject, VIOLATION_STATUSES, ViolationEntity, type ViolationMachine } from './violation.entity';
 
 import { ViolationsService } from './violations.service';
 
+/** The USB device of a usb.* violation. */
 class ViolationDeviceView {
   @ApiProperty({ example: '0781' }) vendorId!: string;
   @ApiProperty({ example: '5567' }) productId!: string;
@@ -18,6 +19,27 @@ class ViolationDeviceView {
   @ApiProperty() busPath!: string;
   @ApiProperty({ enum: ['present', 'empty', 'duplicated', 'unspecified'], description: 'whether the serial tells the device apart from others of its model' })
   serialQuality!: string;
+}
+
+/** The machine of a condition violation (disk.unencrypted, agent.silent, ledger.unknown_device, ledger.overdue). */
+class ViolationMachineView {
+  @ApiProperty({ enum: ['machine'], description: 'tells a machine from a USB device (which has no kind)' }) kind!: 'machine';
+  @ApiProperty({ nullable: true, type: String, description: 'its ledger row, null when the machine is not in the ledger' }) ledgerDeviceId!: string | null;
+  @ApiProperty({ nullable: true, type: String }) assetTag!: string | null;
+  @ApiProperty({ description: "the agent's host name, else the ledger's; empty when neither knows it" }) hostname!: string;
+  @ApiProperty({ description: "the agent's hardware serial, else the ledger's; empty when neither knows it" }) hardwareSerial!: string;
+  @ApiProperty({ description: 'from the ledger, empty when not in it' }) department!: string;
+  @ApiProperty({ description: 'from the ledger, empty when not in it' }) holder!: string;
+  @ApiProperty({ nullable: true, enum: ['in_stock', 'on_loan', 'lost', 'retired'], description: 'the ledger status when the violation was raised, null when not in the ledger' })
+  ledgerStatus!: string | null;
+  @ApiPropertyOptional({ type: [String], description: 'disk.unencrypted: why the disks are not compliant' }) findings?: string[];
+  @ApiPropertyOptional({ type: 'array', items: { type: 'object' }, description: "disk.unencrypted: the machine's fixed volumes as the agent reported them" })
+  volumes?: Record<string, unknown>[];
+  @ApiPropertyOptional({ description: 'ledger.unknown_device: as the agent reported it' }) hardwareModel?: string;
+  @ApiPropertyOptional({ description: 'ledger.unknown_device: as the agent reported it' }) hardwareVendor?: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'ledger.overdue: yyyy-mm-dd' }) loanedSince?: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'ledger.overdue: yyyy-mm-dd' }) dueBack?: string | null;
+  @ApiPropertyOptional({ description: 'agent.silent: when the collector last heard from the agent (ISO 8601)' }) lastHeardAt?: string;
 }
 
 class ViolationEnforcementView {
@@ -43,10 +65,14 @@ export class ViolationView {
   @ApiProperty({ example: 'usb.unregistered_device' }) rule!: string;
   @ApiProperty({ example: 'high' }) severity!: string;
   @ApiProperty({ enum: VIOLATION_STATUSES }) status!: string;
-  @ApiProperty() agentId!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'null for a condition about a machine no agent was ever enrolled on (an overdue loan)' }) agentId!: string | null;
   @ApiProperty() hostname!: string;
   @ApiProperty() userName!: string;
-  @ApiProperty({ type: ViolationDeviceView }) device!: ViolationDeviceView;
+  @ApiProperty({
+    oneOf: [{ $ref: getSchemaPath(ViolationDeviceView) }, { $ref: getSchemaPath(ViolationMachineView) }],
+    description: "what the violation is about: the USB device for the usb.* rules; the machine (kind 'machine') for disk.unencrypted, agent.silent and ledger.*",
+  })
+  device!: ViolationDeviceView | ViolationMachineView;
   @ApiProperty({ type: ViolationEnforcementView, nullable: true, description: 'what the agent decided and did, null when it reported nothing' })
   enforcement!: ViolationEnforcementView | null;
   @ApiProperty({ description: 'when it happened, by the agent clock' }) occurredAt!: string;
@@ -74,8 +100,7 @@ export function violationView(violation: ViolationEntity): ViolationView {
     agentId: violation.agentId,
     hostname: violation.hostname,
     userName: violation.userName,
-    // Violations stored before serial quality was reported have none.
-    device: { ...violation.device, serialQuality: violation.device.serialQuality ?? 'unspecified' },
+    device: deviceView(violation),
     enforcement: violation.enforcement === null ? null : { ...violation.enforcement, policyLineageId: violation.enforcement.policyLineageId ?? '' },
     occurredAt: violation.occurredAt.toISOString(),
     detectedAt: violation.detectedAt.toISOString(),
@@ -88,7 +113,15 @@ export function violationView(violation: ViolationEntity): ViolationView {
   };
 }
 
+function deviceView(violation: ViolationEntity): ViolationDeviceView | ViolationMachineView {
+  const subject = violation.device;
+  if (isMachineSubject(subject)) return { ...(subject as ViolationMachine) } as ViolationMachineView;
+  // Violations stored before serial quality was reported have none.
+  return { ...subject, serialQuality: subject.serialQuality ?? 'unspecified' };
+}
+
 /** REST: violations for reviewers. */
+@ApiExtraModels(ViolationDeviceView, ViolationMachineView)
 @ApiTags('violations')
 @ApiBearerAuth()
 @Controller('api/v1/violations')
