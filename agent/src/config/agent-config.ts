@@ -32,7 +32,17 @@ export interface AgentConfig {
   fakeEncryptionFile: string | undefined;
   /** Seconds between disk-encryption checks (MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS, default 300). */
   encryptionCheckSeconds: number;
+  /** CPU limit while inspecting file transfers, percent of one core (MAMORI_AGENT_TRANSFER_CPU_PERCENT, default 25). */
+  transferCpuPercent: number;
+  /** Files hashed and inspected at once (MAMORI_AGENT_TRANSFER_CONCURRENCY, default 2). */
+  transferConcurrency: number;
+  /** Quiet-and-unchanged window after which a written file counts as complete (MAMORI_AGENT_TRANSFER_SETTLE_MS, default 1000). */
+  transferSettleMs: number;
 }
+
+export const DEFAULT_TRANSFER_CPU_PERCENT = 25;
+export const DEFAULT_TRANSFER_CONCURRENCY = 2;
+export const DEFAULT_TRANSFER_SETTLE_MS = 1_000;
 
 /** The disk-encryption backends: the platforms' real ones, the file-driven fake, and "unsupported". */
 export const ENCRYPTION_BACKENDS = ['linux', 'win32', 'darwin', 'fake', 'unsupported'] as const;
@@ -102,5 +112,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env, platform: 
     encryptionBackend: encryptionBackend as EncryptionBackendName,
     fakeEncryptionFile,
     encryptionCheckSeconds: integer(env, 'MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS', DEFAULT_ENCRYPTION_CHECK_SECONDS, 1, 86_400)!,
+    transferCpuPercent: integer(env, 'MAMORI_AGENT_TRANSFER_CPU_PERCENT', DEFAULT_TRANSFER_CPU_PERCENT, 1, 6_400)!,
+    transferConcurrency: integer(env, 'MAMORI_AGENT_TRANSFER_CONCURRENCY', DEFAULT_TRANSFER_CONCURRENCY, 1, 64)!,
+    transferSettleMs: integer(env, 'MAMORI_AGENT_TRANSFER_SETTLE_MS', DEFAULT_TRANSFER_SETTLE_MS, 50, 600_000)!,
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { UsbDevice } from '../generated/mamori/v1/common';
-import { AgentState, type BlockDevice, type Event, type UsbEnforcementDecision } from '../generated/mamori/v1/events';
+import { AgentState, type BlockDevice, type Event, type FileTransfer, type UsbEnforcementDecision } from '../generated/mamori/v1/events';
 import type { UsbEnforcementMode } from '../generated/mamori/v1/policy';
 import { uuidV5 } from './ids';
 import { toTimestamp } from './timestamps';
@@ -101,6 +101,11 @@ export function usbDetachedEvent(input: {
     ...base(input.eventId, input.occurredAt, input.userName),
     usbDeviceDetached: { device: input.device, attachedEventId: input.attachedEventId ?? '', leftWhileAgentStopped: input.leftWhileAgentStopped ?? false },
   };
+}
+
+/** A file written to, renamed on or deleted from removable media or a watched folder; the user goes in both places. */
+export function fileTransferEvent(input: { transfer: FileTransfer; occurredAt: Date; userName: string; eventId?: string }): EventDraft {
+  return { ...base(input.eventId, input.occurredAt, input.userName), fileTransfer: { ...input.transfer, userName: input.userName } };
 }
 
 export function agentStatusEvent(input: {

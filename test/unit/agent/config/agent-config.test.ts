@@ -17,6 +17,9 @@ test('defaults follow the contract', () => {
     encryptionBackend: 'unsupported',
     fakeEncryptionFile: undefined,
     encryptionCheckSeconds: 300,
+    transferCpuPercent: 25,
+    transferConcurrency: 2,
+    transferSettleMs: 1000,
   });
   assert.equal(loadAgentConfig({ MAMORI_AGENT_BATCH_MAX_BYTES: '65536' }).batchMaxBytes, 65_536);
   for (const platform of ['linux', 'win32', 'darwin'] as const) assert.equal(loadAgentConfig({}, platform).usbBackend, platform, 'the real backend by default');
@@ -38,6 +41,9 @@ test('bad values name the variable', () => {
     [{ MAMORI_AGENT_SYSFS_ROOT: 'sys' }, /MAMORI_AGENT_SYSFS_ROOT must be an absolute path/],
     [{ MAMORI_AGENT_ENCRYPTION_BACKEND: 'bitlocker' }, /MAMORI_AGENT_ENCRYPTION_BACKEND must be one of linux, win32, darwin, fake, unsupported/],
     [{ MAMORI_AGENT_ENCRYPTION_BACKEND: 'fake' }, /MAMORI_AGENT_FAKE_ENCRYPTION_FILE must name the JSON file/],
+    [{ MAMORI_AGENT_TRANSFER_CPU_PERCENT: '0' }, /MAMORI_AGENT_TRANSFER_CPU_PERCENT must be between 1 and 6400/],
+    [{ MAMORI_AGENT_TRANSFER_CONCURRENCY: 'many' }, /MAMORI_AGENT_TRANSFER_CONCURRENCY must be a whole number/],
+    [{ MAMORI_AGENT_TRANSFER_SETTLE_MS: '10' }, /MAMORI_AGENT_TRANSFER_SETTLE_MS must be between 50/],
     [{ MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS: '0' }, /MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS must be between 1 and 86400/],
   ];
   for (const [env, message] of cases) assert.throws(() => loadAgentConfig(env), (e: unknown) => e instanceof ConfigError && message.test(e.message));

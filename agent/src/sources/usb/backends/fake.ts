@@ -228,6 +228,13 @@ export class FakeUsbBackend implements UsbSource {
         const device = this.attachedByBus.get(op.busPath) ?? emptyDevice(op.busPath);
         this.attachedByBus.delete(op.busPath);
         batch.push({ kind: 'detached', device, occurredAt: this.clock(), eventId });
+      } else if (op.op === 'storage') {
+        const device = this.attachedByBus.get(op.busPath);
+        if (device === undefined) {
+          this.options.logger.warn('fake USB script: bad line skipped', { line: lineNumber, reason: `storage for ${op.busPath}, which is not attached`, script: this.options.scriptPath });
+          continue;
+        }
+        batch.push({ kind: 'storage', device, blockDevices: op.blockDevices, occurredAt: this.clock(), eventId });
       } else {
         await commit(position);
         if (!(await sleep(op.ms, signal))) return;

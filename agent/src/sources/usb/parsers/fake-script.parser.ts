@@ -1,10 +1,12 @@
 import { SerialQuality, type UsbDevice } from '../../../generated/mamori/v1/common';
+import { EncryptionScheme, type BlockDevice } from '../../../generated/mamori/v1/events';
 import { parseUsbId } from '../usb.source';
 
 /** One instruction of the fake USB script (JSON lines). */
 export type FakeScriptOp =
   | { op: 'attach'; device: UsbDevice }
   | { op: 'detach'; busPath: string }
+  | { op: 'storage'; busPath: string; blockDevices: BlockDevice[] }
   | { op: 'sleep'; ms: number };
 
 /** A script line that cannot be understood; `lineNumber` is 1-based, as an editor shows it. */
@@ -26,12 +28,43 @@ function str(value: unknown, field: string, lineNumber: number, required = false
   return value;
 }
 
+function blockDevice(value: unknown, index: number, lineNumber: number): BlockDevice {
+  const at = `blockDevices[${index}]`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FakeScriptLineError(lineNumber, `${at} must be an object`);
+  const b = value as Record<string, unknown>;
+  const mountPoints = b.mountPoints ?? [];
+  if (!Array.isArray(mountPoints) || !mountPoints.every((m) => typeof m === 'string' && m.startsWith('/'))) {
+    throw new FakeScriptLineError(lineNumber, `${at}.mountPoints must be a list of absolute paths`);
+  }
+  const size = b.sizeBytes ?? 0;
+  if (!Number.isSafeInteger(size) || (size as number) < 0) throw new FakeScriptLineError(lineNumber, `${at}.sizeBytes must be a whole number of bytes`);
+  const scheme = b.encryption ?? 'ENCRYPTION_SCHEME_NONE';
+  if (typeof scheme !== 'string' || !(Object.values(EncryptionScheme) as string[]).includes(scheme)) {
+    throw new FakeScriptLineError(lineNumber, `${at}.encryption must be one of ${Object.values(EncryptionScheme).join(', ')}`);
+  }
+  const encrypted = scheme !== EncryptionScheme.ENCRYPTION_SCHEME_NONE && scheme !== EncryptionScheme.ENCRYPTION_SCHEME_UNSPECIFIED;
+  return {
+    deviceNode: str(b.deviceNode, `${at}.deviceNode`, lineNumber, true),
+    parentNode: str(b.parentNode, `${at}.parentNode`, lineNumber),
+    sizeBytes: String(size),
+    filesystemType: str(b.filesystemType, `${at}.filesystemType`, lineNumber),
+    label: str(b.label, `${at}.label`, lineNumber),
+    mountPoints: mountPoints as string[],
+    // A scripted encrypted volume is fully encrypted with protection on: the state a stick in use has.
+    encryption: { scheme: scheme as EncryptionScheme, fullyEncrypted: encrypted, percentEncrypted: encrypted ? 100 : 0, protectionOn: encrypted },
+    readOnly: b.readOnly === true,
+  };
+}
+
 /**
  * Parses one script line (without its newline). Returns null for a blank line. Throws
  * FakeScriptLineError naming the line and what is wrong. Pure.
  *   {"op":"attach","device":{"vendorId":"0781","productId":"5567","serial":"…","manufacturer":"…","product":"…","interfaceClasses":[8],"busPath":"1-2"}}
  *   {"op":"detach","busPath":"1-2"}
  *   {"op":"sleep","ms":250}
+ *   {"op":"storage","busPath":"1-2","blockDevices":[{"deviceNode":"/dev/sdb1","parentNode":"/dev/sdb","filesystemType":"vfat",
+ *     "mountPoints":["/media/stick"],"encryption":"ENCRYPTION_SCHEME_NONE"}]}   (the attached device's volumes, as the
+ *     real backends report them once known and again when a mount point changes; encryption defaults to NONE)
  */
 export function parseFakeScriptLine(line: string, lineNumber: number): FakeScriptOp | null {
   if (line.trim() === '') return null;
@@ -74,6 +107,11 @@ export function parseFakeScriptLine(line: string, lineNumber: number): FakeScrip
     }
     case 'detach':
       return { op: 'detach', busPath: str(record.busPath, 'busPath', lineNumber, true) };
+    case 'storage': {
+      const devices = record.blockDevices;
+      if (!Array.isArray(devices)) throw new FakeScriptLineError(lineNumber, 'storage needs a "blockDevices" list');
+      return { op: 'storage', busPath: str(record.busPath, 'busPath', lineNumber, true), blockDevices: devices.map((d, i) => blockDevice(d, i, lineNumber)) };
+    }
     case 'sleep': {
       const ms = record.ms;
       if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > 3_600_000) {
@@ -82,6 +120,6 @@ export function parseFakeScriptLine(line: string, lineNumber: number): FakeScrip
       return { op: 'sleep', ms };
     }
     default:
-      throw new FakeScriptLineError(lineNumber, `unknown op ${JSON.stringify(record.op)} (expected attach, detach or sleep)`);
+      throw new FakeScriptLineError(lineNumber, `unknown op ${JSON.stringify(record.op)} (expected attach, detach, storage or sleep)`);
   }
 }
