@@ -80,7 +80,7 @@ export function transferCsvRow(transfer: TransferRecord, violations: ViolationEn
     transfer.problem,
     transfer.processName,
     transfer.processId === 0 ? '' : String(transfer.processId),
-    [...new Set(violations.map((violation) => violation.rule))].join(';'),
+    [...new Set(violations.map((violation) => violation.rule))].sort().join(';'),
     transfer.eventId,
   ];
 }
