@@ -39,28 +39,55 @@ async function storedUsbEvents(collector: CollectorUnderTest, agentId: string): 
   return { attached, detached };
 }
 
+/** Every stored event of `kind`, walking all pages. */
+async function listEvents(collector: CollectorUnderTest, agentId: string, kind: string): Promise<Array<{ eventId: string; payload: Record<string, unknown> }>> {
+  const all: Array<{ eventId: string; payload: Record<string, unknown> }> = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = `/api/v1/events?agentId=${agentId}&kind=${kind}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const page: { items: Array<{ eventId: string; payload: Record<string, unknown> }>; nextCursor: string | null } = await collector.rest.expect(200, 'GET', query);
+    all.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return all;
+}
+
+/**
+ * The events of the script's lines, without the reports a restarted agent makes at start (like
+ * every backend, the fake reports the sticks still attached as present at start, and those
+ * gone as detached while it was stopped): those are new events, not duplicates.
+ */
+async function scriptedUsbEvents(collector: CollectorUnderTest, agentId: string) {
+  const attached = (await listEvents(collector, agentId, 'usb_device_attached')).filter((e) => e.payload.presentAtStart !== true);
+  const detached = (await listEvents(collector, agentId, 'usb_device_detached')).filter((e) => e.payload.leftWhileAgentStopped !== true);
+  return { attached, detached };
+}
+
 async function expectExactlyAllStored(collector: CollectorUnderTest, agentId: string): Promise<void> {
   await eventually(
     'all 10,000 events stored',
     async () => {
       const counts = await storedUsbEvents(collector, agentId);
-      assert.ok(counts.attached <= PAIRS && counts.detached <= PAIRS, `duplicates stored: ${JSON.stringify(counts)}`);
-      return counts.attached === PAIRS && counts.detached === PAIRS ? counts : undefined;
+      return counts.attached >= PAIRS && counts.detached >= PAIRS ? counts : undefined;
     },
     180_000,
   );
   // Give a late duplicate (a resent batch) the chance to show up before the final count.
   await sleep(2_000);
-  assert.deepEqual(await storedUsbEvents(collector, agentId), { attached: PAIRS, detached: PAIRS });
+  const scripted = await scriptedUsbEvents(collector, agentId);
+  assert.deepEqual({ attached: scripted.attached.length, detached: scripted.detached.length }, { attached: PAIRS, detached: PAIRS }, 'each script line stored once');
+  const scriptedAttaches = new Set(scripted.attached.map((e) => e.eventId));
   // Violations are decided once per stored event: walk every page and count them.
   const seen = new Set<string>();
+  const judged = new Set<string>();
   let cursor: string | null = null;
   do {
     const query: string = `/api/v1/violations?agentId=${agentId}&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
     const page: { items: Array<{ eventId: string }>; nextCursor: string | null } = await collector.rest.expect(200, 'GET', query);
     for (const item of page.items) {
-      assert.ok(!seen.has(item.eventId), `two violations for event ${item.eventId}`);
-      seen.add(item.eventId);
+      assert.ok(!judged.has(item.eventId), `two violations for event ${item.eventId}`);
+      judged.add(item.eventId);
+      if (scriptedAttaches.has(item.eventId)) seen.add(item.eventId);
     }
     cursor = page.nextCursor;
   } while (cursor !== null);

@@ -301,7 +301,9 @@ export class AgentDaemon {
           // in a port whose saved device is not live in this run means that device left while the agent was stopped.
           const continued = o.presentAtStart ? this.plugs.continuedBy(device) : undefined;
           const saved = this.plugs.get(device.busPath);
-          if (continued === undefined && saved !== undefined && this.usbDevices.get(device.busPath)?.attachedEventId !== saved.attachedEventId) {
+          // (A backend that replays after a crash may offer the attach that began the saved plug again: that is the same plug.)
+          const sameAttachAgain = o.eventId !== undefined && saved?.attachedEventId === o.eventId;
+          if (continued === undefined && !sameAttachAgain && saved !== undefined && this.usbDevices.get(device.busPath)?.attachedEventId !== saved.attachedEventId) {
             drafts.push(this.leftWhileStoppedEvent(saved, o.occurredAt, userName));
           }
           const draft = usbAttachedEvent({

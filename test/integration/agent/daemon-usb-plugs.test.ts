@@ -290,3 +290,37 @@ test('a saved-plugs file that cannot be read is reported and the agent starts wi
   assert.equal(attach.usbDeviceAttached!.continuesAttachedEventId, '');
   await until('the plugs file rewritten', () => existsSync(join(paths.root, 'usb-plugs.json')) && readFileSync(join(paths.root, 'usb-plugs.json'), 'utf8').includes(attach.eventId));
 });
+
+test('a backend that replays after a crash may offer the attach that began a saved plug again: the same plug, no detach for it', async (t) => {
+  const temp = makeTempDir('mamori-daemon-plugs-replay-');
+  let daemon: AgentDaemon | null = null;
+  t.after(async () => {
+    if (daemon !== null) await daemon.stop(500);
+    temp.cleanup();
+  });
+  const collector = await fakeCollector(t);
+  const paths = statePaths(join(temp.path, 'state'));
+  const replayedId = '0f8e3a52-6b1d-5c2e-8f4a-9d3b7c1e2a60';
+  let source = new HandSource();
+  daemon = await startDaemon(collector, paths, source);
+  await source.push({ kind: 'attached', device: stick('1-7', 'REPLAYED'), presentAtStart: false, occurredAt: new Date(), eventId: replayedId });
+  await until('the attach', () => collector.events.find((e) => e.eventId === replayedId));
+  await daemon.stop(1_000);
+  daemon = null;
+
+  source = new HandSource();
+  daemon = await startDaemon(collector, paths, source);
+  await source.push({ kind: 'attached', device: stick('1-7', 'REPLAYED'), presentAtStart: false, occurredAt: new Date(), eventId: replayedId });
+  await source.sink!.presentAtStartReported!();
+  await source.push({ kind: 'detached', device: stick('1-7', 'REPLAYED'), occurredAt: new Date() });
+  const detaches = await until('the detach', () => {
+    const list = collector.events.filter((e) => e.usbDeviceDetached);
+    return list.length > 0 ? list : undefined;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(
+    collector.events.filter((e) => e.usbDeviceDetached).map((e) => [e.usbDeviceDetached!.attachedEventId, e.usbDeviceDetached!.leftWhileAgentStopped]),
+    [[replayedId, false]],
+    `one ordinary detach of the plug: ${JSON.stringify(detaches.map((e) => e.usbDeviceDetached))}`,
+  );
+});
