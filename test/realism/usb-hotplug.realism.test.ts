@@ -34,7 +34,7 @@ interface EventItem {
   payload: Record<string, any>;
 }
 
-test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violation, registration, read-only, encrypted-only, unplug', { timeout: 600_000 }, async (t) => {
+test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violation, registration, read-only, encrypted-only, unplug', { timeout: 900_000 }, async (t) => {
   const missing = QemuGuest.prerequisites();
   if (missing !== null) return skipOrFail(t, missing);
 
@@ -61,7 +61,7 @@ test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violati
   const { token } = await collector.createEnrollmentToken({ label: 'realism' });
   const agentState = '/run/mamori-agent';
   const agentEnv = `MAMORI_AGENT_STATE_DIR=${agentState} MAMORI_AGENT_HEARTBEAT_SECONDS=5 MAMORI_AGENT_LOG_LEVEL=info`;
-  await guest.run(`${agentEnv} node ${AGENT_BIN} enroll --server ${GUEST_COLLECTOR_ADDRESS} --token ${token}`, 120_000);
+  await guest.run(`${agentEnv} node ${AGENT_BIN} enroll --server ${GUEST_COLLECTOR_ADDRESS} --token ${token}`, 300_000);
   await guest.run(`${agentEnv} setsid node ${AGENT_BIN} run > ${guest.stateDir}/agent.log 2>&1 < /dev/null & echo $! > /run/mamori-agent.pid`);
   const agentLog = () => {
     try {
@@ -73,7 +73,7 @@ test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violati
   scope.after(() => {
     if (process.env.MAMORI_RIG_KEEP_LOGS) console.log(`agent log:\n${agentLog()}`);
   });
-  await eventually('the agent running in the guest', async () => (agentLog().includes('"msg":"mamori-agent running"') ? true : undefined), 120_000).catch((e) => {
+  await eventually('the agent running in the guest', async () => (agentLog().includes('"msg":"mamori-agent running"') ? true : undefined), 240_000).catch((e) => {
     throw new Error(`${(e as Error).message}\nagent log:\n${agentLog()}`);
   });
   // Read the agent's own files rather than start node again: a node start costs seconds under TCG.
@@ -146,6 +146,19 @@ test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violati
   assert.match(write.output, /read-only/i);
   await guest.exec('umount /mnt/issued');
   assert.deepEqual(await violationsFor(ISSUED), [], 'a registered stick raises no violation');
+  // Leaving read-only while the stick stays in: the agent undoes its blockdev --setro, and a write succeeds.
+  await collector.rest.expect(200, 'PUT', '/api/v1/policy/usb', { registeredDeviceMode: 'allow' });
+  const writable = await poll('the re-evaluation that makes the stick writable', async () =>
+    (await events('usb_device_reevaluated')).find((e) => e.payload.device?.serial === ISSUED && e.payload.storageEnforcement?.action === 'USB_ENFORCEMENT_ACTION_SET_READ_WRITE'),
+  );
+  assert.equal(writable.payload.attachedEventId, issuedEvent.eventId, 'the same plug');
+  assert.equal(writable.payload.previousAppliedMode, 'USB_ENFORCEMENT_MODE_READ_ONLY');
+  assert.equal((await guest.run(`blockdev --getro ${partition.deviceNode}`)).trim(), '0');
+  const rewrite = await guest.exec(`mount ${partition.deviceNode} /mnt/issued 2>&1 && echo allowed > /mnt/issued/allowed.txt && cat /mnt/issued/allowed.txt; umount /mnt/issued`);
+  assert.equal(rewrite.code, 0, `the write must succeed once read-only ended: ${rewrite.output}`);
+  assert.match(rewrite.output, /allowed/);
+  assert.equal((await events('usb_device_attached')).filter((e) => e.payload.device?.serial === ISSUED).length, 1, 're-evaluation is not a second attach');
+  assert.deepEqual(await violationsFor(ISSUED), []);
   bench.registeredReadOnly = {
     hotplugToEventInCollectorMs: issuedToEvent,
     hotplugToReadOnlyEventInCollectorMs: toReadOnly,
