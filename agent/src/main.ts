@@ -23,7 +23,8 @@ Commands:
                       run the agent daemon (SIGTERM/SIGINT stop it in an orderly way)
   status [--state-dir DIR] [--json]
                       show enrollment, connection, spool depth, drops, policy version
-                      and disk-encryption posture
+                      disk-encryption posture, and the places watched for file
+                      transfers (and those not watched, with the reason)
                       (exit 0 when enrolled, 3 when not)
 
 State folder: --state-dir, else MAMORI_AGENT_STATE_DIR, else /var/lib/mamori-agent (root)
@@ -33,6 +34,9 @@ MAMORI_AGENT_HEARTBEAT_SECONDS, MAMORI_AGENT_SPOOL_MAX_BYTES, MAMORI_AGENT_BATCH
 MAMORI_AGENT_BATCH_MAX_BYTES (default 1048576),
 MAMORI_AGENT_ENCRYPTION_BACKEND (linux|win32|darwin|fake|unsupported, default this platform's),
 MAMORI_AGENT_FAKE_ENCRYPTION_FILE, MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS (default 300),
+MAMORI_AGENT_TRANSFER_CPU_PERCENT (default 25, percent of one core while inspecting
+transfers), MAMORI_AGENT_TRANSFER_CONCURRENCY (default 2),
+MAMORI_AGENT_TRANSFER_SETTLE_MS (default 1000, how long a written file must stay unchanged),
 MAMORI_AGENT_LOG_LEVEL (debug|info|warn|error).
 `;
 

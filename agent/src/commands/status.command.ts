@@ -5,6 +5,7 @@ import { certificateExpiry, type CertificateExpiry } from '../state/certificate-
 import { loadCachedPolicy } from '../state/policy-cache';
 import { statePaths } from '../state/state-dir';
 import { readStatusFile, type EncryptionStatusSummary } from '../state/status-file';
+import type { TransferStatus } from '../sources/transfers/transfer.source';
 
 const STALE_AFTER_MS = 15_000;
 
@@ -63,6 +64,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     capabilities: running ? (daemon!.capabilities ?? []) : [],
     // Disk encryption as the running daemon last checked it; null when it is not running or has not checked.
     encryption: running ? (daemon!.encryption ?? null) : null,
+    // Watched volumes and folders, and the ones not watched with the reason; null when not running.
+    transfers: running ? (daemon!.transfers ?? null) : null,
     certificate,
   };
   if (input.json) {
@@ -86,9 +89,27 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     lines.push(`capability:      ${capability.name} ${capability.available ? 'available' : `NOT available: ${capability.reason}`}`);
   }
   lines.push(...encryptionLines(report.encryption));
+  lines.push(...transferLines(report.transfers));
   if (!('error' in certificate) && certificate.warning !== null) lines.push(`WARNING: ${certificate.warning}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The transfer-watch lines of the human status: each root watched or not (and why), the queue. */
+function transferLines(transfers: TransferStatus | null): string[] {
+  if (transfers === null) return ['file transfers:  unknown (the daemon is not running)'];
+  const lines = [
+    `file transfers:  ${transfers.roots.filter((r) => r.state === 'watching').length} place(s) watched; ${transfers.queued} file(s) queued, ${transfers.inspecting} being inspected; ` +
+      `CPU limit ${transfers.cpuLimitPercent}% of a core, ${transfers.concurrency} at a time`,
+  ];
+  for (const r of transfers.roots) {
+    const what = r.kind === 'volume' ? `volume ${r.root} (${[r.deviceNode, r.usbDevice, r.encrypted ? 'encrypted' : 'NOT encrypted'].filter((x) => x !== '').join(', ')})` : `folder ${r.root}`;
+    const state = r.state === 'watching' ? `watching since ${r.since}` : r.state === 'starting' ? 'starting' : `NOT watched: ${r.problem || r.state}`;
+    lines.push(`transfer watch:  ${what}: ${state}; ${r.written} written, ${r.renamed} renamed, ${r.deleted} deleted, ${r.problems} with problems, ${r.pending} being written`);
+    if (r.state === 'watching' && r.problem !== '') lines.push(`transfer note:   ${r.root}: ${r.problem}`);
+  }
+  lines.push(`transfer note:   ${transfers.processAttribution}`);
+  return lines;
 }
 
 const CHECK_WORDS: Record<string, string> = {

@@ -34,6 +34,8 @@ import { diskEncryptionStatusEvent, encryptionPosture, postureFingerprint } from
 import type { DiskEncryptionStatus } from '../generated/mamori/v1/events';
 import { createDiskEncryptionSource } from '../sources/disk-encryption/disk-encryption-backend-selector';
 import type { DiskEncryptionSource } from '../sources/disk-encryption/disk-encryption.source';
+import { DEFAULT_INSPECTION_BUDGET, inspectFile } from '../inspect/file-inspector';
+import { TransferSource } from '../sources/transfers/transfer.source';
 
 export interface AgentDaemonDeps {
   config: AgentConfig;
@@ -102,6 +104,8 @@ export class AgentDaemon {
   private plugs!: UsbPlugStore;
   private enforcementWarning = '';
   private encryption!: DiskEncryptionSource;
+  /** Watches USB volumes and policy folders for files written there (FileTransfer events). */
+  private transfers!: TransferSource;
   /** The newest disk-encryption report (null until the first check finishes) and when it was taken. */
   private encryptionReport: DiskEncryptionStatus | null = null;
   private encryptionCheckedAt: Date | null = null;
@@ -149,6 +153,19 @@ export class AgentDaemon {
       monitor: this.monitor,
       logger: logger.child({ component: 'uploader' }),
     });
+    this.transfers = new TransferSource({
+      inspect: inspectFile,
+      defaultBudget: DEFAULT_INSPECTION_BUDGET,
+      record: async (draft) => {
+        await this.outbox.append(draft);
+        this.uploader.notify();
+      },
+      userName: () => this.userName,
+      logger: logger.child({ component: 'transfers' }),
+      cpuPercent: config.transferCpuPercent,
+      concurrency: config.transferConcurrency,
+      settleMs: config.transferSettleMs,
+    });
     this.policy = new PolicyWatcher({
       client: this.clients.policy,
       cachePath: paths.policyCache,
@@ -156,6 +173,7 @@ export class AgentDaemon {
       logger: logger.child({ component: 'policy' }),
       initial: cached,
       onApplied: async (policy) => {
+        this.transfers.setPolicy(policy.transfer);
         await this.serialUsb(async () => {
           await this.enforcer.configure(policy.usb);
           this.warnIfNotEnforceable();
@@ -205,6 +223,9 @@ export class AgentDaemon {
     this.encryption = this.deps.diskEncryption ?? createDiskEncryptionSource(config, this.deps.commandRunner ?? processCommandRunner);
     this.tasks.push(this.encryptionLoop(signal));
 
+    this.transfers.start();
+    this.transfers.setPolicy(this.policy.policy?.transfer);
+
     this.plugs = await UsbPlugStore.load(join(paths.root, 'usb-plugs.json'), (problem) => logger.warn(problem));
     const source = this.deps.usbSource;
     await source.start({
@@ -217,7 +238,7 @@ export class AgentDaemon {
         await this.record(this.statusEvent(AgentState.AGENT_STATE_SOURCE_UNAVAILABLE, `${source.name}: ${reason}`));
       },
     });
-    this.sourceNames = [source.name, `enforce:${this.enforcer.name}`, this.encryption.name];
+    this.sourceNames = [source.name, `enforce:${this.enforcer.name}`, this.encryption.name, this.transfers.name];
     await this.writeStatus();
     logger.info('mamori-agent running', {
       agentId: this.deps.credentials.identity.agentId,
@@ -291,6 +312,8 @@ export class AgentDaemon {
       const policyVersion = this.policy.version;
       const policyLineageId = this.policy.lineageId;
       const drafts: EventDraft[] = [];
+      /** What the transfer source is told once the events are taken (never awaited: a burst must not hold up USB). */
+      const volumeUpdates: Array<() => void> = [];
       const plugsBefore = this.plugs.all();
       for (const o of observations) {
         if (o.kind === 'attached') {
@@ -336,6 +359,7 @@ export class AgentDaemon {
           const enforcement = await this.enforcer.enforceStorage({ device, verdict: storageVerdict, observedAt: o.occurredAt, policyVersion, policyLineageId, blockDevices: o.blockDevices });
           const attachedEventId = known?.attachedEventId ?? '';
           this.usbDevices.set(device.busPath, { device, verdict, blockDevices: o.blockDevices, storageVerdict, attachedEventId, appliedMode: enforcement.appliedMode, policyVersion });
+          volumeUpdates.push(() => this.transfers.usbStorage(device, o.blockDevices, attachedEventId));
           this.logDecision(device, enforcement);
           drafts.push(
             usbStorageVolumesEvent({
@@ -354,6 +378,7 @@ export class AgentDaemon {
           this.usbDevices.delete(o.device.busPath);
           this.plugs.delete(o.device.busPath);
           await this.enforcer.released(known?.device ?? o.device);
+          volumeUpdates.push(() => this.transfers.usbDetached(o.device.busPath));
           drafts.push(usbDetachedEvent({ device: known?.device ?? o.device, occurredAt: o.occurredAt, userName, eventId: o.eventId, attachedEventId: known?.attachedEventId }));
         }
       }
@@ -366,6 +391,7 @@ export class AgentDaemon {
         throw error;
       }
       this.uploader.notify();
+      for (const update of volumeUpdates) update();
       // Saved only once the events naming the plugs are taken, so the file never names an attach that was not recorded.
       await this.savePlugs();
     });
@@ -514,6 +540,7 @@ export class AgentDaemon {
       sources: this.sourceNames,
       capabilities: this.capabilities(),
       encryption: this.encryptionStatus(),
+      transfers: this.transfers.status(),
       uploadedEvents: this.uploader.uploadedEvents,
       rejectedEvents: this.uploader.rejectedEvents,
     });
@@ -607,6 +634,8 @@ export class AgentDaemon {
   async stop(graceMs = 3_000): Promise<void> {
     const { logger } = this.deps;
     await this.deps.usbSource.stop();
+    // Files mid-copy are reported (with a problem) before the outbox closes.
+    await this.transfers.stop();
     // The root hubs get their previous defaults back: a stopped agent must not leave the host
     // refusing every new device (keyboards included).
     await this.serialUsb(() => this.enforcer.stop());

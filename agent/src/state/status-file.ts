@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { TransferStatus } from '../sources/transfers/transfer.source';
 import { writeFileAtomic } from './atomic-file';
 
 export type ConnectionState = 'connecting' | 'connected' | 'unavailable' | 'refused';
@@ -20,6 +21,8 @@ export interface DaemonStatus {
   capabilities?: Array<{ name: string; available: boolean; reason: string }>;
   /** The disk-encryption posture from the newest check (absent in status files of older agents). */
   encryption?: EncryptionStatusSummary;
+  /** What the transfer watcher watches and does not, and why (absent in status files of older agents). */
+  transfers?: TransferStatus;
   uploadedEvents: number;
   rejectedEvents: number;
 }
