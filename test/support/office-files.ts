@@ -47,9 +47,11 @@ function columnName(index: number): string {
 /** A workbook: sheets of rows; strings go to the shared strings table, numbers stay numbers. */
 export function xlsxEntries(sheets: ReadonlyArray<ReadonlyArray<ReadonlyArray<string | number>>>): ZipEntrySpec[] {
   const strings: string[] = [];
+  const index = new Map<string, number>();
   const indexOf = (s: string) => {
-    const at = strings.indexOf(s);
-    return at >= 0 ? at : strings.push(s) - 1;
+    let at = index.get(s);
+    if (at === undefined) index.set(s, (at = strings.push(s) - 1));
+    return at;
   };
   const sheetXml = sheets.map(
     (rows) =>

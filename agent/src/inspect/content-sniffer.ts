@@ -1,4 +1,5 @@
 import { TextDecoder } from 'node:util';
+import { columnRole } from './detectors/labels';
 /**
  * What a file is, judged by its first bytes, not by its name: zip (and so Office Open XML), PDF,
  * OLE compound files (legacy Office, password-protected Office), text in an encoding, or binary.
@@ -38,7 +39,8 @@ export function textEncoding(head: Buffer): TextEncoding | null {
   if (sixteen !== null) return sixteen;
   let control = 0;
   let high = false;
-  for (const byte of head) {
+  for (let i = 0; i < head.length; i++) {
+    const byte = head[i]!;
     if (byte === 0) return null;
     // Tab, line breaks, form feed and ESC (ISO-2022-JP) are text; other C0 controls are not.
     if ((byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d && byte !== 0x0c && byte !== 0x1b) || byte === 0x7f) control++;
@@ -103,7 +105,9 @@ export function csvDelimiter(sample: string, fileName: string): string | null {
   const nonEmpty = lines.filter((l) => l.trim() !== '');
   for (const delimiter of [',', '\t', ';']) {
     const counts = nonEmpty.map((l) => delimitersOutsideQuotes(l, delimiter));
-    if (nonEmpty.length >= 2 && counts[0]! >= 1 && counts.filter((c) => c === counts[0]).length >= Math.ceil(nonEmpty.length * 0.8)) return delimiter;
+    const consistent = nonEmpty.length >= 2 && counts[0]! >= 1 && counts.filter((c) => c === counts[0]).length >= Math.ceil(nonEmpty.length * 0.8);
+    // One comma a line is also prose ("4,980円"); two columns count as a table only under a header we know.
+    if (consistent && (counts[0]! >= 2 || nonEmpty[0]!.split(delimiter).some((cell) => columnRole(cell.replace(/"/g, '')) !== null))) return delimiter;
   }
   if (lower.endsWith('.tsv') || lower.endsWith('.tab')) return '\t';
   if (lower.endsWith('.csv')) return nonEmpty.length > 0 && delimitersOutsideQuotes(nonEmpty[0]!, '\t') > delimitersOutsideQuotes(nonEmpty[0]!, ',') ? '\t' : ',';

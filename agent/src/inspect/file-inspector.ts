@@ -209,7 +209,7 @@ class ArchiveSink implements ContentSink {
     const zip = await openZip(kept === null ? { path: this.path } : { buffer: kept }).catch((error: Error) => {
       throw new Error(`not a readable zip archive (${error.message})`);
     });
-    this.format = await inspectZip(zip, this.state, 1, '', true);
+    await inspectZip(zip, this.state, 1, '', (format) => (this.format = format));
   }
 }
 

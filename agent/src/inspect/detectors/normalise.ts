@@ -4,11 +4,16 @@
  * the dashes that NFKC leaves alone are folded to "-" when they stand between two digits.
  */
 const DASH_BETWEEN_DIGITS = /(?<=\d)[\u2010-\u2015\u2212\u30fc\uff70](?=\d)/g;
+const DASH = /[\u2010-\u2015\u2212\u30fc\uff70]/;
+// Full-width and half-width forms: the only compatibility characters the detectors care about.
+const WIDTH_FORMS = /[\uff00-\uffef]/;
 const NOT_ASCII = /[^\x00-\x7f]/;
 
 export function normaliseText(text: string): string {
   if (!NOT_ASCII.test(text)) return text;
-  return text.normalize('NFKC').replace(DASH_BETWEEN_DIGITS, '-');
+  // NFKC is the costly step; most Japanese lines have no full-width forms and skip it.
+  const folded = WIDTH_FORMS.test(text) ? text.normalize('NFKC') : text;
+  return DASH.test(folded) ? folded.replace(DASH_BETWEEN_DIGITS, '-') : folded;
 }
 
 /** True when every character is the same (000000000000): placeholders, not data. */

@@ -9,17 +9,19 @@ import { normaliseText } from './normalise';
 import { countPhoneNumbers } from './phone-number';
 import { countPostalCodes, isPostalCodeCell } from './postal-code';
 
-const HAS_SIGNAL = /[\d@]/;
+// Every numeric pattern (phone, postal code, My Number, corporate number, card) has a group of at
+// least four digits; a line without one skips the numeric detectors.
+const FOUR_DIGITS = /\d{4}/;
 
 /** Runs every pattern detector over one piece of normalised text. `label` is what labels it (header, line before). */
 function scanPatterns(text: string, label: string, tally: FindingTally): void {
-  if (!HAS_SIGNAL.test(text)) return;
+  tally.add(K.PERSONAL_DATA_KIND_EMAIL_ADDRESS, countEmailAddresses(text));
+  if (!FOUR_DIGITS.test(text)) return;
   tally.add(K.PERSONAL_DATA_KIND_MY_NUMBER, countMyNumbers(text));
   tally.add(K.PERSONAL_DATA_KIND_CORPORATE_NUMBER, countCorporateNumbers(text, label));
   tally.add(K.PERSONAL_DATA_KIND_CREDIT_CARD, countCreditCards(text));
   tally.add(K.PERSONAL_DATA_KIND_PHONE_NUMBER, countPhoneNumbers(text));
   tally.add(K.PERSONAL_DATA_KIND_POSTAL_CODE, countPostalCodes(text));
-  tally.add(K.PERSONAL_DATA_KIND_EMAIL_ADDRESS, countEmailAddresses(text));
 }
 
 /**

@@ -100,11 +100,13 @@ export function archiveFormat(names: ReadonlySet<string>): ArchiveFormat {
  * archives to MAX_ARCHIVE_DEPTH). Password-protected entries (general-purpose bit 0) are counted
  * and never opened. Resolves with the format the archive turned out to be.
  */
-export async function inspectZip(zip: ZipFile, state: InspectionState, depth: number, label: string, topLevel: boolean): Promise<ArchiveFormat> {
+export async function inspectZip(zip: ZipFile, state: InspectionState, depth: number, label: string, onFormat?: (format: ArchiveFormat) => void): Promise<ArchiveFormat> {
   try {
     const entries = await listEntries(zip, state, label || 'the archive');
     const names = new Set(entries.map((e) => e.fileName));
     const format = archiveFormat(names);
+    // Told before the parts are read, so that a budget running out inside them still leaves the format known.
+    onFormat?.(format);
     const where = (entry: Entry) => (label === '' ? entry.fileName : `${label}/${entry.fileName}`);
     const encrypted = entries.filter((e) => !isDirectory(e) && isEncrypted(e));
     state.encryptedEntries += encrypted.length;
@@ -124,7 +126,7 @@ export async function inspectZip(zip: ZipFile, state: InspectionState, depth: nu
     const others = format === 'zip' ? readable : readable.filter((e) => EMBEDDINGS.test(e.fileName));
     for (const entry of others) plan.push({ entry, run: () => inspectEntryByContent(zip, entry, state, depth, where(entry)) });
 
-    if (topLevel) state.meter.totalBytes = plan.reduce((sum, p) => sum + p.entry.uncompressedSize, 0);
+    if (depth === 1) state.meter.totalBytes = plan.reduce((sum, p) => sum + p.entry.uncompressedSize, 0);
     for (const step of plan) {
       state.signal?.throwIfAborted();
       state.meter.checkTime(`before ${where(step.entry)}`);
@@ -201,7 +203,7 @@ function nestedContainer(kind: 'zip' | 'pdf', entry: Entry, state: InspectionSta
     end: async () => {
       const buffer = Buffer.concat(chunks);
       if (kind === 'pdf') await inspectPdf(new Uint8Array(buffer), state, where);
-      else await inspectZip(await openZip({ buffer }), state, depth + 1, where, false);
+      else await inspectZip(await openZip({ buffer }), state, depth + 1, where);
     },
   };
 }

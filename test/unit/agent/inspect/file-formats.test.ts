@@ -265,3 +265,15 @@ test('binary and empty files: hashed, nothing found; a file that starts like a z
   assert.match(r.note, /not a readable zip archive/);
   assert.equal(r.sha256, sha256sum(broken), 'the hash is there even when the content cannot be read');
 });
+
+test('prose with one comma a line is text, not a two-column table; two columns under a known header are CSV', async (t) => {
+  const dir = tempDir(t);
+  const prose = join(dir, 'notes.txt');
+  writeFileSync(prose, '本日の売上は4,980円でした\n明日の予定は3,200円です\n来週は1,000円の予定\n');
+  assert.equal((await inspectFile(prose, BUDGET)).format, 'text');
+  const pairs = join(dir, 'pairs.txt');
+  writeFileSync(pairs, '氏名,電話\n山田,090-1234-5678\n佐藤,080-1234-5678\n');
+  const result = await inspectFile(pairs, BUDGET);
+  assert.equal(result.format, 'csv');
+  assert.deepEqual(counts(result), { [K.PERSONAL_DATA_KIND_PHONE_NUMBER]: 2, [K.PERSONAL_DATA_KIND_PERSON_NAME]: 2 });
+});
