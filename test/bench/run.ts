@@ -4,9 +4,11 @@ import type { Benchmark } from './benchmark';
 import { describeMachine } from './machine';
 import { mergeReport, readReport, writeReport, type BenchmarkSection } from './report';
 import { usbHotplugBenchmark } from './usb-hotplug/usb-hotplug.bench';
+import { inspectBenchmark } from './inspect/inspect.bench';
+import { transferBurstBenchmark } from './transfers/transfer-burst.bench';
 
 /** Every benchmark `npm run bench` knows, in the order a full run takes them. */
-export const BENCHMARKS: readonly Benchmark[] = [usbHotplugBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [usbHotplugBenchmark, inspectBenchmark, transferBurstBenchmark];
 
 /**
  * Picks the benchmarks named on the command line (all when none is named); an unknown name is an
