@@ -388,6 +388,19 @@ for (const kind of DATABASE_KINDS) {
       const bigFile = (await transfers(sut, '&userName=bob')).find((item) => item.path === 'big.iso')!;
       const detail = (await sut.rest('GET', `/api/v1/transfers/${bigFile.id}`)).body;
       assert.deepEqual(detail.violations.map((item: { rule: string }) => item.rule), [DAILY], "a file links to its user's day violation");
+
+      // Two machines uploading at the same moment, each under the limit, together over it: the
+      // second to count must see the first's files. Channels are opened first and the batches are
+      // long (other files first), so the two transactions overlap.
+      const channels = [telemetryClient(t, sut, pc.credentials), telemetryClient(t, sut, laptop.credentials)];
+      await Promise.all(channels.map((client) => unary((cb) => client.uploadEvents({ batchId: randomUUID(), events: files(1, yesterday, 'warm-up', 1000) }, cb))));
+      const filler = (start: number) => files(1500, yesterday, 'dave', start);
+      await Promise.all(
+        channels.map((client, index) => unary((cb) => client.uploadEvents({ batchId: randomUUID(), events: [...filler(10_000 * (index + 1)), ...files(15, today, 'carol', 100 * index)] }, cb))),
+      );
+      const carol = (await violations(sut, DAILY)).filter((item) => item.userName === 'carol');
+      assert.equal(carol.length, 1, 'concurrent uploads are counted together');
+      assert.equal(carol[0].device.files, 30);
     });
 
     test('CSV export of a period: BOM, CRLF, the documented columns, formula cells guarded, only the period', async (t) => {

@@ -168,7 +168,11 @@ export class TransferIngestService {
       if (last === undefined || row.occurredAtMs >= last.occurredAtMs) groups.set(key, row);
     }
     let raised = 0;
-    for (const [key, last] of groups) {
+    for (const [key, last] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      // Two collectors (or two uploads) storing the same user's day at once count one after the
+      // other, so neither writes a count that misses the other's files. In key order: no deadlock.
+      // SQLite writers are serialised already.
+      if (sql.kind === 'postgres') await sql.query('SELECT pg_advisory_xact_lock(hashtext(?))', [key]);
       const nobody = last.userName === '';
       const totals = await sql.query<{ files: string | number; bytes: string | number | null }>(
         `SELECT COUNT(*) AS files, SUM(size_bytes) AS bytes FROM transfers
