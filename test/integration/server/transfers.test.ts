@@ -370,6 +370,7 @@ for (const kind of DATABASE_KINDS) {
       const day = raised[0].device.day as string;
       assert.equal(day, `${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`);
       assert.deepEqual([raised[0].device.userName, raised[0].device.files, raised[0].device.bytes], ['alice', 21, 210]);
+      assert.deepEqual(raised[0].device, { kind: 'user_day', userName: 'alice', day, files: 21, bytes: 210, dailyFileLimit: 20, dailyByteLimit: 1_000_000 }, "the subject is the user's day, not a USB device");
       assert.equal(raised[0].userName, 'alice');
       assert.equal(raised[0].severity, 'medium');
       assert.match(raised[0].summary, /21 files/);

@@ -38,8 +38,27 @@ export interface ViolationMachine {
   [detail: string]: unknown;
 }
 
-/** A stored violation's subject: a USB device for the usb.* rules, a machine for the others. */
-export type ViolationSubject = ViolationDevice | ViolationMachine;
+/**
+ * The subject of transfer.daily_volume: one user's writes to removable media on one day (the
+ * collector's local day), as server/src/modules/transfers/transfer-ingest.service.ts writes it;
+ * the counts are kept current while the day's files arrive.
+ */
+export interface ViolationUserDay {
+  kind: 'user_day';
+  userName: string;
+  day: string;
+  files: number;
+  bytes: number;
+  dailyFileLimit: number;
+  dailyByteLimit: number;
+}
+
+/** A stored violation's subject: a USB device for the usb.* and per-file transfer rules, a machine for the ledger and disk rules, a user's day for the daily volume rule. */
+export type ViolationSubject = ViolationDevice | ViolationMachine | ViolationUserDay;
+
+export function isUserDaySubject(subject: ViolationSubject): subject is ViolationUserDay {
+  return (subject as { kind?: unknown }).kind === 'user_day';
+}
 
 export function isMachineSubject(subject: ViolationSubject): subject is ViolationMachine {
   return (subject as { kind?: unknown }).kind === 'machine';

@@ -4,7 +4,7 @@ import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-que
 import { uuidParam } from '../../common/uuid-param';
 import { ListViolationsQuery } from './dto/list-violations.query';
 import { TriageViolationDto } from './dto/triage-violation.dto';
-import { isMachineSubject, VIOLATION_STATUSES, ViolationEntity, type ViolationMachine } from './violation.entity';
+import { isMachineSubject, isUserDaySubject, VIOLATION_STATUSES, ViolationEntity, type ViolationMachine } from './violation.entity';
 
 import { ViolationsService } from './violations.service';
 
@@ -42,6 +42,17 @@ class ViolationMachineView {
   @ApiPropertyOptional({ description: 'agent.silent: when the collector last heard from the agent (ISO 8601)' }) lastHeardAt?: string;
 }
 
+/** The subject of transfer.daily_volume: one user's writes to removable media on one day. */
+class ViolationUserDayView {
+  @ApiProperty({ enum: ['user_day'], description: "tells a user's day from a USB device or a machine" }) kind!: 'user_day';
+  @ApiProperty({ description: 'the user the files were written by' }) userName!: string;
+  @ApiProperty({ description: "the collector's local day, yyyy-mm-dd" }) day!: string;
+  @ApiProperty({ description: 'files written to removable media that day so far' }) files!: number;
+  @ApiProperty({ description: 'bytes written to removable media that day so far' }) bytes!: number;
+  @ApiProperty({ description: 'the file limit in force, 0 when off' }) dailyFileLimit!: number;
+  @ApiProperty({ description: 'the byte limit in force, 0 when off' }) dailyByteLimit!: number;
+}
+
 class ViolationEnforcementView {
   @ApiProperty({ enum: ['allow', 'audit', 'read_only', 'block', 'unspecified'] }) requestedMode!: string;
   @ApiProperty({ enum: ['allow', 'audit', 'read_only', 'block', 'unspecified'], description: 'lower than requested when the agent could not enforce' }) appliedMode!: string;
@@ -69,10 +80,11 @@ export class ViolationView {
   @ApiProperty() hostname!: string;
   @ApiProperty() userName!: string;
   @ApiProperty({
-    oneOf: [{ $ref: getSchemaPath(ViolationDeviceView) }, { $ref: getSchemaPath(ViolationMachineView) }],
-    description: "what the violation is about: the USB device for the usb.* rules; the machine (kind 'machine') for disk.unencrypted, agent.silent and ledger.*",
+    oneOf: [{ $ref: getSchemaPath(ViolationDeviceView) }, { $ref: getSchemaPath(ViolationMachineView) }, { $ref: getSchemaPath(ViolationUserDayView) }],
+    description:
+      "what the violation is about: the USB device for the usb.* rules and the per-file transfer.* rules; the machine (kind 'machine') for disk.unencrypted, agent.silent and ledger.*; the user's day (kind 'user_day') for transfer.daily_volume",
   })
-  device!: ViolationDeviceView | ViolationMachineView;
+  device!: ViolationDeviceView | ViolationMachineView | ViolationUserDayView;
   @ApiProperty({ type: ViolationEnforcementView, nullable: true, description: 'what the agent decided and did, null when it reported nothing' })
   enforcement!: ViolationEnforcementView | null;
   @ApiProperty({ description: 'when it happened, by the agent clock' }) occurredAt!: string;
@@ -113,15 +125,16 @@ export function violationView(violation: ViolationEntity): ViolationView {
   };
 }
 
-function deviceView(violation: ViolationEntity): ViolationDeviceView | ViolationMachineView {
+function deviceView(violation: ViolationEntity): ViolationDeviceView | ViolationMachineView | ViolationUserDayView {
   const subject = violation.device;
   if (isMachineSubject(subject)) return { ...(subject as ViolationMachine) } as ViolationMachineView;
+  if (isUserDaySubject(subject)) return { ...subject };
   // Violations stored before serial quality was reported have none.
   return { ...subject, serialQuality: subject.serialQuality ?? 'unspecified' };
 }
 
 /** REST: violations for reviewers. */
-@ApiExtraModels(ViolationDeviceView, ViolationMachineView)
+@ApiExtraModels(ViolationDeviceView, ViolationMachineView, ViolationUserDayView)
 @ApiTags('violations')
 @ApiBearerAuth()
 @Controller('api/v1/violations')
