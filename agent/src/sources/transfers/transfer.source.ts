@@ -49,6 +49,9 @@ export interface TransferRootStatus {
   renamed: number;
   deleted: number;
   problems: number;
+  /** Files found by reading a new folder again (chokidar had not reported them); see RootWatcher.newDirectory. */
+  foundByRescan: number;
+  watchErrors: number;
 }
 
 export interface TransferStatus {
