@@ -6,10 +6,13 @@ import { mergeReport, readReport, writeReport, type BenchmarkSection } from './r
 import { usbHotplugBenchmark } from './usb-hotplug/usb-hotplug.bench';
 import { inspectBenchmark } from './inspect/inspect.bench';
 import { transferBurstBenchmark } from './transfers/transfer-burst.bench';
+import { ingestBenchmark } from './ingest/ingest.bench';
+import { storageBenchmark } from './storage/storage.bench';
+import { agentsBenchmark } from './agents/agents.bench';
 import { agentFootprintBenchmark } from './agent-footprint/agent-footprint.bench';
 
 /** Every benchmark `npm run bench` knows, in the order a full run takes them. */
-export const BENCHMARKS: readonly Benchmark[] = [usbHotplugBenchmark, inspectBenchmark, transferBurstBenchmark, agentFootprintBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [usbHotplugBenchmark, inspectBenchmark, transferBurstBenchmark, agentFootprintBenchmark, ingestBenchmark, storageBenchmark, agentsBenchmark];
 
 /**
  * Picks the benchmarks named on the command line (all when none is named); an unknown name is an
