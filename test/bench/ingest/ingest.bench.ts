@@ -230,6 +230,7 @@ export const ingestBenchmark: Benchmark = {
           notes.push(
             `Profile (collector with --cpu-prof, SQLite, ${profileSeconds} s of load, whole process life ${Math.round(summary.totalMs / 1000)} s; bench-output/ingest-profile/): self time by package: ${summary.packages.map((p) => `${p.name} ${p.percent}%`).join(', ')}.`,
             `Top self-time functions: ${summary.functions.map((f) => `${f.name} ${f.percent}%`).join('; ')}.`,
+            `Time in the database driver by the code that called it: ${summary.databaseCallers.map((f) => `${f.name} ${f.percent}%`).join('; ')}.`,
           );
         }
       }

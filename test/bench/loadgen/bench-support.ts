@@ -108,8 +108,11 @@ interface ProfileNode {
 }
 
 /** Self time of a V8 .cpuprofile, by function and by package (node_modules/<pkg>, node:internal, or our own code). */
-export function summarizeCpuProfile(profileJson: string, top = 12): { totalMs: number; functions: Array<{ name: string; percent: number }>; packages: Array<{ name: string; percent: number }> } {
-  const profile = JSON.parse(profileJson) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
+export function summarizeCpuProfile(
+  profileJson: string,
+  top = 12,
+): { totalMs: number; functions: Array<{ name: string; percent: number }>; packages: Array<{ name: string; percent: number }>; databaseCallers: Array<{ name: string; percent: number }> } {
+  const profile = JSON.parse(profileJson) as { nodes: Array<ProfileNode & { children?: number[] }>; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const hits = new Map<number, number>();
   for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
@@ -137,12 +140,25 @@ export function summarizeCpuProfile(profileJson: string, top = 12): { totalMs: n
             : 'other';
     packages.set(pkg, (packages.get(pkg) ?? 0) + count);
   }
+  // Time inside the database driver is charged to the wrapper that called it: name the code that asked.
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes as Array<ProfileNode & { children?: number[] }>) for (const child of node.children ?? []) parents.set(child, node.id);
+  const isDriverFrame = (url: string) => url.includes('/database/database.service') || url.includes('node_modules/better-sqlite3/') || url.includes('node_modules/pg') || url.startsWith('node:') || url === '';
+  const databaseCallers = new Map<string, number>();
+  for (const [id, count] of hits) {
+    const frame = byId.get(id)!.callFrame;
+    if (!(frame.url.includes('/database/database.service') || frame.url.includes('node_modules/better-sqlite3/') || frame.url.includes('node_modules/pg'))) continue;
+    let parent = parents.get(id);
+    while (parent !== undefined && isDriverFrame(byId.get(parent)!.callFrame.url)) parent = parents.get(parent);
+    const caller = parent === undefined ? '(no caller on the stack)' : `${byId.get(parent)!.callFrame.functionName || '(anonymous)'} ${byId.get(parent)!.callFrame.url.replace(/^.*\/dist\//, '')}:${byId.get(parent)!.callFrame.lineNumber + 1}`;
+    databaseCallers.set(caller, (databaseCallers.get(caller) ?? 0) + count);
+  }
   const rank = (m: Map<string, number>) =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, count]) => ({ name, percent: Math.round((1000 * count) / total) / 10 }));
-  return { totalMs: (profile.endTime - profile.startTime) / 1000, functions: rank(functions), packages: rank(packages) };
+  return { totalMs: (profile.endTime - profile.startTime) / 1000, functions: rank(functions), packages: rank(packages), databaseCallers: rank(databaseCallers) };
 }
 
 /** The newest .cpuprofile in `dir`, null when none was written. */

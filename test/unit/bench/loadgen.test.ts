@@ -86,9 +86,10 @@ test('stored events are counted per whole second of the run; acks outside it are
 test('a V8 CPU profile is summarized by self time per function and per package', () => {
   const profile = {
     nodes: [
-      { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 } },
+      { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [3, 4] },
       { id: 2, callFrame: { functionName: 'run', url: 'file:///x/node_modules/better-sqlite3/lib/methods/wrappers.js', lineNumber: 9 } },
-      { id: 3, callFrame: { functionName: 'upload', url: 'file:///x/dist/server/src/modules/ingest/ingest.service.js', lineNumber: 40 } },
+      { id: 3, callFrame: { functionName: 'upload', url: 'file:///x/dist/server/src/modules/ingest/ingest.service.js', lineNumber: 40 }, children: [5] },
+      { id: 5, callFrame: { functionName: 'run', url: 'file:///x/dist/server/src/database/database.service.js', lineNumber: 123 }, children: [2] },
       { id: 4, callFrame: { functionName: 'decode', url: 'file:///x/node_modules/@grpc/grpc-js/build/src/x.js', lineNumber: 1 } },
     ],
     samples: [2, 2, 2, 3, 4, 4, 2, 3, 2, 2],
@@ -104,4 +105,6 @@ test('a V8 CPU profile is summarized by self time per function and per package',
   ]);
   assert.deepEqual(summary.functions[0], { name: 'run better-sqlite3/lib/methods/wrappers.js:10', percent: 60 });
   assert.equal(summary.totalMs, 10);
+  // The driver's time is charged to the code that called through the database wrapper.
+  assert.deepEqual(summary.databaseCallers, [{ name: 'upload server/src/modules/ingest/ingest.service.js:41', percent: 60 }]);
 });
