@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorUnderTest } from '../e2e/support/cluster';
@@ -9,6 +10,7 @@ import { skipOrFail } from '../support/prerequisites';
 import { AGENT_BIN, REPO_ROOT } from '../support/processes';
 import { makeTempDir } from '../support/temp-dir';
 import { GUEST_COLLECTOR_ADDRESS, QemuGuest } from './support/guest';
+import { myNumberWithCheckDigit } from '../unit/agent/inspect/check-digits';
 
 /**
  * Proof on a real kernel (issue 3): a Debian kernel under QEMU (TCG) runs the real mamori-agent
@@ -141,10 +143,10 @@ test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violati
   const toReadOnly = Date.now() - pluggedIssued;
   const partition = (volumes.payload.blockDevices as Array<{ deviceNode: string; parentNode: string; filesystemType: string }>).find((b) => b.parentNode !== '' && b.filesystemType === 'vfat');
   assert.ok(partition, JSON.stringify(volumes.payload.blockDevices));
-  const write = await guest.exec(`mkdir -p /mnt/issued && mount ${partition.deviceNode} /mnt/issued 2>&1; echo secret > /mnt/issued/leak.txt`);
+  const write = await guest.exec(`mkdir -p /run/issued && mount ${partition.deviceNode} /run/issued 2>&1; echo secret > /run/issued/leak.txt`);
   assert.notEqual(write.code, 0, `the write must fail on a read-only stick: ${write.output}`);
   assert.match(write.output, /read-only/i);
-  await guest.exec('umount /mnt/issued');
+  await guest.exec('umount /run/issued');
   assert.deepEqual(await violationsFor(ISSUED), [], 'a registered stick raises no violation');
   // Leaving read-only while the stick stays in: the agent undoes its blockdev --setro, and a write succeeds.
   await collector.rest.expect(200, 'PUT', '/api/v1/policy/usb', { registeredDeviceMode: 'allow' });
@@ -154,11 +156,35 @@ test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violati
   assert.equal(writable.payload.attachedEventId, issuedEvent.eventId, 'the same plug');
   assert.equal(writable.payload.previousAppliedMode, 'USB_ENFORCEMENT_MODE_READ_ONLY');
   assert.equal((await guest.run(`blockdev --getro ${partition.deviceNode}`)).trim(), '0');
-  const rewrite = await guest.exec(`mount ${partition.deviceNode} /mnt/issued 2>&1 && echo allowed > /mnt/issued/allowed.txt && cat /mnt/issued/allowed.txt; umount /mnt/issued`);
+  const rewrite = await guest.exec(`mount ${partition.deviceNode} /run/issued 2>&1 && echo allowed > /run/issued/allowed.txt && cat /run/issued/allowed.txt; umount /run/issued`);
   assert.equal(rewrite.code, 0, `the write must succeed once read-only ended: ${rewrite.output}`);
   assert.match(rewrite.output, /allowed/);
   assert.equal((await events('usb_device_attached')).filter((e) => e.payload.device?.serial === ISSUED).length, 1, 're-evaluation is not a second attach');
   assert.deepEqual(await violationsFor(ISSUED), []);
+
+  // Files copied onto the writable stick (vfat, mounted in the guest) reach the collector as transfers
+  // with their SHA-256 and findings; the agent starts watching when its mount-table check sees the mount.
+  const watching = () => agentLog().split('\n').filter((l) => l.includes('"msg":"watching for file transfers"') && l.includes('/run/issued')).length;
+  const watchedBefore = watching();
+  await guest.run(`mount ${partition.deviceNode} /run/issued`);
+  await poll('the agent watching the mounted stick', async () => (watching() > watchedBefore ? true : undefined), 120_000);
+  const staffCsv = `氏名,マイナンバー\n${['12345678901', '98765432109'].map((n, i) => `山田${i},${myNumberWithCheckDigit(n)}`).join('\n')}\n`;
+  const memo = 'copied in the guest\n';
+  await guest.run(
+    `echo ${Buffer.from(staffCsv).toString('base64')} | base64 -d > /run/issued/staff.csv && echo ${Buffer.from(memo).toString('base64')} | base64 -d > /run/issued/memo.txt && sync`,
+  );
+  const copied = await poll('both transfers in the collector', async () => {
+    const mine = (await events('file_transfer')).filter((e) => e.payload.usbDevice?.serial === ISSUED && e.payload.operation === 'FILE_OPERATION_WRITTEN');
+    return mine.length >= 2 ? mine : undefined;
+  }, 180_000);
+  const byPath = new Map(copied.map((e) => [e.payload.path as string, e.payload]));
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+  assert.equal(byPath.get('staff.csv')?.sha256, sha(staffCsv), JSON.stringify([...byPath.keys()]));
+  assert.equal(byPath.get('staff.csv')?.findings.find((f: { kind: string }) => f.kind === 'PERSONAL_DATA_KIND_MY_NUMBER')?.count, 2);
+  assert.equal(byPath.get('staff.csv')?.attachedEventId, issuedEvent.eventId, 'the transfer names the plug');
+  assert.equal(byPath.get('staff.csv')?.deviceNode, partition.deviceNode);
+  assert.equal(byPath.get('memo.txt')?.sha256, sha(memo));
+  await guest.run('umount /run/issued');
   bench.registeredReadOnly = {
     hotplugToEventInCollectorMs: issuedToEvent,
     hotplugToReadOnlyEventInCollectorMs: toReadOnly,
