@@ -75,6 +75,8 @@ interface TrackedUsbDevice {
   policyVersion: bigint;
 }
 const CERTIFICATE_CHECK_MS = 86_400_000;
+/** An unchanged status.json is rewritten this often (mamori-agent status calls a daemon stale after 15 s). */
+const STATUS_REFRESH_MS = 10_000;
 
 /**
  * The running agent: sources feed the outbox; the uploader, heartbeat loop and policy watcher
@@ -111,6 +113,8 @@ export class AgentDaemon {
   private encryptionCheckedAt: Date | null = null;
   /** The posture last recorded as a DiskEncryptionStatus event; null before the first one. */
   private encryptionFingerprint: string | null = null;
+  /** What status.json last said (without updatedAt) and when it was written. */
+  private statusWritten = { fingerprint: '', at: 0 };
 
   constructor(private readonly deps: AgentDaemonDeps) {}
 
@@ -524,11 +528,15 @@ export class AgentDaemon {
     };
   }
 
-  private async writeStatus(): Promise<void> {
+  /**
+   * Rewrites status.json. With `onlyIfChanged`, an unchanged status is written again only once
+   * STATUS_REFRESH_MS has passed (so `mamori-agent status`, which calls a daemon stale after 15 s,
+   * still sees it running): an idle agent does not fsync the same file every two seconds.
+   */
+  private async writeStatus(onlyIfChanged = false): Promise<void> {
     const m = this.monitor;
-    await writeStatusFile(this.deps.paths.status, {
+    const status = {
       pid: process.pid,
-      updatedAt: new Date().toISOString(),
       startedAt: this.startedAt.toISOString(),
       connection: {
         state: m.state,
@@ -543,12 +551,17 @@ export class AgentDaemon {
       transfers: this.transfers.status(),
       uploadedEvents: this.uploader.uploadedEvents,
       rejectedEvents: this.uploader.rejectedEvents,
-    });
+    };
+    const fingerprint = JSON.stringify(status);
+    const now = Date.now();
+    if (onlyIfChanged && fingerprint === this.statusWritten.fingerprint && now - this.statusWritten.at < STATUS_REFRESH_MS) return;
+    await writeStatusFile(this.deps.paths.status, { ...status, updatedAt: new Date(now).toISOString() });
+    this.statusWritten = { fingerprint, at: now };
   }
 
   private async statusLoop(signal: AbortSignal): Promise<void> {
     while (await sleep(this.deps.statusIntervalMs ?? 2_000, signal)) {
-      await this.writeStatus().catch((error: Error) => this.deps.logger.warn('could not write status.json', { error }));
+      await this.writeStatus(true).catch((error: Error) => this.deps.logger.warn('could not write status.json', { error }));
     }
   }
 

@@ -17,9 +17,21 @@ export interface UploaderOptions {
   /** Wait after the collector refused this agent (UNAUTHENTICATED): it will not change soon. */
   refusedDelayMs?: number;
   callTimeoutMs?: number;
-  /** How often an empty spool is looked at again when nobody calls `notify`. */
+  /**
+   * How long an idle uploader waits before looking at an empty spool again when nobody calls
+   * `notify`. Every append in the agent calls `notify`, so this is only a safety net (default 60 s).
+   */
   idlePollMs?: number;
+  /**
+   * After a batch left the spool (acked or rejected) and the spool then looked empty, how soon it
+   * is looked at once more: freeing room lets the outbox commit the drop report it owes on its
+   * own, with no append and so no `notify` (default 250 ms).
+   */
+  afterDeliveryPollMs?: number;
 }
+
+export const DEFAULT_IDLE_POLL_MS = 60_000;
+export const DEFAULT_AFTER_DELIVERY_POLL_MS = 250;
 
 /**
  * Moves the outbox to the collector: reads the oldest batch, calls UploadEvents, and acks the
@@ -37,6 +49,8 @@ export class Uploader {
   rejectedEvents = 0;
   private readonly backoff: Backoff;
   private wake: (() => void) | null = null;
+  /** Counts `notify` calls, so that one arriving while the spool is being read is not lost. */
+  private notifications = 0;
   /** Most events the next batch may carry after the collector refused a larger one; undefined: the outbox's own limits. */
   private batchLimit: number | undefined;
 
@@ -44,12 +58,18 @@ export class Uploader {
     this.backoff = options.backoff ?? new Backoff(250, 30_000);
   }
 
-  /** Tells an idle uploader that events arrived. */
+  /** Tells the uploader that events arrived: an idle one wakes at once, a busy one reads again before idling. */
   notify(): void {
+    this.notifications += 1;
     this.wake?.();
   }
 
-  private idle(signal: AbortSignal): Promise<void> {
+  /**
+   * Waits for `notify`, the abort, or `waitMs`. Returns at once when `notify` was called since
+   * `seen` was taken (an append committed while the empty spool was being read).
+   */
+  private idle(signal: AbortSignal, seen: number, waitMs: number): Promise<void> {
+    if (this.notifications !== seen || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -57,7 +77,7 @@ export class Uploader {
         this.wake = null;
         resolve();
       };
-      const timer = setTimeout(done, this.options.idlePollMs ?? 1_000);
+      const timer = setTimeout(done, waitMs);
       signal.addEventListener('abort', done, { once: true });
       this.wake = done;
     });
@@ -65,7 +85,10 @@ export class Uploader {
 
   async run(signal: AbortSignal): Promise<void> {
     const { outbox, telemetry, monitor, logger } = this.options;
+    /** Events acked or rejected when the uploader last went idle: more since then means room was freed (see afterDeliveryPollMs). */
+    let movedAtIdle = 0;
     while (!signal.aborted) {
+      const seen = this.notifications;
       let batch;
       try {
         batch = await outbox.readBatch({ maxEvents: this.batchLimit });
@@ -75,7 +98,10 @@ export class Uploader {
         continue;
       }
       if (batch === null) {
-        await this.idle(signal);
+        const moved = this.uploadedEvents + this.rejectedEvents;
+        const waitMs = moved !== movedAtIdle ? (this.options.afterDeliveryPollMs ?? DEFAULT_AFTER_DELIVERY_POLL_MS) : (this.options.idlePollMs ?? DEFAULT_IDLE_POLL_MS);
+        movedAtIdle = moved;
+        await this.idle(signal, seen, waitMs);
         continue;
       }
       try {

@@ -22,7 +22,10 @@ import { cpuPercent, readTreeFootprint, type TreeFootprint } from './process-foo
  * Compared with osquery's watchdog limits (200 MB, 10% CPU) and our goals (60 MB, below 1% idle).
  *
  * Env: MAMORI_BENCH_IDLE_SECONDS (default 60), MAMORI_BENCH_FOOTPRINT_BURST (USB lines, default
- * 10000), MAMORI_BENCH_FOOTPRINT_CPU_PROF=1 (write the agent's --cpu-prof into bench-output/).
+ * 10000), MAMORI_BENCH_FOOTPRINT_CPU_PROF=1 (write the agent's --cpu-prof into bench-output/),
+ * MAMORI_BENCH_FOOTPRINT_USB_BACKEND (fake, the default; linux or unsupported measure the idle
+ * agent without the fake backend's 100 ms look at its script, and leave the burst out: only the
+ * fake backend can be fed a burst).
  */
 
 const SIDES: Side[] = [
@@ -114,6 +117,9 @@ export const agentFootprintBenchmark: Benchmark = {
     const idleSeconds = positiveInteger('MAMORI_BENCH_IDLE_SECONDS', 60);
     const burst = positiveInteger('MAMORI_BENCH_FOOTPRINT_BURST', 10_000);
     const profile = process.env.MAMORI_BENCH_FOOTPRINT_CPU_PROF === '1';
+    const usbBackend = process.env.MAMORI_BENCH_FOOTPRINT_USB_BACKEND?.trim() || 'fake';
+    if (!['fake', 'linux', 'unsupported'].includes(usbBackend)) throw new Error(`MAMORI_BENCH_FOOTPRINT_USB_BACKEND must be fake, linux or unsupported, got "${usbBackend}"`);
+    const withBurst = usbBackend === 'fake';
     const scope = suiteScope();
     let floor: ChildProcess | null = null;
     let agent: RunningProcess | null = null;
@@ -125,8 +131,8 @@ export const agentFootprintBenchmark: Benchmark = {
       if (profile) mkdirSync(profileDir, { recursive: true });
       // Not enrolled.start(): its env is the e2e one (heartbeat every second); here the collector's interval holds.
       const agentEnv = {
-        MAMORI_AGENT_USB_BACKEND: 'fake',
-        MAMORI_AGENT_FAKE_USB_SCRIPT: enrolled.scriptPath,
+        MAMORI_AGENT_USB_BACKEND: usbBackend,
+        ...(usbBackend === 'fake' ? { MAMORI_AGENT_FAKE_USB_SCRIPT: enrolled.scriptPath } : {}),
         MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
         MAMORI_AGENT_LOG_LEVEL: 'info',
       };
@@ -153,30 +159,37 @@ export const agentFootprintBenchmark: Benchmark = {
       const idlePeak = { agent: mib(readTreeFootprint(pids.agent).rootPeakRssKiB), node: mib(readTreeFootprint(pids.node).rootPeakRssKiB) };
       log(`idle: agent RSS ${idle.agent!.rss.at(-1)!.toFixed(1)} MiB, CPU ${idle.agent!.cpuWhole.toFixed(2)}%; node RSS ${idle.node!.rss.at(-1)!.toFixed(1)} MiB, CPU ${idle.node!.cpuWhole.toFixed(2)}%`);
 
-      const stored = async () =>
-        (await collector.countEvents({ agentId: enrolled.agentId, kind: 'usb_device_attached' })) + (await collector.countEvents({ agentId: enrolled.agentId, kind: 'usb_device_detached' }));
-      const storedBefore = await stored();
-      log(`burst: ${burst} USB lines appended to the fake backend's script`);
-      const burstStarted = performance.now();
-      appendFileSync(enrolled.scriptPath, burstLines(burst).map((l) => `${l}\n`).join(''));
-      let lastCheck = 0;
-      let storedCount = 0;
-      const deadlineMs = 20 * 60_000;
-      const during = await sampleWindow(pids, 250, 5, async (elapsed) => {
-        if (agent!.exited) throw new Error(`the agent exited during the burst:\n${agent!.tail()}`);
-        if (elapsed > deadlineMs) throw new Error(`only ${storedCount} of ${burst} USB events stored after ${deadlineMs / 60_000} minutes`);
-        if (elapsed - lastCheck < 500) return false;
-        lastCheck = elapsed;
-        storedCount = (await stored()) - storedBefore;
-        return storedCount >= burst;
-      });
-      const burstSeconds = (performance.now() - burstStarted) / 1000;
-      const burstPeak = { agent: mib(readTreeFootprint(pids.agent).rootPeakRssKiB), node: mib(readTreeFootprint(pids.node).rootPeakRssKiB) };
-      log(`burst: ${storedCount} events stored by the collector in ${burstSeconds.toFixed(1)} s; agent CPU ${during.agent!.cpuWhole.toFixed(1)}%, peak RSS ${burstPeak.agent.toFixed(1)} MiB`);
-
       const afterSeconds = Math.min(30, idleSeconds);
-      log(`after the burst: ${afterSeconds} s idle`);
-      const after = await sampleWindow(pids, 1_000, SLICE_SECONDS, async (elapsed) => elapsed >= afterSeconds * 1000);
+      const nothing = (): Record<string, WindowSamples> => ({ agent: { rss: [], pss: [], cpuSlices: [], cpuWhole: NaN, maxRss: 0 }, node: { rss: [], pss: [], cpuSlices: [], cpuWhole: NaN, maxRss: 0 } });
+      let during = nothing();
+      let after = nothing();
+      let burstSeconds = NaN;
+      let burstPeak = { agent: NaN, node: NaN };
+      if (withBurst) {
+        const stored = async () =>
+          (await collector.countEvents({ agentId: enrolled.agentId, kind: 'usb_device_attached' })) + (await collector.countEvents({ agentId: enrolled.agentId, kind: 'usb_device_detached' }));
+        const storedBefore = await stored();
+        log(`burst: ${burst} USB lines appended to the fake backend's script`);
+        const burstStarted = performance.now();
+        appendFileSync(enrolled.scriptPath, burstLines(burst).map((l) => `${l}\n`).join(''));
+        let lastCheck = 0;
+        let storedCount = 0;
+        const deadlineMs = 20 * 60_000;
+        during = await sampleWindow(pids, 250, 5, async (elapsed) => {
+          if (agent!.exited) throw new Error(`the agent exited during the burst:\n${agent!.tail()}`);
+          if (elapsed > deadlineMs) throw new Error(`only ${storedCount} of ${burst} USB events stored after ${deadlineMs / 60_000} minutes`);
+          if (elapsed - lastCheck < 500) return false;
+          lastCheck = elapsed;
+          storedCount = (await stored()) - storedBefore;
+          return storedCount >= burst;
+        });
+        burstSeconds = (performance.now() - burstStarted) / 1000;
+        burstPeak = { agent: mib(readTreeFootprint(pids.agent).rootPeakRssKiB), node: mib(readTreeFootprint(pids.node).rootPeakRssKiB) };
+        log(`burst: ${storedCount} events stored by the collector in ${burstSeconds.toFixed(1)} s; agent CPU ${during.agent!.cpuWhole.toFixed(1)}%, peak RSS ${burstPeak.agent.toFixed(1)} MiB`);
+
+        log(`after the burst: ${afterSeconds} s idle`);
+        after = await sampleWindow(pids, 1_000, SLICE_SECONDS, async (elapsed) => elapsed >= afterSeconds * 1000);
+      }
 
       const bySide = <T>(pick: (s: WindowSamples) => T) => ({ agent: pick(idle.agent!), node: pick(idle.node!) });
       const figures = [
@@ -211,12 +224,14 @@ export const agentFootprintBenchmark: Benchmark = {
         sides: SIDES,
         figures,
         counts,
-        parameters: { idleSeconds, settleSeconds: SETTLE_SECONDS, burstLines: burst, database: 'sqlite', usbBackend: 'fake', encryptionBackend: 'unsupported', heartbeat: "the collector's interval", cpuProfile: profile ? 'on' : 'off' },
+        parameters: { idleSeconds, settleSeconds: SETTLE_SECONDS, burstLines: burst, database: 'sqlite', usbBackend, encryptionBackend: 'unsupported', heartbeat: "the collector's interval", cpuProfile: profile ? 'on' : 'off' },
         notes: [
           'The agent is a real process enrolled against a real collector on loopback (mutual TLS); the collector runs on the same machine and is not counted.',
-          'RSS and CPU include every child the agent started (live ones from /proc, reaped ones through cutime/cstime); with the fake USB backend and encryption `unsupported` it starts none, so the figures are the Node process itself.',
+          'RSS and CPU include every child the agent started (live ones from /proc, reaped ones through cutime/cstime); the fake and unsupported USB backends and encryption `unsupported` start none; the linux USB backend keeps `udevadm monitor` running.',
           "osquery's watchdog limit is 200 MB of memory; it is compared with MiB here, which is the stricter reading.",
-          `The burst: ${burst} lines (attach/detach pairs of different sticks across eight ports) appended at once; the time runs until the collector's REST count shows them all stored.`,
+          withBurst
+            ? `The burst: ${burst} lines (attach/detach pairs of different sticks across eight ports) appended at once; the time runs until the collector's REST count shows them all stored.`
+            : `USB backend ${usbBackend}: no burst (only the fake backend can be fed one).`,
           ...(profile ? [`CPU profile of the agent (written when it stopped): bench-output/agent-footprint-cpuprof/.`] : []),
         ],
       };
