@@ -90,6 +90,13 @@ export class DatabaseService {
   private async postgresTransaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
     const client: PoolClient = await this.pool().connect();
     let broken = false;
+    // The pool listens for errors on idle clients only: a connection the server ends while this
+    // transaction holds it (PostgreSQL restarted) emits 'error' here, which unheard would end
+    // the process. The query in flight fails on its own; the client goes back as broken.
+    const onConnectionError = () => {
+      broken = true;
+    };
+    client.on('error', onConnectionError);
     try {
       await client.query('BEGIN');
       const result = await work(postgresExecutor(client));
@@ -103,6 +110,7 @@ export class DatabaseService {
       }
       throw error;
     } finally {
+      client.removeListener('error', onConnectionError);
       client.release(broken);
     }
   }
