@@ -1,5 +1,6 @@
 import { CsvSyntaxError, parseCsv, writeCsv } from './csv';
 import { LEDGER_STATUSES, LedgerStatus, parseLedgerDate, parseLedgerStatus, serialKey } from './ledger.rules';
+import type { LedgerLoanFields } from './ledger-device.record';
 
 /**
  * The ledger's CSV format, the one the departments' spreadsheets keep:
@@ -157,17 +158,8 @@ export function parseLedgerCsv(text: string): LedgerCsvParse {
   return problems.length > 0 ? { rows: [], problems } : { rows, problems: [] };
 }
 
-export interface LedgerCsvExportRow {
-  assetTag: string | null;
-  hardwareSerial: string;
-  hostname: string;
-  department: string;
-  holder: string;
-  loanedSince: string | null;
-  dueBack: string | null;
-  status: string | null;
-  note: string;
-}
+/** What the export writes of a row: its loan fields (the status as text). */
+export type LedgerCsvExportRow = Omit<LedgerLoanFields, 'status'> & { status: string | null };
 
 export function ledgerCsv(rows: LedgerCsvExportRow[]): string {
   return writeCsv(

@@ -1,8 +1,7 @@
 import type { DiskEncryptionState, DiskPosture, LedgerStatus, MatchedBy } from './ledger.rules';
 
-/** A ledger row joined with the agent it is matched to, as the services read it. */
-export interface LedgerDeviceRecord {
-  id: string;
+/** The loan fields of a ledger row, as stored (the CSV's columns and what people edit). */
+export interface LedgerLoanFields {
   assetTag: string | null;
   hardwareSerial: string;
   hostname: string;
@@ -13,6 +12,11 @@ export interface LedgerDeviceRecord {
   /** null: not in the ledger (a machine discovered by its agent). */
   status: LedgerStatus | null;
   note: string;
+}
+
+/** A ledger row joined with the agent it is matched to, as the services read it. */
+export interface LedgerDeviceRecord extends LedgerLoanFields {
+  id: string;
   matchedBy: MatchedBy | null;
   createdAt: Date;
   updatedAt: Date;

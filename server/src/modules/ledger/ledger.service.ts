@@ -7,7 +7,7 @@ import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import { JsonLogger } from '../../logging/json-logger';
 import { ENCRYPTED_FILTER_STATES, ListLedgerDevicesQuery } from './dto/ledger-device.dto';
 import { LedgerCsvProblem, LedgerCsvRow, ledgerCsv, parseLedgerCsv } from './ledger-csv';
-import { LEDGER_DEVICE_SELECT, ledgerDeviceRecord, LedgerDeviceRecord } from './ledger-device.record';
+import { LEDGER_DEVICE_SELECT, ledgerDeviceRecord, LedgerDeviceRecord, type LedgerLoanFields } from './ledger-device.record';
 import { LedgerReconciler } from './ledger-reconciler';
 import { hostnameKey, isOverdue, LedgerStatus, localDate, parseLedgerDate, serialKey } from './ledger.rules';
 
@@ -62,17 +62,8 @@ export class LedgerImportRejected extends BadRequestException {
   }
 }
 
-interface StoredRow {
+interface StoredRow extends LedgerLoanFields {
   id: string;
-  assetTag: string | null;
-  hardwareSerial: string;
-  hostname: string;
-  department: string;
-  holder: string;
-  loanedSince: string | null;
-  dueBack: string | null;
-  status: LedgerStatus | null;
-  note: string;
 }
 
 const EDITABLE = ['assetTag', 'hardwareSerial', 'hostname', 'department', 'holder', 'loanedSince', 'dueBack', 'status', 'note'] as const;

@@ -1,38 +1,11 @@
 import { sqlBoolean } from '../policy/policy.service';
 import type { UsbDevice } from '../../generated/mamori/v1/common';
-import type { TransferChannelName, TransferOperationName } from './transfers.rules';
+import type { TransferChannelName, TransferOperationName, TransferRow } from './transfers.rules';
 
-/** A transfers row joined with its agent's host name, as the read side uses it. */
-export interface TransferRecord {
-  id: string;
-  agentId: string;
+/** A transfers row joined with its agent's host name, as the read side uses it: the stored row with its time as a Date. */
+export interface TransferRecord extends Omit<TransferRow, 'occurredAtMs'> {
   hostname: string;
-  eventId: string;
   occurredAt: Date;
-  receivedAt: Date;
-  localDay: string;
-  userName: string;
-  channel: TransferChannelName;
-  operation: TransferOperationName;
-  path: string;
-  previousPath: string;
-  sizeBytes: number;
-  sha256: string;
-  destination: string;
-  device: UsbDevice | null;
-  attachedEventId: string | null;
-  plugId: string | null;
-  deviceNode: string;
-  destinationEncrypted: boolean;
-  hasPersonalData: boolean;
-  findings: Record<string, number>;
-  inspectionComplete: boolean;
-  inspectionNote: string;
-  format: string;
-  encryptedEntries: number;
-  problem: string;
-  processName: string;
-  processId: number;
 }
 
 export const TRANSFER_SELECT = `SELECT t.*, a.hostname AS agent_hostname FROM transfers t LEFT JOIN agents a ON a.id = t.agent_id`;
