@@ -10,5 +10,6 @@ export interface TempDir {
 
 export function makeTempDir(prefix = 'mamori-test-'): TempDir {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+  // Retries: a process that was just stopped may still have had a file half-created in it (ENOTEMPTY).
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }) };
 }

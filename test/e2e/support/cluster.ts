@@ -97,12 +97,17 @@ export class AgentUnderTest {
 
   private constructor(t: CleanupScope, readonly collector: CollectorUnderTest) {
     const dir = makeTempDir('mamori-agent-');
-    t.after(() => dir.cleanup());
+    // One hook, so the agent stops before its folder goes whichever order the scope runs hooks in
+    // (node:test runs a test's after hooks first to last, suiteScope last to first): a running
+    // agent still writes its status and plug files while the folder is being removed.
+    t.after(async () => {
+      await this.process?.stop();
+      dir.cleanup();
+    });
     this.stateDir = join(dir.path, 'state');
     this.scriptPath = join(dir.path, 'usb-script.jsonl');
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     writeFileSync(this.scriptPath, '');
-    t.after(() => this.process?.stop());
   }
 
   static async enroll(t: CleanupScope, collector: CollectorUnderTest): Promise<AgentUnderTest> {
