@@ -165,6 +165,13 @@ test('USB sticks hot-plugged into a real Linux kernel: blocked at birth, violati
   // Files copied onto the writable stick (vfat, mounted in the guest) reach the collector as transfers
   // with their SHA-256 and findings; the agent starts watching when its mount-table check sees the mount.
   const watching = () => agentLog().split('\n').filter((l) => l.includes('"msg":"watching for file transfers"') && l.includes('/run/issued')).length;
+  // The write check above mounted and unmounted /run/issued at once: wait until the agent has seen
+  // that unmount (its status no longer watches /run/issued), or the next mount may find the old
+  // watch still open and log no new "watching" line.
+  await poll('the agent done with the earlier mount', async () => {
+    const status = JSON.parse(await guest.run(`cat ${agentState}/status.json`)) as { transfers?: { roots: Array<{ root: string; state: string }> } };
+    return (status.transfers?.roots ?? []).some((r) => r.root === '/run/issued' && (r.state === 'watching' || r.state === 'starting')) ? undefined : true;
+  });
   const watchedBefore = watching();
   await guest.run(`mount ${partition.deviceNode} /run/issued`);
   await poll('the agent watching the mounted stick', async () => (watching() > watchedBefore ? true : undefined), 120_000);
