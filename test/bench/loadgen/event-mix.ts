@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { SerialQuality, type UsbDevice } from '../../../agent/src/generated/mamori/v1/common';
+import { SerialQuality, TransportProtocol, type UsbDevice } from '../../../agent/src/generated/mamori/v1/common';
 import {
   DestinationDecision,
   EncryptionScheme,
@@ -7,7 +7,6 @@ import {
   FileOperation,
   PersonalDataKind,
   TransferChannel,
-  TransportProtocol,
   UsbEnforcementAction,
   type DeepPartial,
 } from '../../../agent/src/generated/mamori/v1/events';

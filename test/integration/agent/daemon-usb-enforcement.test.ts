@@ -38,6 +38,7 @@ function policy(version: number, registered: string[], unregisteredMode = M.USB_
     lineageId: LINEAGE,
     transfer: undefined,
     publishedAt: undefined,
+    network: undefined,
     usb: {
       unregisteredDeviceMode: unregisteredMode,
       registeredDeviceMode: registeredMode,

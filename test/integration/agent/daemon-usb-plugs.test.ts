@@ -35,6 +35,7 @@ function policy(version: number, mode: M): Policy {
     lineageId: '6f1d2b3c-8a4e-4c5f-9d7e-0a1b2c3d4e5f',
     transfer: undefined,
     publishedAt: undefined,
+    network: undefined,
     usb: {
       unregisteredDeviceMode: mode,
       registeredDeviceMode: M.USB_ENFORCEMENT_MODE_ALLOW,

@@ -27,6 +27,7 @@ function policy(version: number, lineageId: string, serial: string): Policy {
     lineageId,
     transfer: undefined,
     publishedAt: undefined,
+    network: undefined,
     usb: {
       unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
     registeredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,

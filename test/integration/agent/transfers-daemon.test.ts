@@ -35,6 +35,7 @@ function policy(watchedFolders: string[]): Policy {
     version: '1',
     lineageId: '8d7c6b5a-4e3f-4a1b-9c8d-7e6f5a4b3c2d',
     publishedAt: undefined,
+    network: undefined,
     usb: {
       unregisteredDeviceMode: M.USB_ENFORCEMENT_MODE_AUDIT,
       registeredDeviceMode: M.USB_ENFORCEMENT_MODE_ALLOW,

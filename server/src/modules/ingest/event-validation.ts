@@ -1,13 +1,13 @@
 import { isIP } from 'node:net';
-import { SerialQuality, type UsbDevice } from '../../generated/mamori/v1/common';
+import { SerialQuality, TransportProtocol, type UsbDevice } from '../../generated/mamori/v1/common';
 import {
   AgentState,
   DestinationDecision,
+  DestinationObserver,
   EncryptionScheme,
   FileOperation,
   PersonalDataKind,
   TransferChannel,
-  TransportProtocol,
   UsbEnforcementAction,
 } from '../../generated/mamori/v1/events';
 import { UsbEnforcementMode } from '../../generated/mamori/v1/policy';
@@ -235,6 +235,15 @@ const PAYLOAD_VALIDATORS: Record<PayloadField, PayloadValidator> = {
       decision: enumValue(p.decision, `${path}.decision`, DestinationDecision),
       processName: text(p.processName, `${path}.process_name`, 1024),
       zone: text(p.zone, `${path}.zone`, 128),
+      bytesSent: uint64(p.bytesSent, `${path}.bytes_sent`),
+      bytesReceived: uint64(p.bytesReceived, `${path}.bytes_received`),
+      observer: enumValue(p.observer, `${path}.observer`, DestinationObserver),
+      whitelistEntryId: text(p.whitelistEntryId, `${path}.whitelist_entry_id`, 64),
+      policyVersion: uint64(p.policyVersion, `${path}.policy_version`),
+      policyLineageId: text(p.policyLineageId, `${path}.policy_lineage_id`, 64),
+      processId: uint(p.processId, `${path}.process_id`, 0xffffffff),
+      attempts: uint(p.attempts, `${path}.attempts`, 0xffffffff),
+      sourceAddress: text(p.sourceAddress, `${path}.source_address`, 80),
     };
   },
   agentStatus: (p, path) => ({

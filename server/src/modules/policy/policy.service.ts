@@ -106,6 +106,7 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       version: String(policy.version),
       lineageId: this.lineageId,
       publishedAt: toTimestamp(policy.publishedAt),
+      network: { zones: [], whitelist: [] },
       transfer: {
         watchedFolders: [...policy.document.transfer.watchedFolders],
         inspectionByteBudget: String(policy.document.transfer.inspectionByteBudget),

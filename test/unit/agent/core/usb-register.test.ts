@@ -13,6 +13,7 @@ const policy: Policy = {
   lineageId: '',
   transfer: undefined,
   publishedAt: undefined,
+  network: undefined,
   usb: {
     unregisteredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_AUDIT,
     registeredDeviceMode: UsbEnforcementMode.USB_ENFORCEMENT_MODE_ALLOW,
