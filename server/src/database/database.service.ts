@@ -3,6 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
 import { AsyncMutex } from '../common/async-mutex';
 import type { DatabaseKind } from './database-kind';
+import { PostgresNotificationListener, type NotificationHandlers } from './postgres-notification-listener';
 
 /**
  * How long one SQLite statement may wait for a lock inside the driver. better-sqlite3 waits
@@ -48,6 +49,16 @@ export class DatabaseService {
     if (this.kind === 'sqlite') return this.sqliteExecutor().query<T>(sql, params);
     const result = await this.pool().query(toPostgres(sql), params.map(toPostgresValue));
     return result.rows as T[];
+  }
+
+  /**
+   * A listener for NOTIFY on `channel` over a connection of its own, for changes made by other
+   * collector processes sharing this PostgreSQL database; null on SQLite, which has no such thing
+   * (one collector process owns an SQLite file).
+   */
+  notificationListener(channel: string, handlers: NotificationHandlers): PostgresNotificationListener | null {
+    if (this.kind === 'sqlite') return null;
+    return new PostgresNotificationListener(PostgresNotificationListener.connectionOf(this.pool()), channel, handlers);
   }
 
   private async sqliteTransaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {

@@ -35,14 +35,13 @@ export class CollectorUnderTest {
   process!: RunningProcess;
   rest!: RestClient;
   grpcAddress!: string;
-  readonly adminToken = `test-admin-${randomBytes(16).toString('hex')}`;
-
   private constructor(
     readonly kind: DatabaseKind,
     readonly dataDir: string,
     readonly databaseUrl: string | undefined,
     readonly grpcPort: number,
     readonly httpPort: number,
+    readonly adminToken = `test-admin-${randomBytes(16).toString('hex')}`,
   ) {}
 
   static async start(t: CleanupScope, kind: DatabaseKind, extraEnv: Record<string, string> = {}): Promise<CollectorUnderTest | null> {
@@ -52,6 +51,23 @@ export class CollectorUnderTest {
     t.after(() => collector.process?.stop());
     await collector.launch(extraEnv);
     return collector;
+  }
+
+  /**
+   * A second collector process on the same PostgreSQL database, as operators run several behind
+   * one address: its own data folder and ports, the first one's CA (agents pin one CA) and admin
+   * token. Stopped and its folder removed by t.after.
+   */
+  static async startBeside(t: CleanupScope, first: CollectorUnderTest, extraEnv: Record<string, string> = {}): Promise<CollectorUnderTest> {
+    if (first.databaseUrl === undefined) throw new Error('collector processes share a database only on PostgreSQL');
+    const dir = makeTempDir('mamori-collector-peer-');
+    const peer = new CollectorUnderTest(first.kind, dir.path, first.databaseUrl, await freePort(), await freePort(), first.adminToken);
+    t.after(async () => {
+      await peer.process?.stop();
+      dir.cleanup();
+    });
+    await peer.launch({ MAMORI_TLS_CA_FILE: join(first.dataDir, 'ca.crt'), MAMORI_TLS_CA_KEY_FILE: join(first.dataDir, 'ca.key'), ...extraEnv });
+    return peer;
   }
 
   get env(): Record<string, string | undefined> {

@@ -9,6 +9,15 @@ import { policyDocumentFrom, type PolicyDocument, type PublishedPolicy } from '.
 import type { UsbExceptionRow } from '../usb-exceptions/usb-exception.record';
 import { usbModeToProto, type UsbModeName } from './usb-modes';
 import { transferSettingsWithin } from './transfer-settings';
+import { JsonLogger } from '../../logging/json-logger';
+import type { PostgresNotificationListener } from '../../database/postgres-notification-listener';
+
+/**
+ * The PostgreSQL channel on which a collector process announces a version it published, so the
+ * others sharing the database push it to their agents too. The payload is the version number;
+ * listeners read the version itself from policy_versions.
+ */
+export const POLICY_CHANNEL = 'mamori_policy_published';
 
 /**
  * Immutable policy versions. A new version is published in the same transaction as the
@@ -18,8 +27,16 @@ import { transferSettingsWithin } from './transfer-settings';
 export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
   private latest: BehaviorSubject<PublishedPolicy> | null = null;
   private lineage: string | null = null;
+  private listener: PostgresNotificationListener | null = null;
+  /** A re-read in flight; a notification arriving meanwhile asks for one more after it. */
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+  private shuttingDown = false;
 
-  constructor(private readonly database: DatabaseService) {}
+  constructor(
+    private readonly database: DatabaseService,
+    private readonly logger: JsonLogger,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     const { newest, lineage } = await this.database.transaction(async (sql) => {
@@ -29,6 +46,38 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
     });
     this.lineage = lineage;
     this.latest = new BehaviorSubject(newest);
+    this.listener = this.database.notificationListener(POLICY_CHANNEL, {
+      notified: () => this.refreshFromDatabase(),
+      // Versions published by other processes while this one was not listening were not heard.
+      listening: () => this.refreshFromDatabase(),
+      lost: (reason, retryInMs) =>
+        this.logger.emitFields('warn', 'lost the PostgreSQL connection that hears policy changes from other collector processes; reconnecting', { reason, retryInMs }),
+    });
+    await this.listener?.start();
+  }
+
+  /**
+   * Reads the newest stored version and announces it when it is newer than the one held: how a
+   * version published by another collector process reaches the agents connected to this one.
+   */
+  private refreshFromDatabase(): void {
+    if (this.refreshing !== null) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        try {
+          const newest = await this.database.transaction((sql) => this.newestWithin(sql));
+          if (newest !== null) this.announce(newest);
+        } catch (error) {
+          this.logger.emitFields('warn', 'could not read the newest policy version after a change by another collector process', { error: String(error) });
+        }
+      } while (this.refreshAgain && !this.shuttingDown);
+    })().finally(() => {
+      this.refreshing = null;
+    });
   }
 
   /** The UUID of this database's version numbering; versions of another lineage are not comparable. */
@@ -46,9 +95,12 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
     return knownLineageId === this.lineageId && String(this.current().version) === String(knownVersion);
   }
 
-  beforeApplicationShutdown(): void {
+  async beforeApplicationShutdown(): Promise<void> {
     // Completing ends every WatchPolicy stream cleanly, so the gRPC server can shut down.
+    this.shuttingDown = true;
     this.latest?.complete();
+    await this.listener?.stop();
+    await this.refreshing;
   }
 
   current(): PublishedPolicy {
@@ -93,11 +145,13 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
     const rows = await sql.query<{ version: string | number | null }>('SELECT MAX(version) AS version FROM policy_versions');
     const version = Number(rows[0]?.version ?? 0) + 1;
     await sql.run('INSERT INTO policy_versions (version, published_at, document) VALUES (?, ?, ?)', [version, now, JSON.stringify(document)]);
+    // PostgreSQL delivers the notification when (and only if) this transaction commits.
+    if (sql.kind === 'postgres') await sql.query('SELECT pg_notify(?, ?)', [POLICY_CHANNEL, String(version)]);
     return { version, publishedAt: now, document };
   }
 
   announce(policy: PublishedPolicy): void {
-    if (this.latest !== null && policy.version > this.latest.value.version) this.latest.next(policy);
+    if (this.latest !== null && !this.shuttingDown && policy.version > this.latest.value.version) this.latest.next(policy);
   }
 
   toProto(policy: PublishedPolicy): Policy {
