@@ -1,0 +1,325 @@
+import { TransportProtocol } from '../../generated/mamori/v1/common';
+import type { PortRange, WhitelistEntry } from '../../generated/mamori/v1/policy';
+import { fromTimestamp } from '../timestamps';
+import { DestinationSyntaxError } from './destination-syntax-error';
+import { formatHostPattern, normalizeHostNameOrNull, parseHostPattern, type HostPatternKind } from './host-name';
+import { parseCidrBlock, readIpAddress, type CidrBlock, type IpFamily } from './ip-address';
+import { validateWhitelistEntry } from './whitelist-entry';
+
+/** One connection (or attempt) to judge. `host` and `ip` are both optional; with neither nothing matches. */
+export interface DestinationQuery {
+  /** The name the client asked for (SNI, CONNECT host, DNS cache); any case, a trailing dot, Unicode or punycode. */
+  host?: string;
+  /** The peer address; IPv4-mapped IPv6 counts as IPv4, a zone id ("%eth0") and brackets are dropped. */
+  ip?: string;
+  port: number;
+  protocol: TransportProtocol;
+  /** The zone the host is in now ('' when in none: only entries for every zone apply). */
+  zone: string;
+}
+
+export interface DestinationVerdict {
+  allowed: boolean;
+  /** The most specific entry that allows the destination; '' when none does. */
+  entryId: string;
+}
+
+export interface SkippedWhitelistEntry {
+  entryId: string;
+  field: string;
+  message: string;
+}
+
+export interface AddressRule {
+  cidr: string;
+  family: IpFamily;
+  ports: PortRange[];
+  protocol: TransportProtocol;
+  entryId: string;
+}
+
+export interface CompiledWhitelist {
+  /**
+   * Allowed when ANY compiled entry (for this zone or for every zone) matches the host OR the ip,
+   * and the port and protocol. The verdict names the most specific of the matching entries (see
+   * compileWhitelist). Never throws: a host or ip that cannot be read just matches nothing.
+   */
+  decide(query: DestinationQuery): DestinationVerdict;
+  /** Entries compiled (valid, not expired). */
+  readonly entryCount: number;
+  /** The earliest expiresAt still in the future at compile time: compile again then. */
+  readonly nextExpiry: Date | null;
+  /** Invalid entries, left out, with the field and the reason. */
+  readonly skipped: readonly SkippedWhitelistEntry[];
+  /** Entries left out because they had expired at compile time. */
+  readonly expiredEntryIds: readonly string[];
+  /**
+   * The names a firewall must resolve to allow this zone's named destinations: exact names and the
+   * base name of ".example.com" (a firewall cannot enumerate "*.example.com"). Sorted by name.
+   */
+  exactHostNames(zone: string): Array<{ name: string; entryIds: string[] }>;
+  /** The zone's CIDR entries, in entry order, for a firewall. */
+  addressRules(zone: string): AddressRule[];
+  /** The zone's compiled entries (normalized copies), in entry order. */
+  entriesForZone(zone: string): WhitelistEntry[];
+}
+
+/** What an entry requires besides the destination itself; kept on the trie node the destination leads to. */
+interface Constraint {
+  entryId: string;
+  /** '' for every zone. */
+  zone: string;
+  /** Flattened inclusive ranges [first0, last0, first1, last1, ...]; empty for every port. */
+  ports: number[];
+  protocol: TransportProtocol;
+}
+
+interface CompiledEntry {
+  entry: WhitelistEntry;
+  constraint: Constraint;
+  pattern: { kind: HostPatternKind; name: string } | null;
+  block: CidrBlock | null;
+}
+
+function satisfies(c: Constraint, query: DestinationQuery): boolean {
+  if (c.zone !== '' && c.zone !== query.zone) return false;
+  if (c.protocol !== TransportProtocol.TRANSPORT_PROTOCOL_UNSPECIFIED && c.protocol !== query.protocol) return false;
+  const ports = c.ports;
+  if (ports.length === 0) return true;
+  const port = query.port;
+  for (let i = 0; i < ports.length; i += 2) if (port >= ports[i]! && port <= ports[i + 1]!) return true;
+  return false;
+}
+
+function firstSatisfied(list: Constraint[] | null, query: DestinationQuery): Constraint | null {
+  if (list === null) return null;
+  for (let i = 0; i < list.length; i++) if (satisfies(list[i]!, query)) return list[i]!;
+  return null;
+}
+
+/**
+ * Among entries on the same trie node (same name and kind, or same block): zone-specific before
+ * every-zone, a port list before every port, a protocol before either, then the smaller entry id
+ * (code-unit order) so that the verdict does not depend on the order entries arrive in.
+ */
+function compareConstraints(a: Constraint, b: Constraint): number {
+  const zone = Number(b.zone !== '') - Number(a.zone !== '');
+  if (zone !== 0) return zone;
+  const ports = Number(b.ports.length > 0) - Number(a.ports.length > 0);
+  if (ports !== 0) return ports;
+  const unspecified = TransportProtocol.TRANSPORT_PROTOCOL_UNSPECIFIED;
+  const protocol = Number(b.protocol !== unspecified) - Number(a.protocol !== unspecified);
+  if (protocol !== 0) return protocol;
+  return a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0;
+}
+
+/** A node of the reversed-label suffix trie: the node for "example.com" is root → "com" → "example". */
+class NameNode {
+  children: Map<string, NameNode> | null = null;
+  /** "git.example.com": this name only. */
+  exact: Constraint[] | null = null;
+  /** "*.example.com": names strictly below this one. */
+  subdomains: Constraint[] | null = null;
+  /** ".example.com": this name and names below it. */
+  domain: Constraint[] | null = null;
+}
+
+/** A node of a binary prefix trie; the node at depth d holds the blocks of prefix length d on its path. */
+class PrefixNode {
+  zero: PrefixNode | null = null;
+  one: PrefixNode | null = null;
+  constraints: Constraint[] | null = null;
+}
+
+function pushSorted(list: Constraint[] | null, constraint: Constraint): Constraint[] {
+  const target = list ?? [];
+  target.push(constraint);
+  target.sort(compareConstraints);
+  return target;
+}
+
+function bitAt(words: ArrayLike<number>, index: number): number {
+  return (words[index >>> 5]! >>> (31 - (index & 31))) & 1;
+}
+
+const DOT = 0x2e;
+/** Scratch space for the address of the query being decided (decide runs to completion; it never re-enters). */
+const queryWords = new Uint32Array(4);
+
+class CompiledDestinationWhitelist implements CompiledWhitelist {
+  private readonly names = new NameNode();
+  private readonly prefixes: Record<IpFamily, PrefixNode> = { 4: new PrefixNode(), 6: new PrefixNode() };
+
+  constructor(
+    private readonly compiled: readonly CompiledEntry[],
+    readonly nextExpiry: Date | null,
+    readonly skipped: readonly SkippedWhitelistEntry[],
+    readonly expiredEntryIds: readonly string[],
+  ) {
+    for (const item of compiled) {
+      if (item.pattern !== null) this.insertName(item.pattern.kind, item.pattern.name, item.constraint);
+      else this.insertBlock(item.block!, item.constraint);
+    }
+  }
+
+  get entryCount(): number {
+    return this.compiled.length;
+  }
+
+  private insertName(kind: HostPatternKind, name: string, constraint: Constraint): void {
+    let node = this.names;
+    const labels = name.split('.');
+    for (let i = labels.length - 1; i >= 0; i--) {
+      node.children ??= new Map();
+      let child = node.children.get(labels[i]!);
+      if (child === undefined) {
+        child = new NameNode();
+        node.children.set(labels[i]!, child);
+      }
+      node = child;
+    }
+    if (kind === 'exact') node.exact = pushSorted(node.exact, constraint);
+    else if (kind === 'subdomains') node.subdomains = pushSorted(node.subdomains, constraint);
+    else node.domain = pushSorted(node.domain, constraint);
+  }
+
+  private insertBlock(block: CidrBlock, constraint: Constraint): void {
+    let node = this.prefixes[block.family];
+    for (let depth = 0; depth < block.prefixLength; depth++) {
+      if (bitAt(block.words, depth) === 0) node = node.zero ??= new PrefixNode();
+      else node = node.one ??= new PrefixNode();
+    }
+    node.constraints = pushSorted(node.constraints, constraint);
+  }
+
+  /** Walks the labels from the right; a deeper node's match replaces a shallower one (longer name wins). */
+  private matchName(host: string, query: DestinationQuery): Constraint | null {
+    let node = this.names;
+    let best: Constraint | null = null;
+    let end = host.length;
+    while (end > 0) {
+      const dot = host.lastIndexOf('.', end - 1);
+      const child = node.children?.get(host.substring(dot + 1, end));
+      if (child === undefined) break;
+      node = child;
+      const found = dot === -1 ? (firstSatisfied(node.exact, query) ?? firstSatisfied(node.domain, query)) : (firstSatisfied(node.subdomains, query) ?? firstSatisfied(node.domain, query));
+      if (found !== null) best = found;
+      end = dot;
+    }
+    return best;
+  }
+
+  /** Walks the address's bits; a deeper node's match replaces a shallower one (longer prefix wins). */
+  private matchAddress(family: IpFamily, query: DestinationQuery): Constraint | null {
+    let node: PrefixNode | null = this.prefixes[family];
+    let best = firstSatisfied(node.constraints, query);
+    const width = family === 4 ? 32 : 128;
+    for (let depth = 0; depth < width; depth++) {
+      node = bitAt(queryWords, depth) === 0 ? node.zero : node.one;
+      if (node === null) break;
+      if (node.constraints !== null) {
+        const found = firstSatisfied(node.constraints, query);
+        if (found !== null) best = found;
+      }
+    }
+    return best;
+  }
+
+  decide(query: DestinationQuery): DestinationVerdict {
+    const host = query.host;
+    let ipText = query.ip;
+    if (host !== undefined && host !== '') {
+      const last = host.charCodeAt(host.length - 1);
+      // A CONNECT or SNI "host" may be an address literal: judge it as an address when no ip came with it.
+      if ((last >= 0x30 && last <= 0x39) || last === 0x5d || host.includes(':')) {
+        if ((ipText === undefined || ipText === '') && readIpAddress(host, queryWords, true) !== 0) ipText = host;
+      }
+      const name = normalizeHostNameOrNull(host);
+      if (name !== null) {
+        const found = this.matchName(name, query);
+        if (found !== null) return { allowed: true, entryId: found.entryId };
+      }
+    }
+    if (ipText !== undefined && ipText !== '') {
+      const family = readIpAddress(ipText, queryWords, true);
+      if (family !== 0) {
+        const found = this.matchAddress(family, query);
+        if (found !== null) return { allowed: true, entryId: found.entryId };
+      }
+    }
+    return { allowed: false, entryId: '' };
+  }
+
+  private forZone(zone: string): CompiledEntry[] {
+    return this.compiled.filter((item) => item.constraint.zone === '' || item.constraint.zone === zone);
+  }
+
+  exactHostNames(zone: string): Array<{ name: string; entryIds: string[] }> {
+    const byName = new Map<string, string[]>();
+    for (const item of this.forZone(zone)) {
+      if (item.pattern === null || item.pattern.kind === 'subdomains') continue;
+      const ids = byName.get(item.pattern.name) ?? [];
+      if (!ids.includes(item.constraint.entryId)) ids.push(item.constraint.entryId);
+      byName.set(item.pattern.name, ids);
+    }
+    return [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, entryIds]) => ({ name, entryIds }));
+  }
+
+  addressRules(zone: string): AddressRule[] {
+    return this.forZone(zone)
+      .filter((item) => item.block !== null)
+      .map((item) => ({ cidr: item.block!.text, family: item.block!.family, ports: item.entry.ports.map((r) => ({ ...r })), protocol: item.entry.protocol, entryId: item.constraint.entryId }));
+  }
+
+  entriesForZone(zone: string): WhitelistEntry[] {
+    return this.forZone(zone).map((item) => ({ ...item.entry, ports: item.entry.ports.map((r) => ({ ...r })) }));
+  }
+}
+
+/**
+ * Compiles entries into a matcher: a reversed-label suffix trie for host patterns and a binary
+ * prefix trie per address family for blocks, each node holding the (zone, ports, protocol, entry)
+ * constraints of the entries that end there, so that a decision costs one walk down each trie
+ * whatever the number of entries.
+ *
+ * Left out: entries whose expiresAt is at or before `now` (listed in expiredEntryIds; nextExpiry is
+ * the earliest later one), and invalid entries (validateWhitelistEntry, or no entryId; listed in
+ * skipped). Entries are normalized first, so "*.Example.COM." and "*.example.com" are one pattern.
+ *
+ * Overlapping entries: any matching entry allows. The verdict names the most specific one:
+ * a host-name match before an address match; the longer name (more labels) or the longer prefix;
+ * at the same name, exact before "*.example.com" before ".example.com"; then zone-specific before
+ * every-zone, a port list before every port, a protocol before either, then the smaller entry id.
+ */
+export function compileWhitelist(entries: readonly WhitelistEntry[], now: Date): CompiledWhitelist {
+  const compiled: CompiledEntry[] = [];
+  const skipped: SkippedWhitelistEntry[] = [];
+  const expired: string[] = [];
+  let nextExpiry: number | null = null;
+  const nowMs = now.getTime();
+  for (const raw of entries) {
+    let entry: WhitelistEntry;
+    try {
+      if (raw.entryId === '') throw new DestinationSyntaxError('entryId', 'an entry without an id cannot be named in a verdict');
+      entry = validateWhitelistEntry(raw);
+    } catch (error) {
+      if (!(error instanceof DestinationSyntaxError)) throw error;
+      skipped.push({ entryId: raw.entryId, field: error.field, message: error.message });
+      continue;
+    }
+    const expiresAt = fromTimestamp(entry.expiresAt)?.getTime();
+    if (expiresAt !== undefined) {
+      if (expiresAt <= nowMs) {
+        expired.push(entry.entryId);
+        continue;
+      }
+      if (nextExpiry === null || expiresAt < nextExpiry) nextExpiry = expiresAt;
+    }
+    const constraint: Constraint = { entryId: entry.entryId, zone: entry.zone, ports: entry.ports.flatMap((r) => [r.first, r.last]), protocol: entry.protocol };
+    const pattern = entry.hostPattern === '' ? null : parseHostPattern(entry.hostPattern);
+    const block = entry.cidr === '' ? null : parseCidrBlock(entry.cidr);
+    if (pattern !== null) entry.hostPattern = formatHostPattern(pattern);
+    compiled.push({ entry, constraint, pattern, block });
+  }
+  return new CompiledDestinationWhitelist(compiled, nextExpiry === null ? null : new Date(nextExpiry), skipped, expired);
+}
