@@ -6,6 +6,7 @@ import { EnrollmentModule } from './modules/enrollment/enrollment.module';
 import { HealthModule } from './modules/health/health.module';
 import { IngestModule } from './modules/ingest/ingest.module';
 import { LedgerModule } from './modules/ledger/ledger.module';
+import { NetworkModule } from './modules/network/network.module';
 import { PolicyModule } from './modules/policy/policy.module';
 import { TransfersModule } from './modules/transfers/transfers.module';
 import { UsbExceptionsModule } from './modules/usb-exceptions/usb-exceptions.module';
@@ -26,6 +27,7 @@ export class AppModule {
         HealthModule,
         IngestModule,
         LedgerModule,
+        NetworkModule,
         PolicyModule,
         TransfersModule,
         UsbExceptionsModule,

@@ -134,7 +134,13 @@ for (const kind of DATABASE_KINDS) {
       const schemas = document.components.schemas;
       const view = schemas.ViolationView.properties;
       assert.equal(view.agentId.nullable, true, 'agentId can be null');
-      assert.deepEqual(view.device.oneOf, [{ $ref: '#/components/schemas/ViolationDeviceView' }, { $ref: '#/components/schemas/ViolationMachineView' }, { $ref: '#/components/schemas/ViolationUserDayView' }]);
+      assert.deepEqual(view.device.oneOf, [
+        { $ref: '#/components/schemas/ViolationDeviceView' },
+        { $ref: '#/components/schemas/ViolationMachineView' },
+        { $ref: '#/components/schemas/ViolationUserDayView' },
+        { $ref: '#/components/schemas/ViolationDestinationView' },
+      ]);
+      assert.deepEqual(schemas.ViolationDestinationView.properties.kind.enum, ['destination']);
       assert.deepEqual(schemas.ViolationMachineView.properties.kind.enum, ['machine']);
       assert.ok(schemas.ViolationMachineView.required.includes('hardwareSerial'));
       assert.ok(!schemas.ViolationMachineView.required.includes('dueBack'), 'rule-specific details are optional');

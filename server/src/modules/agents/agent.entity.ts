@@ -75,4 +75,8 @@ export class AgentEntity {
 
   @Column({ name: 'policy_version', type: 'bigint', transformer: bigintNumber })
   policyVersion!: number;
+
+  /** The network zone the device must be in (network.wrong_zone), null for none. */
+  @Column({ name: 'required_zone', type: 'varchar', length: 64, nullable: true })
+  requiredZone!: string | null;
 }

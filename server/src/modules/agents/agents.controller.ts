@@ -14,7 +14,9 @@ export class AgentView {
   @ApiProperty() enrolledAt!: string;
   @ApiProperty({ nullable: true, type: String }) revokedAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) lastSeenAt!: string | null;
-  @ApiProperty() policyVersion!: number;
+  @ApiProperty({ description: 'the policy version the agent runs, from its last heartbeat (0: none yet)' }) policyVersion!: number;
+  @ApiProperty({ nullable: true, type: String, description: 'the network zone the device must be in (PATCH /agents/:id/required-zone); null: none' }) requiredZone!: string | null;
+  @ApiProperty({ description: "the zone the agent last reported its host in ('' when none matched or not reported)" }) reportedZone!: string;
   @ApiProperty() certificateExpiresAt!: string;
   @ApiPropertyOptional() eventCount?: number;
 }
@@ -47,6 +49,8 @@ export function agentView(agent: AgentEntity): AgentView {
     revokedAt: agent.revokedAt?.toISOString() ?? null,
     lastSeenAt: agent.lastSeenAt?.toISOString() ?? null,
     policyVersion: agent.policyVersion,
+    requiredZone: agent.requiredZone,
+    reportedZone: typeof agent.posture?.networkZone === 'string' ? agent.posture.networkZone : '',
     certificateExpiresAt: agent.certExpiresAt.toISOString(),
   };
 }

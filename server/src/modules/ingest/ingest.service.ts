@@ -5,6 +5,7 @@ import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import type { UploadEventsResponse } from '../../generated/mamori/v1/telemetry';
 import { JsonLogger } from '../../logging/json-logger';
 import { LedgerPostureService } from '../ledger/ledger-posture.service';
+import { DestinationIngestService } from '../network/destination-ingest.service';
 import { TransferIngestService } from '../transfers/transfer-ingest.service';
 import { policyDocumentFrom } from '../policy/policy-document';
 import {
@@ -37,6 +38,7 @@ export class IngestService {
     private readonly logger: JsonLogger,
     private readonly ledger: LedgerPostureService,
     private readonly transfers: TransferIngestService,
+    private readonly destinations: DestinationIngestService,
   ) {}
 
   async upload(agentId: string, request: unknown, now = new Date()): Promise<UploadEventsResponse> {
@@ -55,8 +57,10 @@ export class IngestService {
       const { drafts, hostname } = await this.evaluateRules(sql, agentId, fresh);
       // File transfers go to the transfer log in the same transaction; their per-file and per-plug violations share the store below.
       const transfers = await this.transfers.ingest(sql, agentId, fresh, now);
+      // Refused or audited connections fold into destination.not_whitelisted, one unresolved violation per destination.
+      const destinationsRaised = await this.destinations.ingest(sql, agentId, fresh, now);
       const created =
-        (await this.insertViolations(sql, agentId, hostname || transfers.hostname, [...drafts, ...transfers.drafts], now)) + transfers.dailyVolumeRaised;
+        (await this.insertViolations(sql, agentId, hostname || transfers.hostname, [...drafts, ...transfers.drafts], now)) + transfers.dailyVolumeRaised + destinationsRaised;
       // Disk-encryption reports update the machine's posture and its disk.unencrypted violation in the same transaction.
       await this.ledger.diskEncryptionEvents(sql, agentId, fresh, now);
       await sql.run('UPDATE agents SET last_seen_at = ? WHERE id = ?', [now, agentId]);

@@ -14,6 +14,7 @@ import {
 import { AgentAuthenticator } from '../agents/agent-authenticator';
 import { AgentsService } from '../agents/agents.service';
 import { LedgerPostureService } from '../ledger/ledger-posture.service';
+import { AgentZoneService } from '../network/agent-zone.service';
 import { PolicyService } from '../policy/policy.service';
 import { IngestService } from './ingest.service';
 
@@ -27,6 +28,7 @@ export class TelemetryGrpcController implements TelemetryServiceController {
     private readonly agents: AgentsService,
     private readonly policy: PolicyService,
     private readonly ledger: LedgerPostureService,
+    private readonly zones: AgentZoneService,
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
   ) {}
 
@@ -41,6 +43,8 @@ export class TelemetryGrpcController implements TelemetryServiceController {
     await this.agents.heartbeat(agent.agentId, request, now);
     // The ledger links the machine to its row and judges its disks (disk.unencrypted, ledger.unknown_device).
     await this.ledger.heartbeat(agent.agentId, request.posture, now);
+    // A device required in a zone and reported in another raises network.wrong_zone; back in its zone clears it.
+    await this.zones.heartbeat(agent.agentId, now);
     return {
       serverTime: toTimestamp(now),
       currentPolicyVersion: String(this.policy.current().version),

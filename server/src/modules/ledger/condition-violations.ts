@@ -30,7 +30,7 @@ export interface ConditionDraft {
   occurredAt: Date;
 }
 
-export const CONDITION_RULES = ['disk.unencrypted', 'agent.silent', 'ledger.unknown_device', 'ledger.overdue'] as const;
+export const CONDITION_RULES = ['disk.unencrypted', 'agent.silent', 'ledger.unknown_device', 'ledger.overdue', 'network.wrong_zone'] as const;
 export type ConditionRule = (typeof CONDITION_RULES)[number];
 
 export const conditionKey = {
@@ -38,6 +38,7 @@ export const conditionKey = {
   agentSilent: (agentId: string) => `agent.silent:agent:${agentId}`,
   unknownDevice: (agentId: string) => `ledger.unknown_device:agent:${agentId}`,
   overdue: (ledgerDeviceId: string) => `ledger.overdue:ledger:${ledgerDeviceId}`,
+  wrongZone: (agentId: string) => `network.wrong_zone:agent:${agentId}`,
 };
 
 /** Returns true when a new violation was created, false when one was already live. */

@@ -1,4 +1,5 @@
-import { UsbEnforcementMode } from '../../generated/mamori/v1/policy';
+import { TransportProtocol } from '../../generated/mamori/v1/common';
+import { UsbEnforcementMode, ZoneEnforcementMode } from '../../generated/mamori/v1/policy';
 
 /** One register entry as a policy version carries it; a wildcarded id is stored as 0. */
 export interface PolicyRegisterEntry {
@@ -39,8 +40,38 @@ export interface PolicyTransfer {
   inspectionTimeBudgetMillis: number;
 }
 
+/** One network zone as a policy version carries it, in the order zones are tried. */
+export interface PolicyZone {
+  name: string;
+  cidrs: string[];
+  dnsSuffixes: string[];
+  mode: ZoneEnforcementMode;
+}
+
+/** One approved whitelist entry as a policy version carries it; expiresAt in epoch milliseconds, null for no end. */
+export interface PolicyWhitelistEntry {
+  entryId: string;
+  hostPattern: string;
+  cidr: string;
+  ports: Array<{ first: number; last: number }>;
+  protocol: TransportProtocol;
+  service: string;
+  zone: string;
+  justification: string;
+  requestedBy: string;
+  approvedBy: string;
+  expiresAt: number | null;
+}
+
+/** The network part of a policy version: the zones and the active, unexpired whitelist entries. */
+export interface PolicyNetwork {
+  zones: PolicyZone[];
+  whitelist: PolicyWhitelistEntry[];
+}
+
 /** What a policy version holds, as stored; ids are numbers here and hex strings on REST. */
 export interface PolicyDocument {
+  network: PolicyNetwork;
   transfer: PolicyTransfer;
   usb: {
     unregisteredDeviceMode: UsbEnforcementMode;
@@ -68,7 +99,30 @@ export function policyDocumentFrom(raw: unknown): PolicyDocument {
   const usb = ((raw as { usb?: Record<string, unknown> } | null)?.usb ?? {}) as Partial<PolicyDocument['usb']>;
   // Versions published before issue 5 carry no transfer part: agents watched removable volumes only, with their default budgets.
   const transfer = ((raw as { transfer?: Record<string, unknown> } | null)?.transfer ?? {}) as Partial<PolicyTransfer>;
+  // Versions published before issue 6 carry no network part: no zones and no whitelist, so agents enforced nothing.
+  const network = ((raw as { network?: Record<string, unknown> } | null)?.network ?? {}) as Partial<PolicyNetwork>;
   return {
+    network: {
+      zones: (network.zones ?? []).map((zone: Partial<PolicyZone>) => ({
+        name: zone.name ?? '',
+        cidrs: [...(zone.cidrs ?? [])],
+        dnsSuffixes: [...(zone.dnsSuffixes ?? [])],
+        mode: zone.mode ?? ZoneEnforcementMode.ZONE_ENFORCEMENT_MODE_OFF,
+      })),
+      whitelist: (network.whitelist ?? []).map((entry: Partial<PolicyWhitelistEntry>) => ({
+        entryId: entry.entryId ?? '',
+        hostPattern: entry.hostPattern ?? '',
+        cidr: entry.cidr ?? '',
+        ports: (entry.ports ?? []).map((range) => ({ first: range.first, last: range.last })),
+        protocol: entry.protocol ?? TransportProtocol.TRANSPORT_PROTOCOL_UNSPECIFIED,
+        service: entry.service ?? 'any',
+        zone: entry.zone ?? '',
+        justification: entry.justification ?? '',
+        requestedBy: entry.requestedBy ?? '',
+        approvedBy: entry.approvedBy ?? '',
+        expiresAt: entry.expiresAt ?? null,
+      })),
+    },
     transfer: {
       watchedFolders: [...(transfer.watchedFolders ?? [])],
       inspectionByteBudget: transfer.inspectionByteBudget ?? 0,

@@ -6,6 +6,7 @@ import { UpdateUsbPolicyDto } from './dto/update-usb-policy.dto';
 import type { PublishedPolicy } from './policy-document';
 import { PolicyService } from './policy.service';
 import { USB_EXCEPTION_MODE_NAMES, USB_MODE_NAMES, usbModeName } from './usb-modes';
+import { protocolName, WHITELIST_PROTOCOL_NAMES, WHITELIST_SERVICES, ZONE_MODE_NAMES, zoneModeName } from './network-names';
 import { UsbPolicySettings, UsbPolicySettingsService } from './usb-policy-settings.service';
 import { TransferPolicySettingsService } from './transfer-policy-settings.service';
 import type { TransferPolicySettings } from './transfer-settings';
@@ -51,12 +52,45 @@ class TransferPolicyView {
   @ApiProperty({ description: "milliseconds the inspection of one file may take; 0: the agent's default" }) inspectionTimeBudgetMillis!: number;
 }
 
+class PortRangeView {
+  @ApiProperty({ example: 443 }) first!: number;
+  @ApiProperty({ example: 443, description: 'equal to first for a single port' }) last!: number;
+}
+
+export class NetworkZoneView {
+  @ApiProperty({ example: 'dev-lan' }) name!: string;
+  @ApiProperty({ type: [String], example: ['10.20.0.0/16'] }) cidrs!: string[];
+  @ApiProperty({ type: [String], example: ['dev.example.co.jp'] }) dnsSuffixes!: string[];
+  @ApiProperty({ enum: ZONE_MODE_NAMES, description: 'what agents do there about destinations that are not whitelisted' }) mode!: string;
+}
+
+class PolicyWhitelistEntryView {
+  @ApiProperty() entryId!: string;
+  @ApiProperty({ description: "'' when the entry names addresses", example: 'git.example.com' }) hostPattern!: string;
+  @ApiProperty({ description: "'' when the entry names a host", example: '10.30.0.0/16' }) cidr!: string;
+  @ApiProperty({ type: [PortRangeView], description: 'empty: every port' }) ports!: PortRangeView[];
+  @ApiProperty({ enum: WHITELIST_PROTOCOL_NAMES }) protocol!: string;
+  @ApiProperty({ enum: WHITELIST_SERVICES }) service!: string;
+  @ApiProperty({ description: "'' for every zone" }) zone!: string;
+  @ApiProperty() justification!: string;
+  @ApiProperty() requestedBy!: string;
+  @ApiProperty() approvedBy!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'ISO-8601; null for no end' }) expiresAt!: string | null;
+}
+
+class NetworkPolicyView {
+  @ApiProperty({ type: [NetworkZoneView], description: 'in the order agents try them' }) zones!: NetworkZoneView[];
+  @ApiProperty({ type: [PolicyWhitelistEntryView], description: 'approved entries that had not expired when the version was published' })
+  whitelist!: PolicyWhitelistEntryView[];
+}
+
 export class PolicyView {
   @ApiProperty() version!: number;
   @ApiProperty({ description: "UUID of this database's version numbering; versions compare only within one lineage" }) lineageId!: string;
   @ApiProperty() publishedAt!: string;
   @ApiProperty({ type: UsbPolicyView }) usb!: UsbPolicyView;
   @ApiProperty({ type: TransferPolicyView }) transfer!: TransferPolicyView;
+  @ApiProperty({ type: NetworkPolicyView }) network!: NetworkPolicyView;
 }
 
 class TransferPolicySettingsView extends TransferPolicyView {
@@ -85,6 +119,15 @@ export function policyView(policy: PublishedPolicy, lineageId: string): PolicyVi
     lineageId,
     publishedAt: policy.publishedAt.toISOString(),
     transfer: { ...policy.document.transfer, watchedFolders: [...policy.document.transfer.watchedFolders] },
+    network: {
+      zones: policy.document.network.zones.map((zone) => ({ name: zone.name, cidrs: [...zone.cidrs], dnsSuffixes: [...zone.dnsSuffixes], mode: zoneModeName(zone.mode) })),
+      whitelist: policy.document.network.whitelist.map((entry) => ({
+        ...entry,
+        ports: entry.ports.map((range) => ({ ...range })),
+        protocol: protocolName(entry.protocol),
+        expiresAt: entry.expiresAt === null ? null : new Date(entry.expiresAt).toISOString(),
+      })),
+    },
     usb: {
       unregisteredDeviceMode: usbModeName(usb.unregisteredDeviceMode),
       registeredDeviceMode: usbModeName(usb.registeredDeviceMode),

@@ -9,6 +9,7 @@ import { policyDocumentFrom, type PolicyDocument, type PublishedPolicy } from '.
 import type { UsbExceptionRow } from '../usb-exceptions/usb-exception.record';
 import { usbModeToProto, type UsbModeName } from './usb-modes';
 import { transferSettingsWithin } from './transfer-settings';
+import { networkPolicyWithin } from './network-settings';
 import { JsonLogger } from '../../logging/json-logger';
 import type { PostgresNotificationListener } from '../../database/postgres-notification-listener';
 
@@ -160,7 +161,14 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       version: String(policy.version),
       lineageId: this.lineageId,
       publishedAt: toTimestamp(policy.publishedAt),
-      network: { zones: [], whitelist: [] },
+      network: {
+        zones: policy.document.network.zones.map((zone) => ({ ...zone, cidrs: [...zone.cidrs], dnsSuffixes: [...zone.dnsSuffixes] })),
+        whitelist: policy.document.network.whitelist.map((entry) => ({
+          ...entry,
+          ports: entry.ports.map((range) => ({ ...range })),
+          expiresAt: entry.expiresAt === null ? undefined : toTimestamp(new Date(entry.expiresAt)),
+        })),
+      },
       transfer: {
         watchedFolders: [...policy.document.transfer.watchedFolders],
         inspectionByteBudget: String(policy.document.transfer.inspectionByteBudget),
@@ -222,7 +230,9 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
     );
     const [mode] = settings;
     const transfer = await transferSettingsWithin(sql);
+    const network = await networkPolicyWithin(sql, now);
     return {
+      network,
       transfer: { watchedFolders: transfer.watchedFolders, inspectionByteBudget: transfer.inspectionByteBudget, inspectionTimeBudgetMillis: transfer.inspectionTimeBudgetMillis },
       usb: {
         unregisteredDeviceMode: usbModeToProto(mode.unregistered_device_mode),

@@ -53,8 +53,43 @@ export interface ViolationUserDay {
   dailyByteLimit: number;
 }
 
-/** A stored violation's subject: a USB device for the usb.* and per-file transfer rules, a machine for the ledger and disk rules, a user's day for the daily volume rule. */
-export type ViolationSubject = ViolationDevice | ViolationMachine | ViolationUserDay;
+/**
+ * The subject of destination.not_whitelisted: one destination (host or address, protocol, port)
+ * one agent tried to reach, as server/src/modules/network/network.rules.ts folds the attempts;
+ * the counts and last-seen fields are kept current while attempts arrive.
+ */
+export interface ViolationDestination {
+  kind: 'destination';
+  /** The host name asked for, '' when the agent knew only the address. */
+  host: string;
+  ipAddress: string;
+  /** Every address seen for the destination (at most 16). */
+  ipAddresses: string[];
+  port: number;
+  protocol: 'any' | 'tcp' | 'udp';
+  zone: string;
+  /** The newest attempt's decision. */
+  decision: 'blocked' | 'audited';
+  attempts: number;
+  blockedAttempts: number;
+  auditedAttempts: number;
+  processName: string;
+  processId: number;
+  processNames: string[];
+  /** firewall, proxy or unspecified. */
+  observer: string;
+  sourceAddress: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  lastEventId: string;
+}
+
+/** A stored violation's subject: a USB device for the usb.* and per-file transfer rules, a machine for the ledger, disk and zone rules, a user's day for the daily volume rule, a destination for destination.not_whitelisted. */
+export type ViolationSubject = ViolationDevice | ViolationMachine | ViolationUserDay | ViolationDestination;
+
+export function isDestinationSubject(subject: ViolationSubject): subject is ViolationDestination {
+  return (subject as { kind?: unknown }).kind === 'destination';
+}
 
 export function isUserDaySubject(subject: ViolationSubject): subject is ViolationUserDay {
   return (subject as { kind?: unknown }).kind === 'user_day';

@@ -4,7 +4,7 @@ import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-que
 import { uuidParam } from '../../common/uuid-param';
 import { ListViolationsQuery } from './dto/list-violations.query';
 import { TriageViolationDto } from './dto/triage-violation.dto';
-import { isMachineSubject, isUserDaySubject, VIOLATION_STATUSES, ViolationEntity, type ViolationMachine } from './violation.entity';
+import { isDestinationSubject, isMachineSubject, isUserDaySubject, VIOLATION_STATUSES, ViolationEntity, type ViolationMachine } from './violation.entity';
 
 import { ViolationsService } from './violations.service';
 
@@ -40,6 +40,31 @@ class ViolationMachineView {
   @ApiPropertyOptional({ nullable: true, type: String, description: 'ledger.overdue: yyyy-mm-dd' }) loanedSince?: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: 'ledger.overdue: yyyy-mm-dd' }) dueBack?: string | null;
   @ApiPropertyOptional({ description: 'agent.silent: when the collector last heard from the agent (ISO 8601)' }) lastHeardAt?: string;
+  @ApiPropertyOptional({ description: 'network.wrong_zone: the zone the device must be in' }) requiredZone?: string;
+  @ApiPropertyOptional({ description: 'network.wrong_zone: the zone its heartbeat reported' }) reportedZone?: string;
+}
+
+/** The subject of destination.not_whitelisted: one destination one agent tried to reach, attempts folded. */
+class ViolationDestinationView {
+  @ApiProperty({ enum: ['destination'], description: 'tells a destination from the other subjects' }) kind!: 'destination';
+  @ApiProperty({ description: "the host name asked for, '' when only the address was known" }) host!: string;
+  @ApiProperty({ description: 'the newest address seen' }) ipAddress!: string;
+  @ApiProperty({ type: [String], description: 'every address seen (at most 16)' }) ipAddresses!: string[];
+  @ApiProperty() port!: number;
+  @ApiProperty({ enum: ['any', 'tcp', 'udp'] }) protocol!: string;
+  @ApiProperty({ description: 'the zone the host was in' }) zone!: string;
+  @ApiProperty({ enum: ['blocked', 'audited'], description: "the newest attempt's decision" }) decision!: string;
+  @ApiProperty({ description: 'attempts folded into this violation so far' }) attempts!: number;
+  @ApiProperty() blockedAttempts!: number;
+  @ApiProperty({ description: 'let through in audit mode (these raise the severity to high)' }) auditedAttempts!: number;
+  @ApiProperty() processName!: string;
+  @ApiProperty() processId!: number;
+  @ApiProperty({ type: [String] }) processNames!: string[];
+  @ApiProperty({ enum: ['firewall', 'proxy', 'unspecified'] }) observer!: string;
+  @ApiProperty() sourceAddress!: string;
+  @ApiProperty() firstSeenAt!: string;
+  @ApiProperty() lastSeenAt!: string;
+  @ApiProperty({ description: 'the newest DestinationAccess event folded in' }) lastEventId!: string;
 }
 
 /** The subject of transfer.daily_volume: one user's writes to removable media on one day. */
@@ -80,11 +105,16 @@ export class ViolationView {
   @ApiProperty() hostname!: string;
   @ApiProperty() userName!: string;
   @ApiProperty({
-    oneOf: [{ $ref: getSchemaPath(ViolationDeviceView) }, { $ref: getSchemaPath(ViolationMachineView) }, { $ref: getSchemaPath(ViolationUserDayView) }],
+    oneOf: [
+      { $ref: getSchemaPath(ViolationDeviceView) },
+      { $ref: getSchemaPath(ViolationMachineView) },
+      { $ref: getSchemaPath(ViolationUserDayView) },
+      { $ref: getSchemaPath(ViolationDestinationView) },
+    ],
     description:
-      "what the violation is about: the USB device for the usb.* rules and the per-file transfer.* rules; the machine (kind 'machine') for disk.unencrypted, agent.silent and ledger.*; the user's day (kind 'user_day') for transfer.daily_volume",
+      "what the violation is about: the USB device for the usb.* rules and the per-file transfer.* rules; the machine (kind 'machine') for disk.unencrypted, agent.silent, ledger.* and network.wrong_zone; the user's day (kind 'user_day') for transfer.daily_volume; the destination (kind 'destination') for destination.not_whitelisted",
   })
-  device!: ViolationDeviceView | ViolationMachineView | ViolationUserDayView;
+  device!: ViolationDeviceView | ViolationMachineView | ViolationUserDayView | ViolationDestinationView;
   @ApiProperty({ type: ViolationEnforcementView, nullable: true, description: 'what the agent decided and did, null when it reported nothing' })
   enforcement!: ViolationEnforcementView | null;
   @ApiProperty({ description: 'when it happened, by the agent clock' }) occurredAt!: string;
@@ -125,8 +155,9 @@ export function violationView(violation: ViolationEntity): ViolationView {
   };
 }
 
-function deviceView(violation: ViolationEntity): ViolationDeviceView | ViolationMachineView | ViolationUserDayView {
+function deviceView(violation: ViolationEntity): ViolationDeviceView | ViolationMachineView | ViolationUserDayView | ViolationDestinationView {
   const subject = violation.device;
+  if (isDestinationSubject(subject)) return { ...subject, ipAddresses: [...subject.ipAddresses], processNames: [...subject.processNames] };
   if (isMachineSubject(subject)) return { ...(subject as ViolationMachine) } as ViolationMachineView;
   if (isUserDaySubject(subject)) return { ...subject };
   // Violations stored before serial quality was reported have none.
@@ -134,7 +165,7 @@ function deviceView(violation: ViolationEntity): ViolationDeviceView | Violation
 }
 
 /** REST: violations for reviewers. */
-@ApiExtraModels(ViolationDeviceView, ViolationMachineView, ViolationUserDayView)
+@ApiExtraModels(ViolationDeviceView, ViolationMachineView, ViolationUserDayView, ViolationDestinationView)
 @ApiTags('violations')
 @ApiBearerAuth()
 @Controller('api/v1/violations')

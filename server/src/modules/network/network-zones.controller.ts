@@ -1,0 +1,52 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { CreateNetworkZoneDto, UpdateNetworkZoneDto } from './dto/network-zone.dto';
+import { DEFAULT_ADMIN_ACTOR, NetworkZonesService } from './network-zones.service';
+import { NetworkZoneListView, NetworkZoneView } from './network-views';
+
+/** REST: network zones (CONTROLS.md C2); every change publishes a policy version. */
+@ApiTags('network')
+@ApiBearerAuth()
+@Controller('api/v1/zones')
+export class NetworkZonesController {
+  constructor(private readonly zones: NetworkZonesService) {}
+
+  @Get()
+  @ApiOkResponse({ type: NetworkZoneListView, description: 'in the order agents try them' })
+  async list(): Promise<NetworkZoneListView> {
+    return { items: await this.zones.list() };
+  }
+
+  @Get(':name')
+  @ApiOkResponse({ type: NetworkZoneView })
+  @ApiNotFoundResponse()
+  get(@Param('name') name: string): Promise<NetworkZoneView> {
+    return this.zones.get(name);
+  }
+
+  @Post()
+  @ApiCreatedResponse({ type: NetworkZoneView })
+  @ApiBadRequestResponse({ description: 'a bad field, named in the message (cidrs[1], dnsSuffixes[0], mode, …)' })
+  @ApiConflictResponse({ description: 'a zone of that name exists' })
+  create(@Body() body: CreateNetworkZoneDto): Promise<NetworkZoneView> {
+    return this.zones.create(body);
+  }
+
+  @Patch(':name')
+  @ApiOkResponse({ type: NetworkZoneView })
+  @ApiBadRequestResponse({ description: 'a bad field, named in the message' })
+  @ApiNotFoundResponse()
+  update(@Param('name') name: string, @Body() body: UpdateNetworkZoneDto): Promise<NetworkZoneView> {
+    return this.zones.update(name, body);
+  }
+
+  @Delete(':name')
+  @HttpCode(204)
+  @ApiQuery({ name: 'changedBy', required: false, description: 'who deletes it, for the history (default: admin)' })
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'active entries, pending requests or devices still name the zone' })
+  async delete(@Param('name') name: string, @Query('changedBy') changedBy?: string): Promise<void> {
+    await this.zones.delete(name, typeof changedBy === 'string' && changedBy.trim() !== '' ? changedBy.trim().slice(0, 256) : DEFAULT_ADMIN_ACTOR);
+  }
+}

@@ -1,0 +1,135 @@
+import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { AsyncMutex } from '../../common/async-mutex';
+import { DatabaseService } from '../../database/database.service';
+import { JsonLogger } from '../../logging/json-logger';
+import type { WhitelistEntryRow } from '../policy/network-settings';
+import { PolicyService } from '../policy/policy.service';
+import { COLLECTOR_ACTOR, recordStep } from './whitelist-history';
+import { entryRecord } from './whitelist.record';
+
+/** setTimeout takes at most 2^31-1 ms (~24.8 days); a later end is reached in several hops. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** After a failed publication (database away), try again this much later. */
+const RETRY_MS = 30_000;
+
+/**
+ * Ends whitelist entries on time, like UsbExceptionExpiryScheduler: one timer for the next
+ * expires_at of an active entry; when it fires, the entries whose end has passed are marked
+ * `expired` (each with a history step) and a policy version without them is published if the
+ * newest one still carries them. Re-armed at start and after every change to an entry.
+ *
+ * Agents drop an entry at its expires_at by themselves (the policy carries it), so the version
+ * published here is for agents that reconnect and for the record, not what ends the access.
+ */
+@Injectable()
+export class WhitelistExpiryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** Re-arming reads the database; two at once could leave the earlier one's timer behind. */
+  private readonly arming = new AsyncMutex();
+
+  constructor(
+    private readonly database: DatabaseService,
+    private readonly policy: PolicyService,
+    private readonly logger: JsonLogger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    // Entries that ended while the collector was down leave the policy at once.
+    await this.expireDue(new Date());
+    await this.rearm();
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopped = true;
+    this.clear();
+  }
+
+  /** Schedules the timer for the next end of an active entry, if there is one. */
+  rearm(now = new Date()): Promise<void> {
+    return this.arming.run(async () => {
+      if (this.stopped) return;
+      const rows = await this.database.query<{ next: string | number | null }>(
+        "SELECT MIN(expires_at) AS next FROM whitelist_entries WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at > ?",
+        [now],
+      );
+      const next = rows[0]?.next;
+      this.clear();
+      // Entries already due (the timer fired a moment early, or one was added with a past end) are handled now.
+      const due = await this.database.query<{ count: string | number }>(
+        "SELECT COUNT(*) AS count FROM whitelist_entries WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= ?",
+        [now],
+      );
+      if (Number(due[0]?.count ?? 0) > 0) return this.schedule(0);
+      if (next === null || next === undefined) return;
+      this.schedule(Math.min(Math.max(Number(next) - Date.now(), 0), MAX_TIMER_MS));
+    });
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => void this.fire(), delayMs);
+    // The listeners keep the process alive; this timer alone must not.
+    this.timer.unref();
+  }
+
+  private clear(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async fire(): Promise<void> {
+    this.timer = null;
+    if (this.stopped) return;
+    try {
+      await this.expireDue(new Date());
+      await this.rearm();
+    } catch (error) {
+      this.logger.emitFields('warn', 'could not publish the policy for an expired whitelist entry; retrying', { error: String(error), retryInMs: RETRY_MS });
+      if (!this.stopped) this.schedule(RETRY_MS);
+    }
+  }
+
+  /**
+   * Marks the due entries expired and publishes, in one transaction. Every collector process
+   * sharing a database fires at the same boundary: the row lock (PostgreSQL) and the status
+   * condition let one of them mark each entry, and onlyIfChanged lets one version be published.
+   */
+  async expireDue(now: Date): Promise<void> {
+    const before = this.policy.current().version;
+    const published = await this.database.transaction(async (sql) => {
+      const due = await sql.query<WhitelistEntryRow>(
+        `SELECT * FROM whitelist_entries WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, id${sql.kind === 'postgres' ? ' FOR UPDATE' : ''}`,
+        [now],
+      );
+      const expired: WhitelistEntryRow[] = [];
+      for (const row of due) {
+        const changed = await sql.run("UPDATE whitelist_entries SET status = 'expired', expired_at = ?, updated_at = ? WHERE id = ? AND status = 'active'", [
+          row.expires_at,
+          now,
+          row.id,
+        ]);
+        if (changed > 0) expired.push(row);
+      }
+      const version = await this.policy.publishWithin(sql, now, { onlyIfChanged: true });
+      for (const row of expired) {
+        const after = await sql.query<WhitelistEntryRow>('SELECT * FROM whitelist_entries WHERE id = ?', [row.id]);
+        await recordStep(
+          sql,
+          {
+            kind: 'entry.expired',
+            subjectId: row.id,
+            actor: COLLECTOR_ACTOR,
+            reason: `its expiry ${new Date(Number(row.expires_at)).toISOString()} passed`,
+            before: entryRecord(row, new Date(Number(row.expires_at) - 1)),
+            after: entryRecord(after[0], now),
+            policyVersion: version.version,
+          },
+          now,
+        );
+      }
+      return version;
+    });
+    this.policy.announce(published);
+    if (published.version > before) this.logger.emitFields('info', 'policy published: a whitelist entry expired', { policyVersion: published.version });
+  }
+}

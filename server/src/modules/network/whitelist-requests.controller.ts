@@ -1,0 +1,62 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiCreatedResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-query.dto';
+import { uuidParam } from '../../common/uuid-param';
+import { ListWhitelistRequestsQuery } from './dto/network-queries';
+import { ApproveWhitelistRequestDto, RejectWhitelistRequestDto, RequestWhitelistEntryDto, WithdrawWhitelistRequestDto } from './dto/whitelist-request.dto';
+import { WhitelistRequestPageView, WhitelistRequestView } from './network-views';
+import { WhitelistRequestsService } from './whitelist-requests.service';
+
+/** REST: applications for whitelist entries and their decisions (CONTROLS.md C3). */
+@ApiTags('network')
+@ApiBearerAuth()
+@Controller('api/v1/whitelist/requests')
+export class WhitelistRequestsController {
+  constructor(private readonly requests: WhitelistRequestsService) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: WhitelistRequestView, description: 'filed, waiting for a decision' })
+  @ApiBadRequestResponse({ description: 'a bad field, named in the message' })
+  file(@Body() body: RequestWhitelistEntryDto): Promise<WhitelistRequestView> {
+    return this.requests.file(body);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: WhitelistRequestPageView, description: 'newest first' })
+  list(@Query() query: ListWhitelistRequestsQuery): Promise<WhitelistRequestPageView> {
+    return this.requests.list({ status: query.status, ...timeWindowOf(query) }, query.limit ?? DEFAULT_PAGE_SIZE, cursorOf(query, 'uuid'));
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: WhitelistRequestView })
+  @ApiNotFoundResponse()
+  get(@Param('id', uuidParam('id')) id: string): Promise<WhitelistRequestView> {
+    return this.requests.get(id);
+  }
+
+  @Post(':id/approve')
+  @HttpCode(200)
+  @ApiOkResponse({ type: WhitelistRequestView, description: 'approved: the entry is made and the policy version that carries it published in the same transaction' })
+  @ApiBadRequestResponse({ description: 'expiresAt later than requested, or past' })
+  @ApiForbiddenResponse({ description: 'the approver is the requester' })
+  @ApiConflictResponse({ description: 'already decided or withdrawn' })
+  approve(@Param('id', uuidParam('id')) id: string, @Body() body: ApproveWhitelistRequestDto): Promise<WhitelistRequestView> {
+    return this.requests.approve(id, body);
+  }
+
+  @Post(':id/reject')
+  @HttpCode(200)
+  @ApiOkResponse({ type: WhitelistRequestView })
+  @ApiConflictResponse({ description: 'already decided or withdrawn' })
+  reject(@Param('id', uuidParam('id')) id: string, @Body() body: RejectWhitelistRequestDto): Promise<WhitelistRequestView> {
+    return this.requests.reject(id, body);
+  }
+
+  @Post(':id/withdraw')
+  @HttpCode(200)
+  @ApiOkResponse({ type: WhitelistRequestView })
+  @ApiConflictResponse({ description: 'already decided or withdrawn' })
+  withdraw(@Param('id', uuidParam('id')) id: string, @Body() body: WithdrawWhitelistRequestDto): Promise<WhitelistRequestView> {
+    return this.requests.withdraw(id, body);
+  }
+}
