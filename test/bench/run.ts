@@ -10,9 +10,10 @@ import { ingestBenchmark } from './ingest/ingest.bench';
 import { storageBenchmark } from './storage/storage.bench';
 import { agentsBenchmark } from './agents/agents.bench';
 import { agentFootprintBenchmark } from './agent-footprint/agent-footprint.bench';
+import { matcherBenchmark } from './matcher/matcher.bench';
 
 /** Every benchmark `npm run bench` knows, in the order a full run takes them. */
-export const BENCHMARKS: readonly Benchmark[] = [usbHotplugBenchmark, inspectBenchmark, transferBurstBenchmark, agentFootprintBenchmark, ingestBenchmark, storageBenchmark, agentsBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [usbHotplugBenchmark, inspectBenchmark, transferBurstBenchmark, agentFootprintBenchmark, ingestBenchmark, storageBenchmark, agentsBenchmark, matcherBenchmark];
 
 /**
  * Picks the benchmarks named on the command line (all when none is named); an unknown name is an
