@@ -351,6 +351,10 @@ for (const kind of DATABASE_KINDS) {
         { first: 25, last: 25 },
         { first: 587, last: 587 },
       ]);
+      const both = await sut.rest('PATCH', `/api/v1/whitelist/${lasting.body.id}`, { hostPattern: 'relay.example.com', cidr: '10.30.0.0/16', changedBy: 'taro' });
+      assert.equal(both.status, 400);
+      assert.match(both.body.message, /hostPattern/);
+      assert.equal((await sut.rest('PATCH', `/api/v1/whitelist/${lasting.body.id}`, { expiresAt: new Date(Date.now() - 1000).toISOString(), changedBy: 'taro' })).status, 400);
       const ended = await sut.rest('POST', `/api/v1/whitelist/${lasting.body.id}/expire`, { expiredBy: 'taro', reason: 'relay retired' });
       assert.deepEqual([ended.status, ended.body.status, ended.body.revokedBy, ended.body.revocationReason], [200, 'revoked', 'taro', 'relay retired']);
       assert.deepEqual((await received.next()).policy!.network!.whitelist, []);

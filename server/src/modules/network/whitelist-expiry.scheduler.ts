@@ -1,4 +1,5 @@
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
 import { AsyncMutex } from '../../common/async-mutex';
 import { DatabaseService } from '../../database/database.service';
 import { JsonLogger } from '../../logging/json-logger';
@@ -16,7 +17,8 @@ const RETRY_MS = 30_000;
  * Ends whitelist entries on time, like UsbExceptionExpiryScheduler: one timer for the next
  * expires_at of an active entry; when it fires, the entries whose end has passed are marked
  * `expired` (each with a history step) and a policy version without them is published if the
- * newest one still carries them. Re-armed at start and after every change to an entry.
+ * newest one still carries them. Re-armed at start, after every change to an entry made here, and
+ * on every new policy version (which is how changes made by other collector processes arrive).
  *
  * Agents drop an entry at its expires_at by themselves (the policy carries it), so the version
  * published here is for agents that reconnect and for the record, not what ends the access.
@@ -24,6 +26,7 @@ const RETRY_MS = 30_000;
 @Injectable()
 export class WhitelistExpiryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private timer: NodeJS.Timeout | null = null;
+  private versions: Subscription | null = null;
   private stopped = false;
   /** Re-arming reads the database; two at once could leave the earlier one's timer behind. */
   private readonly arming = new AsyncMutex();
@@ -38,10 +41,18 @@ export class WhitelistExpiryScheduler implements OnApplicationBootstrap, BeforeA
     // Entries that ended while the collector was down leave the policy at once.
     await this.expireDue(new Date());
     await this.rearm();
+    // An entry added through another collector process sharing the database reaches this one as a
+    // new policy version (PostgreSQL NOTIFY): the timer is re-armed for it too, so its end is
+    // published even if the process that added it is gone by then.
+    const current = this.policy.current().version;
+    this.versions = this.policy.watch(current, this.policy.lineageId).subscribe(() => {
+      this.rearm().catch((error: unknown) => this.logger.emitFields('warn', 'could not re-arm the whitelist expiry timer after a policy change', { error: String(error) }));
+    });
   }
 
   beforeApplicationShutdown(): void {
     this.stopped = true;
+    this.versions?.unsubscribe();
     this.clear();
   }
 

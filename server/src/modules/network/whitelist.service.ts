@@ -141,12 +141,11 @@ export class WhitelistService {
       const before = await this.lockedRecord(sql, id, now);
       if (before.status !== 'active') throw new ConflictException(`entry ${id} is ${before.status} and cannot be changed`);
       const destinationChanged = ['hostPattern', 'cidr', 'ports', 'protocol', 'service', 'zone'].some((field) => input[field as keyof UpdateWhitelistEntryDto] !== undefined);
-      // A pattern replaces a block and the other way round: the one not given is cleared.
-      const namesHost = input.hostPattern !== undefined ? input.hostPattern.trim() !== '' : input.cidr !== undefined ? input.cidr.trim() === '' : before.hostPattern !== '';
+      // A pattern replaces a block and the other way round: the one not given is cleared (both given is a 400).
       const destination = destinationChanged
         ? await validatedDestination(sql, {
-            hostPattern: namesHost ? (input.hostPattern ?? before.hostPattern) : '',
-            cidr: namesHost ? '' : (input.cidr ?? before.cidr),
+            hostPattern: input.hostPattern ?? (input.cidr !== undefined ? '' : before.hostPattern),
+            cidr: input.cidr ?? (input.hostPattern !== undefined ? '' : before.cidr),
             ports: input.ports ?? before.ports.map((range) => (range.first === range.last ? String(range.first) : `${range.first}-${range.last}`)),
             protocol: input.protocol ?? before.protocol,
             service: input.service ?? before.service,
