@@ -6,7 +6,7 @@ import { TransportProtocol } from '../../../agent/src/generated/mamori/v1/common
 import { DestinationDecision, DestinationObserver, Event } from '../../../agent/src/generated/mamori/v1/events';
 import { GetPolicyResponse, WatchPolicyResponse, ZoneEnforcementMode } from '../../../agent/src/generated/mamori/v1/policy';
 import { PostureCheck, type UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
-import { DATABASE_KINDS } from '../../support/databases';
+import { DATABASE_KINDS, provideDatabase } from '../../support/databases';
 import { collect, EnrolledAgent, enrollAgent, policyClient, startTestCollector, telemetryClient, TestCollector, unary } from './collector-harness';
 
 let sequence = 1;
@@ -456,3 +456,36 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+describe('the whitelist across two collector processes sharing PostgreSQL', () => {
+  test('an entry added through one collector leaves the policy at its expiry through the other, after the first has stopped', async (t) => {
+    const shared = await provideDatabase(t, 'postgres');
+    if (shared === null) return;
+    const first = await startTestCollector(t, 'postgres', { MAMORI_DATABASE_URL: shared.url! });
+    const second = await startTestCollector(t, 'postgres', { MAMORI_DATABASE_URL: shared.url! });
+    if (first === null || second === null) return;
+    await devLan(first);
+    const expiresAt = new Date(Date.now() + 3000);
+    const added = await first.rest('POST', '/api/v1/whitelist', { cidr: '10.40.0.0/16', zone: 'dev-lan', justification: 'build cache', requestedBy: 'hanako', approvedBy: 'taro', expiresAt: expiresAt.toISOString() });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    const carried = await until('the second collector holds the version with the entry', async () => {
+      const policy = (await second.rest('GET', '/api/v1/policy')).body;
+      return policy.network.whitelist.some((entry: { entryId: string }) => entry.entryId === added.body.id) ? policy : null;
+    });
+    await first.collector.close();
+
+    const without = await until('the second collector publishes the version without it', async () => {
+      const policy = (await second.rest('GET', '/api/v1/policy')).body;
+      return policy.version > carried.version ? policy : null;
+    });
+    assert.ok(Date.now() >= expiresAt.getTime(), 'not before its expiry');
+    assert.deepEqual(without.network.whitelist, []);
+    const entry = (await second.rest('GET', `/api/v1/whitelist/${added.body.id}`)).body;
+    assert.deepEqual([entry.status, entry.expiredAt], ['expired', expiresAt.toISOString()]);
+    const steps = (await history(second, `&subjectId=${added.body.id}`)).map((step) => [step.kind, step.actor]);
+    assert.deepEqual(steps, [
+      ['entry.expired', 'collector'],
+      ['entry.created', 'taro'],
+    ]);
+  });
+});

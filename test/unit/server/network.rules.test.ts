@@ -46,6 +46,7 @@ describe('network rules', () => {
     const attempt = destinationAttemptOf(blocked())!;
     assert.deepEqual([attempt.host, attempt.protocol, attempt.decision, attempt.attempts, attempt.observer], ['paste.example.com', 'tcp', 'blocked', 1, 'firewall']);
     assert.equal(destinationAttemptOf(blocked({ decision: 'DESTINATION_DECISION_AUDITED', attempts: 4 }))!.attempts, 4);
+    assert.equal(destinationAttemptOf(blocked({ host: 'ダウンロード.例え.JP.' }))!.host, 'xn--gck8b2a7k3a9c.xn--r8jz45g.jp');
   });
 
   test('one key per agent, destination (host, else address), protocol and port', () => {

@@ -1,3 +1,4 @@
+import { normalizeHostNameOrNull } from '../../../../agent/src/core/destinations/host-name';
 import type { ValidatedEvent } from '../ingest/event-validation';
 import { protocolName, type WhitelistProtocolName } from '../policy/network-names';
 import type { ViolationDestination, ViolationSeverity } from '../violations/violation.entity';
@@ -42,7 +43,8 @@ export function destinationAttemptOf(event: ValidatedEvent): DestinationAttempt 
     eventId: event.eventId,
     occurredAtMs: event.occurredAtMs,
     userName: event.userName,
-    host: String(p.host ?? '').toLowerCase().replace(/\.$/, ''),
+    // As the matcher reads names: "Paste.Example.COM." and "paste.example.com" are one destination, an IDN its punycode.
+    host: hostOf(String(p.host ?? '')),
     ipAddress: String(p.ipAddress ?? ''),
     port: Number(p.port ?? 0),
     protocol: protocolName(String(p.protocol ?? '')),
@@ -57,6 +59,11 @@ export function destinationAttemptOf(event: ValidatedEvent): DestinationAttempt 
     policyVersion: Number(p.policyVersion ?? 0),
     policyLineageId: String(p.policyLineageId ?? ''),
   };
+}
+
+function hostOf(reported: string): string {
+  if (reported === '') return '';
+  return normalizeHostNameOrNull(reported) ?? reported.toLowerCase();
 }
 
 /** The destination as people name it: the host when the agent knew it, else the address. */
