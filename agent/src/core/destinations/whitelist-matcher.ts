@@ -113,22 +113,127 @@ function compareConstraints(a: Constraint, b: Constraint): number {
   return a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0;
 }
 
-/** A node of the reversed-label suffix trie: the node for "example.com" is root → "com" → "example". */
+/**
+ * A node of the reversed-label suffix trie: the node for "example.com" is root → "com" → "example".
+ * Children are found by a hash of the label's characters and confirmed by comparing the label in
+ * place, so walking a query name allocates no substrings.
+ */
 class NameNode {
-  children: Map<string, NameNode> | null = null;
+  /** Children by labelHash; nodes whose labels share a hash are chained through sameHash. */
+  children: Map<number, NameNode> | null = null;
+  sameHash: NameNode | null = null;
   /** "git.example.com": this name only. */
   exact: Constraint[] | null = null;
   /** "*.example.com": names strictly below this one. */
   subdomains: Constraint[] | null = null;
   /** ".example.com": this name and names below it. */
   domain: Constraint[] | null = null;
+
+  constructor(readonly label: string) {}
+
+  /** The child for the label name[start, end) whose labelHash is `hash`, or null. */
+  child(name: string, start: number, end: number, hash: number): NameNode | null {
+    if (this.children === null) return null;
+    let node = this.children.get(hash) ?? null;
+    const length = end - start;
+    while (node !== null && !(node.label.length === length && name.startsWith(node.label, start))) node = node.sameHash;
+    return node;
+  }
+
+  addChild(label: string): NameNode {
+    const hash = labelHash(label, 0, label.length);
+    const existing = this.child(label, 0, label.length, hash);
+    if (existing !== null) return existing;
+    const node = new NameNode(label);
+    this.children ??= new Map();
+    node.sameHash = this.children.get(hash) ?? null;
+    this.children.set(hash, node);
+    return node;
+  }
 }
 
-/** A node of a binary prefix trie; the node at depth d holds the blocks of prefix length d on its path. */
-class PrefixNode {
-  zero: PrefixNode | null = null;
-  one: PrefixNode | null = null;
-  constraints: Constraint[] | null = null;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * FNV-1a over name[start, end) taken from the last character back (the query walk reads names
+ * right to left), kept within V8's small-integer range so that Map keys stay unboxed.
+ */
+function labelHash(name: string, start: number, end: number): number {
+  let hash = FNV_OFFSET;
+  for (let i = end - 1; i >= start; i--) hash = Math.imul(hash ^ name.charCodeAt(i), FNV_PRIME);
+  return hash & 0x3fffffff;
+}
+
+/**
+ * A binary prefix trie in flat typed arrays (one cache line holds several nodes, unlike one object
+ * per node): node n's children are children[2n] (bit 0) and children[2n + 1] (bit 1), 0 meaning
+ * none (the root, node 0, is nobody's child); lists[n] - 1 indexes the constraints of the blocks
+ * whose prefix ends at n.
+ */
+class PrefixTrie {
+  private children = new Int32Array(2 * 1024);
+  private lists = new Int32Array(1024);
+  private readonly constraintLists: Constraint[][] = [];
+  private size = 1;
+  /** The lists met on the current walk, deepest last (at most width + 1). */
+  private readonly path: Int32Array;
+
+  constructor(private readonly width: 32 | 128) {
+    this.path = new Int32Array(width + 1);
+  }
+
+  private newNode(): number {
+    if (this.size === this.lists.length) {
+      const children = new Int32Array(this.children.length * 2);
+      children.set(this.children);
+      this.children = children;
+      const lists = new Int32Array(this.lists.length * 2);
+      lists.set(this.lists);
+      this.lists = lists;
+    }
+    return this.size++;
+  }
+
+  insert(words: ArrayLike<number>, prefixLength: number, constraint: Constraint): void {
+    let node = 0;
+    for (let depth = 0; depth < prefixLength; depth++) {
+      const slot = 2 * node + bitAt(words, depth);
+      let next = this.children[slot]!;
+      if (next === 0) {
+        next = this.newNode();
+        this.children[slot] = next;
+      }
+      node = next;
+    }
+    if (this.lists[node] === 0) {
+      this.constraintLists.push([]);
+      this.lists[node] = this.constraintLists.length;
+    }
+    const list = this.constraintLists[this.lists[node]! - 1]!;
+    list.push(constraint);
+    list.sort(compareConstraints);
+  }
+
+  /** The most specific satisfied constraint on the address's path: the longest prefix first. */
+  match(words: ArrayLike<number>, query: DestinationQuery): Constraint | null {
+    const children = this.children;
+    const lists = this.lists;
+    const path = this.path;
+    let found = 0;
+    let node = 0;
+    if (lists[0] !== 0) path[found++] = lists[0]!;
+    for (let depth = 0; depth < this.width; depth++) {
+      node = children[2 * node + ((words[depth >>> 5]! >>> (31 - (depth & 31))) & 1)]!;
+      if (node === 0) break;
+      if (lists[node] !== 0) path[found++] = lists[node]!;
+    }
+    while (found > 0) {
+      const hit = firstSatisfied(this.constraintLists[path[--found]! - 1]!, query);
+      if (hit !== null) return hit;
+    }
+    return null;
+  }
 }
 
 function pushSorted(list: Constraint[] | null, constraint: Constraint): Constraint[] {
@@ -147,8 +252,8 @@ const DOT = 0x2e;
 const queryWords = new Uint32Array(4);
 
 class CompiledDestinationWhitelist implements CompiledWhitelist {
-  private readonly names = new NameNode();
-  private readonly prefixes: Record<IpFamily, PrefixNode> = { 4: new PrefixNode(), 6: new PrefixNode() };
+  private readonly names = new NameNode('');
+  private readonly prefixes: { 4: PrefixTrie; 6: PrefixTrie } = { 4: new PrefixTrie(32), 6: new PrefixTrie(128) };
 
   constructor(
     private readonly compiled: readonly CompiledEntry[],
@@ -158,7 +263,7 @@ class CompiledDestinationWhitelist implements CompiledWhitelist {
   ) {
     for (const item of compiled) {
       if (item.pattern !== null) this.insertName(item.pattern.kind, item.pattern.name, item.constraint);
-      else this.insertBlock(item.block!, item.constraint);
+      else this.prefixes[item.block!.family].insert(item.block!.words, item.block!.prefixLength, item.constraint);
     }
   }
 
@@ -169,58 +274,38 @@ class CompiledDestinationWhitelist implements CompiledWhitelist {
   private insertName(kind: HostPatternKind, name: string, constraint: Constraint): void {
     let node = this.names;
     const labels = name.split('.');
-    for (let i = labels.length - 1; i >= 0; i--) {
-      node.children ??= new Map();
-      let child = node.children.get(labels[i]!);
-      if (child === undefined) {
-        child = new NameNode();
-        node.children.set(labels[i]!, child);
-      }
-      node = child;
-    }
+    for (let i = labels.length - 1; i >= 0; i--) node = node.addChild(labels[i]!);
     if (kind === 'exact') node.exact = pushSorted(node.exact, constraint);
     else if (kind === 'subdomains') node.subdomains = pushSorted(node.subdomains, constraint);
     else node.domain = pushSorted(node.domain, constraint);
   }
 
-  private insertBlock(block: CidrBlock, constraint: Constraint): void {
-    let node = this.prefixes[block.family];
-    for (let depth = 0; depth < block.prefixLength; depth++) {
-      if (bitAt(block.words, depth) === 0) node = node.zero ??= new PrefixNode();
-      else node = node.one ??= new PrefixNode();
-    }
-    node.constraints = pushSorted(node.constraints, constraint);
-  }
-
-  /** Walks the labels from the right; a deeper node's match replaces a shallower one (longer name wins). */
+  /**
+   * Walks the labels from the right; a node that offers a satisfied entry replaces what a shallower
+   * one offered (the longer name wins). The whole name's node offers exact then ".x" entries, a node
+   * above it "*.x" then ".x" entries.
+   */
   private matchName(host: string, query: DestinationQuery): Constraint | null {
     let node = this.names;
     let best: Constraint | null = null;
     let end = host.length;
     while (end > 0) {
-      const dot = host.lastIndexOf('.', end - 1);
-      const child = node.children?.get(host.substring(dot + 1, end));
-      if (child === undefined) break;
+      // One backward pass finds the label's start and hashes it (String#lastIndexOf is a runtime call).
+      let hash = FNV_OFFSET;
+      let start = end - 1;
+      for (; start >= 0; start--) {
+        const code = host.charCodeAt(start);
+        if (code === DOT) break;
+        hash = Math.imul(hash ^ code, FNV_PRIME);
+      }
+      const child = node.child(host, start + 1, end, hash & 0x3fffffff);
+      if (child === null) break;
       node = child;
-      const found = dot === -1 ? (firstSatisfied(node.exact, query) ?? firstSatisfied(node.domain, query)) : (firstSatisfied(node.subdomains, query) ?? firstSatisfied(node.domain, query));
-      if (found !== null) best = found;
-      end = dot;
-    }
-    return best;
-  }
-
-  /** Walks the address's bits; a deeper node's match replaces a shallower one (longer prefix wins). */
-  private matchAddress(family: IpFamily, query: DestinationQuery): Constraint | null {
-    let node: PrefixNode | null = this.prefixes[family];
-    let best = firstSatisfied(node.constraints, query);
-    const width = family === 4 ? 32 : 128;
-    for (let depth = 0; depth < width; depth++) {
-      node = bitAt(queryWords, depth) === 0 ? node.zero : node.one;
-      if (node === null) break;
-      if (node.constraints !== null) {
-        const found = firstSatisfied(node.constraints, query);
+      if (node.exact !== null || node.subdomains !== null || node.domain !== null) {
+        const found = start === -1 ? (firstSatisfied(node.exact, query) ?? firstSatisfied(node.domain, query)) : (firstSatisfied(node.subdomains, query) ?? firstSatisfied(node.domain, query));
         if (found !== null) best = found;
       }
+      end = start;
     }
     return best;
   }
@@ -243,7 +328,7 @@ class CompiledDestinationWhitelist implements CompiledWhitelist {
     if (ipText !== undefined && ipText !== '') {
       const family = readIpAddress(ipText, queryWords, true);
       if (family !== 0) {
-        const found = this.matchAddress(family, query);
+        const found = this.prefixes[family].match(queryWords, query);
         if (found !== null) return { allowed: true, entryId: found.entryId };
       }
     }
