@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isLogLevel, type LogLevel } from '../logging/logger';
 
 /** The USB backends this build can run: the platforms' real ones, the scripted fake, and "unsupported". */
@@ -38,6 +39,53 @@ export interface AgentConfig {
   transferConcurrency: number;
   /** Quiet-and-unchanged window after which a written file counts as complete (MAMORI_AGENT_TRANSFER_SETTLE_MS, default 1000). */
   transferSettleMs: number;
+  /** Where the host's addresses and DNS suffixes come from (MAMORI_AGENT_NETWORK_BACKEND, default "os"). */
+  networkBackend: NetworkBackendName;
+  /** The fake network backend's JSON file (MAMORI_AGENT_FAKE_NETWORK_FILE; required when networkBackend is "fake"), re-read when it changes. */
+  fakeNetworkFile: string | undefined;
+  /** Seconds between readings of the host's network (MAMORI_AGENT_NETWORK_POLL_SECONDS, default 10). */
+  networkPollSeconds: number;
+  /** How the whitelist is enforced on the host (MAMORI_AGENT_EGRESS_BACKEND; default nftables on Linux as root, else unsupported). */
+  egressBackend: EgressBackendName;
+  /** Where the local egress proxy listens (MAMORI_AGENT_EGRESS_PROXY "host:port"); undefined: no proxy. */
+  egressProxy: { host: string; port: number } | undefined;
+}
+
+/** The network-view backends: the operating system's, and a JSON file (fake). */
+export const NETWORK_BACKENDS = ['os', 'fake'] as const;
+export type NetworkBackendName = (typeof NETWORK_BACKENDS)[number];
+export const DEFAULT_NETWORK_POLL_SECONDS = 10;
+
+/** The egress enforcement backends: the Linux firewall, a recording fake, and "unsupported" (the proxy is then the only path). */
+export const EGRESS_BACKENDS = ['nftables', 'fake', 'unsupported'] as const;
+export type EgressBackendName = (typeof EGRESS_BACKENDS)[number];
+
+/** nftables needs Linux and root (CAP_NET_ADMIN); elsewhere the default is "unsupported". */
+export function defaultEgressBackend(platform: NodeJS.Platform, isRoot: boolean): EgressBackendName {
+  return platform === 'linux' && isRoot ? 'nftables' : 'unsupported';
+}
+
+/**
+ * MAMORI_AGENT_EGRESS_PROXY: "127.0.0.1:3128", "[::1]:3128" or "localhost:3128" (read as
+ * 127.0.0.1). The host must be an IP address (or localhost), so that what is bound is exactly what
+ * was configured, never a name resolved at start; the port 1-65535 (applications are pointed at
+ * it, so it cannot be picked at random). Empty or unset: no proxy.
+ */
+export function parseEgressProxyAddress(raw: string | undefined): { host: string; port: number } | undefined {
+  const text = (raw ?? '').trim();
+  if (text === '') return undefined;
+  const match = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(text);
+  const fail = (why: string): never => {
+    throw new ConfigError(`MAMORI_AGENT_EGRESS_PROXY must be "host:port" with an IP address or localhost (e.g. 127.0.0.1:3128): ${why}, got "${text}"`);
+  };
+  if (match === null) return fail('no port, or IPv6 without brackets');
+  const host = match[1] ?? match[2];
+  const port = Number(match[3]);
+  if (port < 1 || port > 65_535) return fail('the port must be between 1 and 65535');
+  if (host.toLowerCase() === 'localhost') return { host: '127.0.0.1', port };
+  const family = isIP(host);
+  if (family === 0 || (match[1] !== undefined && family !== 6)) return fail(`"${host}" is not an IP address`);
+  return { host, port };
 }
 
 export const DEFAULT_TRANSFER_CPU_PERCENT = 25;
@@ -73,8 +121,13 @@ export function platformUsbBackend(platform: NodeJS.Platform): UsbBackendName {
   return platform === 'linux' || platform === 'win32' || platform === 'darwin' ? platform : 'unsupported';
 }
 
+/** Whether this process runs as root (always false where there are no user ids, i.e. Windows). */
+function runningAsRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
 /** Reads the agent's environment; throws ConfigError naming the variable for any bad value. */
-export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): AgentConfig {
+export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, isRoot: boolean = runningAsRoot()): AgentConfig {
   const backend = (env.MAMORI_AGENT_USB_BACKEND ?? '').trim() || platformUsbBackend(platform);
   if (!(USB_BACKENDS as readonly string[]).includes(backend)) {
     throw new ConfigError(`MAMORI_AGENT_USB_BACKEND must be one of ${USB_BACKENDS.join(', ')}, got "${backend}"`);
@@ -97,6 +150,18 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env, platform: 
   if (encryptionBackend === 'fake' && fakeEncryptionFile === undefined) {
     throw new ConfigError('MAMORI_AGENT_FAKE_ENCRYPTION_FILE must name the JSON file when MAMORI_AGENT_ENCRYPTION_BACKEND is "fake"');
   }
+  const networkBackend = (env.MAMORI_AGENT_NETWORK_BACKEND ?? '').trim() || 'os';
+  if (!(NETWORK_BACKENDS as readonly string[]).includes(networkBackend)) {
+    throw new ConfigError(`MAMORI_AGENT_NETWORK_BACKEND must be one of ${NETWORK_BACKENDS.join(', ')}, got "${networkBackend}"`);
+  }
+  const fakeNetworkFile = env.MAMORI_AGENT_FAKE_NETWORK_FILE?.trim() || undefined;
+  if (networkBackend === 'fake' && fakeNetworkFile === undefined) {
+    throw new ConfigError('MAMORI_AGENT_FAKE_NETWORK_FILE must name the JSON file when MAMORI_AGENT_NETWORK_BACKEND is "fake"');
+  }
+  const egressBackend = (env.MAMORI_AGENT_EGRESS_BACKEND ?? '').trim() || defaultEgressBackend(platform, isRoot);
+  if (!(EGRESS_BACKENDS as readonly string[]).includes(egressBackend)) {
+    throw new ConfigError(`MAMORI_AGENT_EGRESS_BACKEND must be one of ${EGRESS_BACKENDS.join(', ')}, got "${egressBackend}"`);
+  }
   const level = (env.MAMORI_AGENT_LOG_LEVEL ?? '').trim() || 'info';
   if (!isLogLevel(level)) throw new ConfigError(`MAMORI_AGENT_LOG_LEVEL must be debug, info, warn or error, got "${level}"`);
   return {
@@ -115,5 +180,10 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env, platform: 
     transferCpuPercent: integer(env, 'MAMORI_AGENT_TRANSFER_CPU_PERCENT', DEFAULT_TRANSFER_CPU_PERCENT, 1, 6_400)!,
     transferConcurrency: integer(env, 'MAMORI_AGENT_TRANSFER_CONCURRENCY', DEFAULT_TRANSFER_CONCURRENCY, 1, 64)!,
     transferSettleMs: integer(env, 'MAMORI_AGENT_TRANSFER_SETTLE_MS', DEFAULT_TRANSFER_SETTLE_MS, 50, 600_000)!,
+    networkBackend: networkBackend as NetworkBackendName,
+    fakeNetworkFile,
+    networkPollSeconds: integer(env, 'MAMORI_AGENT_NETWORK_POLL_SECONDS', DEFAULT_NETWORK_POLL_SECONDS, 1, 3_600)!,
+    egressBackend: egressBackend as EgressBackendName,
+    egressProxy: parseEgressProxyAddress(env.MAMORI_AGENT_EGRESS_PROXY),
   };
 }
