@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { UsbDevice } from '../generated/mamori/v1/common';
-import { AgentState, type BlockDevice, type Event, type FileTransfer, type UsbEnforcementDecision } from '../generated/mamori/v1/events';
+import { AgentState, type BlockDevice, type DestinationAccess, type Event, type FileTransfer, type UsbEnforcementDecision } from '../generated/mamori/v1/events';
 import type { UsbEnforcementMode } from '../generated/mamori/v1/policy';
 import { uuidV5 } from './ids';
 import { toTimestamp } from './timestamps';
@@ -106,6 +106,11 @@ export function usbDetachedEvent(input: {
 /** A file written to, renamed on or deleted from removable media or a watched folder; the user goes in both places. */
 export function fileTransferEvent(input: { transfer: FileTransfer; occurredAt: Date; userName: string; eventId?: string }): EventDraft {
   return { ...base(input.eventId, input.occurredAt, input.userName), fileTransfer: { ...input.transfer, userName: input.userName } };
+}
+
+/** A connection attempt the firewall refused or audited, or a destination reached through the egress proxy. */
+export function destinationAccessEvent(input: { access: DestinationAccess; occurredAt: Date; userName: string; eventId?: string }): EventDraft {
+  return { ...base(input.eventId, input.occurredAt, input.userName), destinationAccess: input.access };
 }
 
 export function agentStatusEvent(input: {

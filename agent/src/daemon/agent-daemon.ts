@@ -36,6 +36,12 @@ import { createDiskEncryptionSource } from '../sources/disk-encryption/disk-encr
 import type { DiskEncryptionSource } from '../sources/disk-encryption/disk-encryption.source';
 import { DEFAULT_INSPECTION_BUDGET, inspectFile } from '../inspect/file-inspector';
 import { TransferSource } from '../sources/transfers/transfer.source';
+import type { EgressEnforcer } from '../enforce/egress/egress-enforcer';
+import { createEgressEnforcer } from '../enforce/egress/egress-enforcer-selector';
+import { EgressProxy } from '../enforce/egress-proxy/egress-proxy';
+import { createNetworkZoneSource } from '../sources/network/network-backend-selector';
+import type { NetworkZoneSource } from '../sources/network/network-zone.source';
+import { NetworkGuard, systemDnsServers } from './network-guard';
 
 export interface AgentDaemonDeps {
   config: AgentConfig;
@@ -54,6 +60,10 @@ export interface AgentDaemonDeps {
   certificateCheckMs?: number;
   /** Reads the disks' encryption; chosen from configuration when absent (MAMORI_AGENT_ENCRYPTION_BACKEND). */
   diskEncryption?: DiskEncryptionSource;
+  /** Programs the host's firewall for the zone's whitelist; chosen from configuration when absent (MAMORI_AGENT_EGRESS_BACKEND). */
+  egressEnforcer?: EgressEnforcer;
+  /** Reads the host's addresses and DNS suffixes for its zone; chosen from configuration when absent (MAMORI_AGENT_NETWORK_BACKEND). */
+  networkZoneSource?: NetworkZoneSource;
 }
 
 const FACTS_REFRESH_MS = 30_000;
@@ -108,6 +118,8 @@ export class AgentDaemon {
   private encryption!: DiskEncryptionSource;
   /** Watches USB volumes and policy folders for files written there (FileTransfer events). */
   private transfers!: TransferSource;
+  /** The zone, the egress firewall and the egress proxy (DestinationAccess events). */
+  private network!: NetworkGuard;
   /** The newest disk-encryption report (null until the first check finishes) and when it was taken. */
   private encryptionReport: DiskEncryptionStatus | null = null;
   private encryptionCheckedAt: Date | null = null;
@@ -178,6 +190,7 @@ export class AgentDaemon {
       initial: cached,
       onApplied: async (policy) => {
         this.transfers.setPolicy(policy.transfer);
+        await this.network.setPolicy({ network: policy.network, version: BigInt(policy.version), lineageId: policy.lineageId });
         await this.serialUsb(async () => {
           await this.enforcer.configure(policy.usb);
           this.warnIfNotEnforceable();
@@ -202,6 +215,27 @@ export class AgentDaemon {
     // Armed before the source enumerates, so that nothing plugged in from here on races the policy.
     await this.enforcer.configure(this.policy.policy?.usb);
     this.warnIfNotEnforceable();
+
+    const runner = this.deps.commandRunner ?? processCommandRunner;
+    const network: NetworkGuard = new NetworkGuard({
+      zoneSource: this.deps.networkZoneSource ?? createNetworkZoneSource(config, logger.child({ component: 'network-zone' })),
+      enforcer: this.deps.egressEnforcer ?? createEgressEnforcer(config.egressBackend, { logger, runner }),
+      proxy:
+        config.egressProxy === undefined
+          ? null
+          : new EgressProxy({
+              listen: config.egressProxy,
+              decide: (query) => network.decideForProxy(query),
+              onAccess: (access) => void network.recordProxyAccess(access),
+              logger: logger.child({ component: 'egress-proxy' }),
+            }),
+      collectorAddress: this.deps.credentials.identity.server,
+      dnsServers: async () => systemDnsServers(),
+      record: (draft) => this.record(draft),
+      userName: () => this.userName,
+      logger: logger.child({ component: 'network' }),
+    });
+    this.network = network;
 
     await this.record(this.statusEvent(AgentState.AGENT_STATE_STARTED, `mamori-agent started (policy version ${this.policy.version})`));
 
@@ -229,6 +263,9 @@ export class AgentDaemon {
 
     this.transfers.start();
     this.transfers.setPolicy(this.policy.policy?.transfer);
+    // The cached policy's whitelist is in force before the collector is reachable: an agent that
+    // starts offline in the development LAN still enforces it.
+    await this.network.start({ network: this.policy.policy?.network, version: this.policy.version, lineageId: this.policy.lineageId });
 
     this.plugs = await UsbPlugStore.load(join(paths.root, 'usb-plugs.json'), (problem) => logger.warn(problem));
     const source = this.deps.usbSource;
@@ -242,7 +279,7 @@ export class AgentDaemon {
         await this.record(this.statusEvent(AgentState.AGENT_STATE_SOURCE_UNAVAILABLE, `${source.name}: ${reason}`));
       },
     });
-    this.sourceNames = [source.name, `enforce:${this.enforcer.name}`, this.encryption.name, this.transfers.name];
+    this.sourceNames = [source.name, `enforce:${this.enforcer.name}`, this.encryption.name, this.transfers.name, ...this.network.sourceNames()];
     await this.writeStatus();
     logger.info('mamori-agent running', {
       agentId: this.deps.credentials.identity.agentId,
@@ -282,7 +319,7 @@ export class AgentDaemon {
   }
 
   private capabilities() {
-    return mergeCapabilities(this.deps.usbSource.capabilities(), this.enforcer.capabilities());
+    return [...mergeCapabilities(this.deps.usbSource.capabilities(), this.enforcer.capabilities()), ...(this.network?.capabilities() ?? [])];
   }
 
   /** Says loudly, once per reason, that the policy asks for enforcement this host cannot give. */
@@ -510,8 +547,7 @@ export class AgentDaemon {
     return {
       host,
       posture: {
-        // Network zones are a later issue's source; until then the zone is reported as not established.
-        networkZone: '',
+        networkZone: this.network.zoneName(),
         // Until the first disk-encryption check finishes both checks say "not checked", never "not encrypted".
         ...encryptionPosture(this.encryptionReport),
         ...usbPosture(this.deps.usbSource.attached(), this.policy.policy, this.verdictContext(new Date())),
@@ -549,6 +585,7 @@ export class AgentDaemon {
       capabilities: this.capabilities(),
       encryption: this.encryptionStatus(),
       transfers: this.transfers.status(),
+      network: this.network.status(),
       uploadedEvents: this.uploader.uploadedEvents,
       rejectedEvents: this.uploader.rejectedEvents,
     };
@@ -649,6 +686,8 @@ export class AgentDaemon {
     await this.deps.usbSource.stop();
     // Files mid-copy are reported (with a problem) before the outbox closes.
     await this.transfers.stop();
+    // The egress firewall table comes out with the agent: a stopped agent leaves egress as it found it.
+    await this.network.stop();
     // The root hubs get their previous defaults back: a stopped agent must not leave the host
     // refusing every new device (keyboards included).
     await this.serialUsb(() => this.enforcer.stop());

@@ -134,6 +134,7 @@ export const agentFootprintBenchmark: Benchmark = {
         MAMORI_AGENT_USB_BACKEND: usbBackend,
         ...(usbBackend === 'fake' ? { MAMORI_AGENT_FAKE_USB_SCRIPT: enrolled.scriptPath } : {}),
         MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
+        MAMORI_AGENT_EGRESS_BACKEND: 'unsupported',
         MAMORI_AGENT_LOG_LEVEL: 'info',
       };
       const agentArgs = ['run', '--state-dir', enrolled.stateDir];

@@ -119,6 +119,7 @@ async function agentRound(source: string, files: number, cpuPercent: string | un
       MAMORI_AGENT_USB_BACKEND: 'fake',
       MAMORI_AGENT_FAKE_USB_SCRIPT: script,
       MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
+      MAMORI_AGENT_EGRESS_BACKEND: 'unsupported',
       MAMORI_AGENT_LOG_LEVEL: 'info',
       MAMORI_AGENT_SPOOL_MAX_BYTES: String(1024 * 1024 * 1024),
       ...(cpuPercent === undefined ? {} : { MAMORI_AGENT_TRANSFER_CPU_PERCENT: cpuPercent }),

@@ -149,6 +149,8 @@ export class AgentUnderTest {
       // E2E agents read scripted sources only: not this host's real disks (a test that wants a
       // disk-encryption posture sets the fake backend and its file).
       MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
+      // Nor this host's firewall: a test that wants enforcement runs the agent in a network namespace of its own.
+      MAMORI_AGENT_EGRESS_BACKEND: 'unsupported',
       MAMORI_AGENT_HEARTBEAT_SECONDS: '1',
       MAMORI_AGENT_LOG_LEVEL: 'info',
     };

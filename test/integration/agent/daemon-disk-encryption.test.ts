@@ -83,6 +83,7 @@ test('the daemon sends the disk-encryption posture with every heartbeat and an e
       MAMORI_AGENT_USB_BACKEND: 'unsupported',
       MAMORI_AGENT_HEARTBEAT_SECONDS: '1',
       MAMORI_AGENT_ENCRYPTION_BACKEND: 'fake',
+      MAMORI_AGENT_EGRESS_BACKEND: 'unsupported',
       MAMORI_AGENT_FAKE_ENCRYPTION_FILE: file,
       MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS: '1',
     }),

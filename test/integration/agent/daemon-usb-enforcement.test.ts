@@ -144,7 +144,7 @@ test('the daemon evaluates each device, enforces the verdict at birth, records t
   const source = new HandSource();
   const enforcer = new LinuxUsbEnforcer({ sysfsRoot: join(temp.path, 'sys'), runner, logger, statePath: join(paths.root, 'usb-root-hubs.json'), isRoot: () => true });
   daemon = new AgentDaemon({
-    config: loadAgentConfig({ MAMORI_AGENT_USB_BACKEND: 'unsupported', MAMORI_AGENT_HEARTBEAT_SECONDS: '1' }),
+    config: loadAgentConfig({ MAMORI_AGENT_USB_BACKEND: 'unsupported', MAMORI_AGENT_EGRESS_BACKEND: 'unsupported', MAMORI_AGENT_HEARTBEAT_SECONDS: '1' }),
     paths,
     credentials: { identity: { agentId: AGENT_ID, server: target, enrolledAt: new Date().toISOString() }, privateKeyPem: '', certificatePem: '', caPem: '' },
     logger,

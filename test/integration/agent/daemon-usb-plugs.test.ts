@@ -90,7 +90,7 @@ async function startDaemon(collector: Collector, paths: StatePaths, usbSource: U
   const telemetry = new TelemetryServiceClient(collector.target, grpc.credentials.createInsecure());
   const policyClient = new PolicyServiceClient(collector.target, grpc.credentials.createInsecure());
   const daemon = new AgentDaemon({
-    config: loadAgentConfig({ MAMORI_AGENT_USB_BACKEND: 'unsupported', MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported', MAMORI_AGENT_HEARTBEAT_SECONDS: '1' }),
+    config: loadAgentConfig({ MAMORI_AGENT_USB_BACKEND: 'unsupported', MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported', MAMORI_AGENT_EGRESS_BACKEND: 'unsupported', MAMORI_AGENT_HEARTBEAT_SECONDS: '1' }),
     paths,
     credentials: { identity: { agentId: AGENT_ID, server: collector.target, enrolledAt: new Date().toISOString() }, privateKeyPem: '', certificatePem: '', caPem: '' },
     logger: logLines === undefined ? createLogger('error') : createLogger('warn', (line) => logLines.push(line)),

@@ -95,6 +95,7 @@ test('the daemon watches a USB volume from the moment the USB source reports it 
     MAMORI_AGENT_USB_BACKEND: 'fake',
     MAMORI_AGENT_FAKE_USB_SCRIPT: script,
     MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
+    MAMORI_AGENT_EGRESS_BACKEND: 'unsupported',
     MAMORI_AGENT_HEARTBEAT_SECONDS: '1',
     MAMORI_AGENT_TRANSFER_SETTLE_MS: '300',
     // Generous here: the suite must stay fast; the limit itself is measured in the bench.
