@@ -147,6 +147,26 @@ for (const kind of DATABASE_KINDS) {
       );
       assert.equal(steps[0].before.name, 'dev-lan');
       assert.equal(steps[0].after, null);
+
+      const document = (await (await fetch(`${sut.httpBase}/api/docs-json`)).json()) as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, any> } };
+      for (const [path, method] of [
+        ['/api/v1/zones', 'post'],
+        ['/api/v1/zones/{name}', 'patch'],
+        ['/api/v1/whitelist', 'get'],
+        ['/api/v1/whitelist/check', 'get'],
+        ['/api/v1/whitelist/history', 'get'],
+        ['/api/v1/whitelist/{id}/expire', 'post'],
+        ['/api/v1/whitelist/requests/{id}/approve', 'post'],
+        ['/api/v1/whitelist/requests/{id}/reject', 'post'],
+        ['/api/v1/whitelist/requests/{id}/withdraw', 'post'],
+        ['/api/v1/agents/{id}/required-zone', 'patch'],
+      ]) {
+        assert.ok(document.paths[path]?.[method], `the OpenAPI document has ${method.toUpperCase()} ${path}`);
+      }
+      assert.deepEqual(document.components.schemas.NetworkZoneView.properties.mode.enum, ['off', 'audit', 'enforce']);
+      assert.ok(document.components.schemas.NetworkZoneView.properties.position, 'the REST zone, not the policy one of the same name');
+      assert.deepEqual(document.components.schemas.PolicyView.properties.network, { $ref: '#/components/schemas/NetworkPolicyView' });
+      assert.ok(document.components.schemas.AgentView.properties.requiredZone, 'agents show their required zone');
     });
 
     test('a request approved with a shorter expiry becomes an entry in the newest policy version over GetPolicy and WatchPolicy; approving cannot lengthen, reject needs a reason', async (t) => {

@@ -52,12 +52,12 @@ class TransferPolicyView {
   @ApiProperty({ description: "milliseconds the inspection of one file may take; 0: the agent's default" }) inspectionTimeBudgetMillis!: number;
 }
 
-class PortRangeView {
+class PolicyPortRangeView {
   @ApiProperty({ example: 443 }) first!: number;
   @ApiProperty({ example: 443, description: 'equal to first for a single port' }) last!: number;
 }
 
-export class NetworkZoneView {
+export class PolicyNetworkZoneView {
   @ApiProperty({ example: 'dev-lan' }) name!: string;
   @ApiProperty({ type: [String], example: ['10.20.0.0/16'] }) cidrs!: string[];
   @ApiProperty({ type: [String], example: ['dev.example.co.jp'] }) dnsSuffixes!: string[];
@@ -68,7 +68,7 @@ class PolicyWhitelistEntryView {
   @ApiProperty() entryId!: string;
   @ApiProperty({ description: "'' when the entry names addresses", example: 'git.example.com' }) hostPattern!: string;
   @ApiProperty({ description: "'' when the entry names a host", example: '10.30.0.0/16' }) cidr!: string;
-  @ApiProperty({ type: [PortRangeView], description: 'empty: every port' }) ports!: PortRangeView[];
+  @ApiProperty({ type: [PolicyPortRangeView], description: 'empty: every port' }) ports!: PolicyPortRangeView[];
   @ApiProperty({ enum: WHITELIST_PROTOCOL_NAMES }) protocol!: string;
   @ApiProperty({ enum: WHITELIST_SERVICES }) service!: string;
   @ApiProperty({ description: "'' for every zone" }) zone!: string;
@@ -79,7 +79,7 @@ class PolicyWhitelistEntryView {
 }
 
 class NetworkPolicyView {
-  @ApiProperty({ type: [NetworkZoneView], description: 'in the order agents try them' }) zones!: NetworkZoneView[];
+  @ApiProperty({ type: [PolicyNetworkZoneView], description: 'in the order agents try them' }) zones!: PolicyNetworkZoneView[];
   @ApiProperty({ type: [PolicyWhitelistEntryView], description: 'approved entries that had not expired when the version was published' })
   whitelist!: PolicyWhitelistEntryView[];
 }
