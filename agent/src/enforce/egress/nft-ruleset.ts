@@ -9,9 +9,14 @@ export const EGRESS_TABLE = `${EGRESS_TABLE_FAMILY} ${EGRESS_TABLE_NAME}`;
  * can tell its own table (left behind by a kill -9) from another program's table of the same name.
  */
 export const EGRESS_TABLE_MARKER = 'mamori-agent egress whitelist';
-/** The comments on the rules that turn tracing on; the trace monitor tells the two decisions apart by them. */
-export const TRACE_COMMENT_BLOCKED = 'mamori:blocked';
-export const TRACE_COMMENT_AUDITED = 'mamori:audited';
+/**
+ * The chains that turn tracing on, one per decision. The trace monitor tells the decisions apart by
+ * the chain name, which the kernel sends with every trace event: rule text is looked up in `nft
+ * monitor`'s own cache, which goes stale when the table is replaced (it then prints "unknown rule
+ * handle", or another rule's text when handles collide).
+ */
+export const OBSERVE_CHAIN_BLOCKED = 'observe_blocked';
+export const OBSERVE_CHAIN_AUDITED = 'observe_audited';
 /** The dynamic sets that remember which user's socket sent an observed packet (the trace does not show it). */
 export const SENDERS_SET_4 = 'senders4';
 export const SENDERS_SET_6 = 'senders6';
@@ -37,7 +42,7 @@ export interface EgressRulesetInput {
  * ruleset is never flushed.
  */
 export function renderEgressTable(input: EgressRulesetInput): string {
-  const decisionComment = input.mode === 'enforce' ? TRACE_COMMENT_BLOCKED : TRACE_COMMENT_AUDITED;
+  const observeChain = input.mode === 'enforce' ? OBSERVE_CHAIN_BLOCKED : OBSERVE_CHAIN_AUDITED;
   const lines = [
     ...renderTableRemoval(),
     `table ${EGRESS_TABLE} {`,
@@ -72,13 +77,13 @@ export function renderEgressTable(input: EgressRulesetInput): string {
     '\t\tip daddr . meta l4proto . th dport @allow4 accept',
     '\t\tip6 daddr . meta l4proto . th dport @allow6 accept',
     // Only the first packet of a connection (or UDP flow) is observed: one report per attempt.
-    '\t\tct state new jump observe',
+    `\t\tct state new jump ${observeChain}`,
     ...(input.mode === 'enforce'
       ? ['\t\tmeta l4proto tcp reject with tcp reset', '\t\treject with icmpx type admin-prohibited']
       : []),
     '\t}',
-    '\tchain observe {',
-    `\t\tmeta nftrace set 1 comment ${quote(decisionComment)}`,
+    `\tchain ${observeChain} {`,
+    '\t\tmeta nftrace set 1',
     `\t\tmeta nfproto ipv4 meta l4proto { tcp, udp } add @${SENDERS_SET_4} { ip daddr . meta l4proto . th sport . th dport . meta skuid }`,
     `\t\tmeta nfproto ipv6 meta l4proto { tcp, udp } add @${SENDERS_SET_6} { ip6 daddr . meta l4proto . th sport . th dport . meta skuid }`,
     // Tracing stops here: an audited packet must not be traced through every later chain of other tables.

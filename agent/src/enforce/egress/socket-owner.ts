@@ -38,27 +38,34 @@ export class ProcSocketOwnerLookup {
   async find(query: SocketOwnerQuery): Promise<SocketOwner | null> {
     if (!this.takeBudget()) return null;
     const pids = await this.candidatePids(query.uid);
-    const rowsByNamespace = new Map<string, ProcNetSocket[]>();
+    const namespacesRead = new Set<string>();
+    const namespacesWithSocket = new Set<string>();
     const inodes = new Set<number>();
     const perPid: Array<{ pid: number; namespace: string }> = [];
     for (const pid of pids) {
       const namespace = await readlink(join(this.procRoot, String(pid), 'ns', 'net')).catch(() => 'unknown');
       perPid.push({ pid, namespace });
-      if (rowsByNamespace.has(namespace)) continue;
+      if (namespacesRead.has(namespace)) continue;
+      namespacesRead.add(namespace);
       const rows: ProcNetSocket[] = [];
       for (const table of query.protocol === 'tcp' ? ['tcp', 'tcp6'] : ['udp', 'udp6']) {
         const text = await readFile(join(this.procRoot, String(pid), 'net', table), 'utf8').catch(() => '');
         rows.push(...parseProcNetSockets(text));
       }
-      rowsByNamespace.set(namespace, rows);
       for (const row of rows) {
         // An unconnected UDP socket shows remote port 0: it can send anywhere.
-        if (row.localPort === query.localPort && row.inode !== 0 && (row.remotePort === query.remotePort || row.remotePort === 0)) inodes.add(row.inode);
+        if (row.localPort === query.localPort && row.inode !== 0 && (row.remotePort === query.remotePort || row.remotePort === 0)) {
+          inodes.add(row.inode);
+          namespacesWithSocket.add(namespace);
+        }
       }
     }
     if (inodes.size === 0) return null;
     const targets = new Set([...inodes].map((inode) => `socket:[${inode}]`));
-    for (const { pid } of perPid) {
+    // Only processes in a namespace that has the socket can hold it; the newest first, since the
+    // socket is often a fresh client's and a long-lived process may hold thousands of descriptors.
+    const holders = perPid.filter((p) => namespacesWithSocket.has(p.namespace)).sort((a, b) => b.pid - a.pid);
+    for (const { pid } of holders) {
       const fdDir = join(this.procRoot, String(pid), 'fd');
       const fds = await readdir(fdDir).catch(() => [] as string[]);
       for (const fd of fds) {

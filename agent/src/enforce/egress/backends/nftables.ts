@@ -18,8 +18,8 @@ import {
   EGRESS_TABLE_NAME,
   SENDERS_SET_4,
   SENDERS_SET_6,
-  TRACE_COMMENT_AUDITED,
-  TRACE_COMMENT_BLOCKED,
+  OBSERVE_CHAIN_AUDITED,
+  OBSERVE_CHAIN_BLOCKED,
   renderAllowedReplacement,
   renderEgressTable,
   renderTableRemoval,
@@ -71,7 +71,7 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
   private readonly owners: ProcSocketOwnerLookup;
   private readonly users: UserNameCache;
   private readonly listeners: Array<(attempt: EgressAttempt) => void> = [];
-  private readonly assembler = new NftTraceAssembler({ family: EGRESS_TABLE_FAMILY, name: EGRESS_TABLE_NAME }, [TRACE_COMMENT_BLOCKED, TRACE_COMMENT_AUDITED]);
+  private readonly assembler = new NftTraceAssembler({ family: EGRESS_TABLE_FAMILY, name: EGRESS_TABLE_NAME }, [OBSERVE_CHAIN_BLOCKED, OBSERVE_CHAIN_AUDITED]);
   private queue: Promise<void> = Promise.resolve();
   private current: EgressPlan | null = null;
   private applying = false;
@@ -184,24 +184,33 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
    */
   private async checkOwnership(): Promise<void> {
     if (this.ownershipChecked) return;
-    let listing: string;
-    try {
-      listing = (await this.nftRun(['list', 'table', EGRESS_TABLE_FAMILY, EGRESS_TABLE_NAME])).stdout;
-    } catch (error) {
-      if (error instanceof CommandError && error.reason === 'failed' && /No such file or directory/i.test(error.stderr)) {
-        this.ownershipChecked = true;
-        return;
-      }
-      throw error;
-    }
-    if (!listing.includes(`comment "${EGRESS_TABLE_MARKER}`)) {
+    const owner = await this.tableOwner();
+    if (owner === 'other') {
       throw new Error(`a table "${EGRESS_TABLE}" that the agent did not write exists; refusing to replace another program's rules (delete or rename it)`);
     }
-    this.options.logger.info('replacing the egress table an earlier agent run left behind');
+    if (owner === 'agent') this.options.logger.info('replacing the egress table an earlier agent run left behind');
     this.ownershipChecked = true;
   }
 
+  /** Whose table of the agent's name is there now, if any. */
+  private async tableOwner(): Promise<'none' | 'agent' | 'other'> {
+    try {
+      const listing = (await this.nftRun(['list', 'table', EGRESS_TABLE_FAMILY, EGRESS_TABLE_NAME])).stdout;
+      return listing.includes(`comment "${EGRESS_TABLE_MARKER}`) ? 'agent' : 'other';
+    } catch (error) {
+      if (error instanceof CommandError && error.reason === 'failed' && /No such file or directory/i.test(error.stderr)) return 'none';
+      throw error;
+    }
+  }
+
+  /** Deletes the table only when it is the agent's: a same-named table of another program stays, with a warning. */
   private async removeTable(): Promise<void> {
+    const owner = await this.tableOwner();
+    if (owner === 'none') return;
+    if (owner === 'other') {
+      this.options.logger.warn(`leaving the table "${EGRESS_TABLE}" alone: the agent did not write it`);
+      return;
+    }
     await this.runScript(renderTableRemoval().join('\n') + '\n');
   }
 
@@ -315,14 +324,16 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
     let owner: { pid: number; name: string } | null = null;
     if ((packet.protocol === 'tcp' || packet.protocol === 'udp') && packet.sourcePort !== null) {
       uid = senders.get(senderKey(ip, packet.protocol, packet.sourcePort, port)) ?? null;
+      const lookupStarted = this.clock.now();
       owner = await this.owners.find({ uid, protocol: packet.protocol, localPort: packet.sourcePort, remotePort: port }).catch(() => null);
+      this.options.logger.debug('egress attempt owner lookup', { ip, port, sourcePort: packet.sourcePort, uid, owner, ms: this.clock.now() - lookupStarted });
     }
     return {
       ip,
       port,
       protocol,
       host: this.refresher.namesFor(ip)[0] ?? '',
-      decision: traced.comment === TRACE_COMMENT_BLOCKED ? 'blocked' : 'audited',
+      decision: traced.chain === OBSERVE_CHAIN_BLOCKED ? 'blocked' : 'audited',
       processName: owner?.name ?? '',
       processId: owner?.pid ?? 0,
       userName: uid === null ? '' : await this.users.nameOf(uid),

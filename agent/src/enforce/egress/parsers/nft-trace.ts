@@ -24,7 +24,7 @@ export type NftTraceLine =
   | { kind: 'rule'; traceId: string; family: string; table: string; chain: string; rule: string; comment: string | null; verdict: string }
   | { kind: 'verdict'; traceId: string; family: string; table: string; chain: string; text: string };
 
-const PREFIX = /^trace id ([0-9a-f]+) (\S+) (\S+) (\S+) (packet: |rule |verdict |policy )(.*)$/;
+const PREFIX = /^trace id ([0-9a-f]+) (\S+) (\S+) (\S+) (packet: |rule |unknown rule handle |verdict |policy )(.*)$/;
 
 /** One line of trace output, or null for anything else (blank lines, nft's own errors). */
 export function parseNftTraceLine(line: string): NftTraceLine | null {
@@ -32,7 +32,7 @@ export function parseNftTraceLine(line: string): NftTraceLine | null {
   if (match === null) return null;
   const [, traceId, family, table, chain, kind, rest] = match;
   if (kind === 'packet: ') return { kind: 'packet', traceId, family, table, chain, packet: parsePacketFields(rest) };
-  if (kind === 'rule ') {
+  if (kind === 'rule ' || kind === 'unknown rule handle ') {
     const verdictMatch = /^(.*) \(verdict ([^)]*)\)$/.exec(rest);
     const rule = verdictMatch === null ? rest : verdictMatch[1];
     const comment = /\bcomment "((?:[^"\\]|\\.)*)"/.exec(rule);
@@ -67,19 +67,20 @@ export function parsePacketFields(text: string): TracedPacket {
   return packet;
 }
 
-/** A packet one of the agent's observe rules traced, with the decision the rule's comment names. */
+/** A packet one of the agent's observe chains traced, with the chain (and so the decision) it was traced in. */
 export interface TracedAttempt {
   traceId: string;
-  /** The comment of the rule that turned tracing on. */
-  comment: string;
+  chain: string;
   packet: TracedPacket;
 }
 
 /**
- * Joins `packet:` lines with the rule line that tells the decision. Only rules of the given table
- * whose comment is one of `comments` count: other programs may trace packets too, and their lines
- * arrive on the same stream. The packet line can come from another table (the first to trace that
- * packet), so packets are kept by trace id whatever table printed them, the newest `memory` of them.
+ * Joins `packet:` lines with the first event of the same trace id in one of the agent's observe
+ * chains. Only the table and chain names count, never the rule text: both come from the kernel with
+ * each event, while the rule text comes from `nft monitor`'s cache, which is stale after the table
+ * was replaced. Other programs may trace packets too and their lines arrive on the same stream; the
+ * packet line can even come from another table (the first to trace that packet), so packets are kept
+ * by trace id whatever table printed them, the newest `memory` of them.
  */
 export class NftTraceAssembler {
   private readonly packets = new Map<string, TracedPacket>();
@@ -87,7 +88,7 @@ export class NftTraceAssembler {
 
   constructor(
     private readonly table: { family: string; name: string },
-    private readonly comments: readonly string[],
+    private readonly chains: readonly string[],
     private readonly memory = 1024,
   ) {}
 
@@ -104,15 +105,13 @@ export class NftTraceAssembler {
         this.packets.delete(oldest);
         this.reported.delete(oldest);
       }
-      return null;
     }
-    if (parsed.kind !== 'rule' || parsed.family !== this.table.family || parsed.table !== this.table.name) return null;
-    if (parsed.comment === null || !this.comments.includes(parsed.comment)) return null;
+    if (parsed.family !== this.table.family || parsed.table !== this.table.name || !this.chains.includes(parsed.chain)) return null;
     const packet = this.packets.get(parsed.traceId);
-    // A trace id is random per packet; a second observe line for it would be the same packet.
+    // A trace id is random per packet; later events of it are the same packet.
     if (packet === undefined || this.reported.has(parsed.traceId)) return null;
     this.reported.add(parsed.traceId);
-    return { traceId: parsed.traceId, comment: parsed.comment, packet };
+    return { traceId: parsed.traceId, chain: parsed.chain, packet };
   }
 }
 

@@ -95,7 +95,7 @@ test('enforce: one transaction that replaces only the agent\'s table, accepts th
   assert.match(script, /set allow4 \{\n\t\ttype ipv4_addr \. inet_proto \. inet_service\n\t\tflags interval\n\t\telements = \{ 10\.99\.0\.2 \. tcp \. 8080 \}/);
   assert.match(script, /set allow6 \{\n\t\ttype ipv6_addr \. inet_proto \. inet_service\n\t\tflags interval\n\t\telements = \{ fd00:99::2 \. udp \. 8000-8100 \}/);
   assert.match(script, /set always4 \{[^}]*elements = \{ 10\.99\.0\.53 \. tcp \. 53,\n\t\t\t10\.99\.0\.53 \. udp \. 53 \}/);
-  const chain = lines.slice(lines.indexOf('chain output {') + 1, lines.indexOf('chain observe {'));
+  const chain = lines.slice(lines.indexOf('chain output {') + 1, lines.indexOf('chain observe_blocked {'));
   assert.deepEqual(chain, [
     'type filter hook output priority filter; policy accept;',
     'oif "lo" accept',
@@ -106,21 +106,21 @@ test('enforce: one transaction that replaces only the agent\'s table, accepts th
     'ip6 daddr . meta l4proto . th dport @always6 accept',
     'ip daddr . meta l4proto . th dport @allow4 accept',
     'ip6 daddr . meta l4proto . th dport @allow6 accept',
-    'ct state new jump observe',
+    'ct state new jump observe_blocked',
     'meta l4proto tcp reject with tcp reset',
     'reject with icmpx type admin-prohibited',
     '}',
   ]);
-  assert.match(script, /meta nftrace set 1 comment "mamori:blocked"/);
+  assert.match(script, /chain observe_blocked \{\n\t\tmeta nftrace set 1\n/);
   assert.match(script, /add @senders4 \{ ip daddr \. meta l4proto \. th sport \. th dport \. meta skuid \}/);
   assert.match(script, /add @senders6 \{ ip6 daddr \. meta l4proto \. th sport \. th dport \. meta skuid \}/);
 });
 
-test('audit: the same table without the refusal; the observe rule says audited', () => {
+test('audit: the same table without the refusal; attempts are observed in the audited chain', () => {
   const script = renderEgressTable({ mode: 'audit', allowed, alwaysAllowed: NO_ELEMENTS, description: 'zone dev-lan' });
   assert.doesNotMatch(script, /reject/);
-  assert.match(script, /meta nftrace set 1 comment "mamori:audited"/);
-  assert.match(script, /ct state new jump observe\n\t\}/);
+  assert.match(script, /chain observe_audited \{\n\t\tmeta nftrace set 1\n/);
+  assert.match(script, /ct state new jump observe_audited\n\t\}/);
   // An empty set has no elements line (nft refuses "elements = { }").
   assert.match(script, /set always4 \{\n\t\ttype ipv4_addr \. inet_proto \. inet_service\n\t\tflags interval\n\t\}/);
 });
