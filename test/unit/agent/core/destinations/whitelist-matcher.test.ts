@@ -197,8 +197,8 @@ test('what a firewall needs: names to resolve, address rules and the zone entrie
 });
 
 test('10,000 entries: the compiled matcher gives the linear reference verdict on seeded random queries', () => {
-  for (const seed of [1, 2, 3]) {
-    const workload = makeWhitelistWorkload(seed, 10_000, 4_000);
+  for (const seed of [1, 2]) {
+    const workload = makeWhitelistWorkload(seed, 10_000, 3_000);
     const compiled = compileWhitelist(workload.entries, workload.now);
     const reference = new LinearWhitelist(workload.entries, workload.now);
     assert.equal(compiled.entryCount, reference.entryCount);
