@@ -19,6 +19,7 @@ import { eventually } from './support/rest-client';
  */
 
 const GRPC_PORT = 50051;
+const PROXY_PORT = 3128;
 const HTTP_PORT = 8088;
 const ALLOWED_PORT = 8080;
 const REQUESTED_PORT = 8081;
@@ -27,14 +28,14 @@ const SERVERS_SCRIPT = `
 const net = require('net');
 const [host, ...ports] = process.argv.slice(1);
 let ready = 0;
-for (const port of ports) net.createServer((s) => { s.on('error', () => {}); s.end('hello from ' + port); }).listen(Number(port), host, () => { if (++ready === ports.length) console.log('servers ready'); });
+for (const port of ports) net.createServer((s) => { s.on('error', () => {}); s.once('data', () => s.end('HTTP/1.0 200 OK\\r\\ncontent-type: text/plain\\r\\n\\r\\nhello from ' + port)); }).listen(Number(port), host, () => { if (++ready === ports.length) console.log('servers ready'); });
 `;
 
 /** One TCP connection from the client namespace; prints {ok, error, ms}. */
 const PROBE_SCRIPT = `
 const [host, port] = process.argv.slice(1);
 const t0 = Date.now();
-const s = require('net').connect(Number(port), host);
+const s = require('net').connect(Number(port), host, () => s.write('GET / HTTP/1.0\\r\\n\\r\\n'));
 const done = (r) => { console.log(JSON.stringify({ ...r, ms: Date.now() - t0 })); process.exit(0); };
 s.setTimeout(4000, () => done({ ok: false, error: 'timeout' }));
 s.on('data', (d) => done({ ok: true, data: String(d) }));
@@ -47,7 +48,7 @@ interface Probe {
   ms: number;
 }
 
-test('dev-LAN whitelist end to end: the kernel refuses a destination off the whitelist, the collector records it, an approved request opens it without restarting the agent, and its expiry closes it again', async (t) => {
+test('dev-LAN whitelist end to end: the kernel refuses a destination off the whitelist, the collector records it, the egress proxy applies the same whitelist, an approved request opens it without restarting the agent, and its expiry closes it again', async (t) => {
   const problem = namespacePrerequisiteProblem({ nft: true });
   if (problem !== null) return skipOrFail(t, problem);
 
@@ -121,6 +122,7 @@ test('dev-LAN whitelist end to end: the kernel refuses a destination off the whi
       MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
       MAMORI_AGENT_EGRESS_BACKEND: 'nftables',
       MAMORI_AGENT_NETWORK_BACKEND: 'os',
+      MAMORI_AGENT_EGRESS_PROXY: `127.0.0.1:${PROXY_PORT}`,
       MAMORI_AGENT_HEARTBEAT_SECONDS: '1',
       MAMORI_AGENT_LOG_LEVEL: 'info',
     });
@@ -147,6 +149,25 @@ test('dev-LAN whitelist end to end: the kernel refuses a destination off the whi
       return page.items.find((v) => JSON.stringify(v).includes(`${serversIp}`) && JSON.stringify(v).includes(String(REQUESTED_PORT)));
     });
     assert.equal(violation.rule, 'destination.not_whitelisted');
+
+    // The same whitelist through the agent's egress proxy, for applications configured to use one:
+    // the whitelisted server is relayed and counted, the other refused with 403.
+    const viaProxy = (port: number) =>
+      runInNamespace(ns.client, 'curl', ['-sS', '-m', '10', '-x', `http://127.0.0.1:${PROXY_PORT}`, '-w', '\n%{http_code}', `http://${serversIp}:${port}/`]);
+    const proxied = await viaProxy(ALLOWED_PORT);
+    assert.match(proxied.stdout, new RegExp(`hello from ${ALLOWED_PORT}\\n200$`), `relayed: ${proxied.stdout}${proxied.stderr}`);
+    const proxyRefused = await viaProxy(REQUESTED_PORT);
+    assert.match(proxyRefused.stdout, /\n403$/, `refused by the proxy: ${proxyRefused.stdout}${proxyRefused.stderr}`);
+    const proxyEvents = await eventually('both proxied accesses stored by the collector', async () => {
+      const page = await rest<{ items: Array<{ payload: any }> }>(200, 'GET', '/api/v1/events?kind=destination_access&limit=100');
+      const byProxy = page.items.map((item) => item.payload).filter((access) => access.observer === 'DESTINATION_OBSERVER_PROXY' || access.observer === 2);
+      return byProxy.length >= 2 ? byProxy : undefined;
+    });
+    const relayed = proxyEvents.find((access) => access.port === ALLOWED_PORT);
+    const blocked = proxyEvents.find((access) => access.port === REQUESTED_PORT);
+    assert.ok(relayed !== undefined && blocked !== undefined, JSON.stringify(proxyEvents));
+    assert.ok(Number(relayed.bytesReceived) > 0 && Number(relayed.bytesSent) > 0, `bytes counted: ${JSON.stringify(relayed)}`);
+    assert.notEqual(relayed.whitelistEntryId, '', 'the relayed access names the entry that allowed it');
 
     // A developer asks for the server; an approver grants it for a short time.
     const request = await rest<{ id: string }>(201, 'POST', '/api/v1/whitelist/requests', {
