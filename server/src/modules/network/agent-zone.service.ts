@@ -32,8 +32,27 @@ export class AgentZoneService {
     });
   }
 
-  /** After the heartbeat's posture is stored (AgentsService.heartbeat). */
+  /**
+   * After the heartbeat's posture is stored (AgentsService.heartbeat). Most devices have no
+   * required zone and most heartbeats change nothing: those are answered by reads alone, so the
+   * heartbeat path takes no extra write transaction (on SQLite, the process-wide write lock).
+   */
   async heartbeat(agentId: string, now = new Date()): Promise<void> {
+    const rows = await this.database.query<{ required_zone: string | null; posture: string | null; status: string }>(
+      'SELECT required_zone, posture, status FROM agents WHERE id = ?',
+      [agentId],
+    );
+    const agent = rows[0];
+    // Removing the requirement clears at once (setRequiredZone), so a device without one has nothing to clear here.
+    if (agent === undefined || agent.required_zone === null || agent.required_zone === '') return;
+    const verdict = agent.status === 'enrolled' ? judgeZone(agent.required_zone, reportedZoneOf(agent.posture)) : 'clear';
+    if (verdict === 'unknown') return;
+    // Clearing concerns any uncleared violation; raising is needed only when none is live (open, acknowledged or dismissed).
+    const live = await this.database.query(
+      `SELECT id FROM violations WHERE condition_key = ? AND cleared_at IS NULL${verdict === 'raise' ? " AND status <> 'resolved'" : ''} LIMIT 1`,
+      [conditionKey.wrongZone(agentId)],
+    );
+    if ((verdict === 'clear') === (live.length === 0)) return;
     await this.database.transaction((sql) => this.judgeWithin(sql, agentId, now, 'heartbeat'));
   }
 
@@ -44,8 +63,7 @@ export class AgentZoneService {
     );
     const agent = rows[0];
     if (agent === undefined) return;
-    const posture = agent.posture === null ? null : (JSON.parse(agent.posture) as { networkZone?: string } | null);
-    const reported = typeof posture?.networkZone === 'string' ? posture.networkZone : '';
+    const reported = reportedZoneOf(agent.posture);
     const key = conditionKey.wrongZone(agentId);
     const verdict = agent.status === 'enrolled' ? judgeZone(agent.required_zone, reported) : 'clear';
     if (verdict === 'clear') {
@@ -77,4 +95,10 @@ export class AgentZoneService {
     );
     if (raised) this.logger.emitFields('info', 'network.wrong_zone raised', { agentId, requiredZone: agent.required_zone, reportedZone: reported });
   }
+}
+
+/** The zone the agent's stored posture (AgentsService.heartbeat's JSON) reports, '' when none. */
+function reportedZoneOf(posture: string | null): string {
+  const parsed = posture === null ? null : (JSON.parse(posture) as { networkZone?: unknown } | null);
+  return typeof parsed?.networkZone === 'string' ? parsed.networkZone : '';
 }
