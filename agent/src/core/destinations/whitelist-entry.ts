@@ -1,8 +1,8 @@
 import { TransportProtocol } from '../../generated/mamori/v1/common';
 import type { NetworkZone, PortRange, WhitelistEntry } from '../../generated/mamori/v1/policy';
 import { DestinationSyntaxError } from './destination-syntax-error';
-import { formatHostPattern, normalizeHostName, parseHostPattern } from './host-name';
-import { parseCidrBlock } from './ip-address';
+import { formatHostPattern, normalizeHostName, parseHostPattern, type HostPattern } from './host-name';
+import { parseCidrBlock, type CidrBlock } from './ip-address';
 
 export { DestinationSyntaxError };
 
@@ -59,12 +59,17 @@ export function normalizePortRanges(ports: readonly PortRange[]): PortRange[] {
  * entryId is not checked here (the collector validates a request before it has an id); compileWhitelist requires one.
  */
 export function validateWhitelistEntry(entry: WhitelistEntry): WhitelistEntry {
+  return checkWhitelistEntry(entry).entry;
+}
+
+/** validateWhitelistEntry with the parsed pattern or block, so that compiling does not parse twice. */
+export function checkWhitelistEntry(entry: WhitelistEntry): { entry: WhitelistEntry; pattern: HostPattern | null; block: CidrBlock | null } {
   const hostPattern = entry.hostPattern.trim();
   const cidr = entry.cidr.trim();
   if (hostPattern !== '' && cidr !== '') throw new DestinationSyntaxError('hostPattern', `an entry names either a host pattern or a cidr, not both (got "${entry.hostPattern}" and "${entry.cidr}")`);
   if (hostPattern === '' && cidr === '') throw new DestinationSyntaxError('hostPattern', 'an entry needs a host pattern (git.example.com, *.example.com, .example.com) or a cidr (10.0.0.0/8, 2001:db8::/32)');
-  const normalizedPattern = hostPattern === '' ? '' : formatHostPattern(parseHostPattern(hostPattern));
-  const normalizedCidr = cidr === '' ? '' : parseCidrBlock(cidr).text;
+  const pattern = hostPattern === '' ? null : parseHostPattern(hostPattern);
+  const block = cidr === '' ? null : parseCidrBlock(cidr);
   const ports = normalizePortRanges(entry.ports);
   if (!PROTOCOLS.includes(entry.protocol)) throw new DestinationSyntaxError('protocol', `protocol "${String(entry.protocol)}" is not one of ${PROTOCOLS.join(', ')}`);
   const service = entry.service === '' ? 'any' : entry.service;
@@ -76,14 +81,15 @@ export function validateWhitelistEntry(entry: WhitelistEntry): WhitelistEntry {
       throw new DestinationSyntaxError('expiresAt', `expiresAt {seconds: ${entry.expiresAt.seconds}, nanos: ${entry.expiresAt.nanos}} is not a valid time`);
     }
   }
-  return {
+  const normalized: WhitelistEntry = {
     ...entry,
-    hostPattern: normalizedPattern,
-    cidr: normalizedCidr,
+    hostPattern: pattern === null ? '' : formatHostPattern(pattern),
+    cidr: block === null ? '' : block.text,
     ports,
     service,
     expiresAt: entry.expiresAt === undefined ? undefined : { ...entry.expiresAt },
   };
+  return { entry: normalized, pattern, block };
 }
 
 /**

@@ -2,9 +2,9 @@ import { TransportProtocol } from '../../generated/mamori/v1/common';
 import type { PortRange, WhitelistEntry } from '../../generated/mamori/v1/policy';
 import { fromTimestamp } from '../timestamps';
 import { DestinationSyntaxError } from './destination-syntax-error';
-import { formatHostPattern, normalizeHostNameOrNull, parseHostPattern, type HostPatternKind } from './host-name';
-import { parseCidrBlock, readIpAddress, type CidrBlock, type IpFamily } from './ip-address';
-import { validateWhitelistEntry } from './whitelist-entry';
+import { normalizeHostNameOrNull, type HostPatternKind } from './host-name';
+import { readIpAddress, type CidrBlock, type IpFamily } from './ip-address';
+import { checkWhitelistEntry } from './whitelist-entry';
 
 /** One connection (or attempt) to judge. `host` and `ip` are both optional; with neither nothing matches. */
 export interface DestinationQuery {
@@ -383,15 +383,16 @@ export function compileWhitelist(entries: readonly WhitelistEntry[], now: Date):
   let nextExpiry: number | null = null;
   const nowMs = now.getTime();
   for (const raw of entries) {
-    let entry: WhitelistEntry;
+    let checked: ReturnType<typeof checkWhitelistEntry>;
     try {
       if (raw.entryId === '') throw new DestinationSyntaxError('entryId', 'an entry without an id cannot be named in a verdict');
-      entry = validateWhitelistEntry(raw);
+      checked = checkWhitelistEntry(raw);
     } catch (error) {
       if (!(error instanceof DestinationSyntaxError)) throw error;
       skipped.push({ entryId: raw.entryId, field: error.field, message: error.message });
       continue;
     }
+    const { entry, pattern, block } = checked;
     const expiresAt = fromTimestamp(entry.expiresAt)?.getTime();
     if (expiresAt !== undefined) {
       if (expiresAt <= nowMs) {
@@ -401,9 +402,6 @@ export function compileWhitelist(entries: readonly WhitelistEntry[], now: Date):
       if (nextExpiry === null || expiresAt < nextExpiry) nextExpiry = expiresAt;
     }
     const constraint: Constraint = { entryId: entry.entryId, zone: entry.zone, ports: entry.ports.flatMap((r) => [r.first, r.last]), protocol: entry.protocol };
-    const pattern = entry.hostPattern === '' ? null : parseHostPattern(entry.hostPattern);
-    const block = entry.cidr === '' ? null : parseCidrBlock(entry.cidr);
-    if (pattern !== null) entry.hostPattern = formatHostPattern(pattern);
     compiled.push({ entry, constraint, pattern, block });
   }
   return new CompiledDestinationWhitelist(compiled, nextExpiry === null ? null : new Date(nextExpiry), skipped, expired);
