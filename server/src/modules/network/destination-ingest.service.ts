@@ -14,6 +14,9 @@ import {
   type DestinationAttempt,
 } from './network.rules';
 
+/** 500 keys per IN list stays far below SQLite's and PostgreSQL's parameter limits. */
+const KEYS_PER_STATEMENT = 500;
+
 /**
  * The whitelist's part of ingest, run inside the ingest transaction on the events that call
  * stored (never twice for one event): every DestinationAccess the agent blocked or let through in
@@ -37,37 +40,49 @@ export class DestinationIngestService {
     const agent = await sql.query<{ hostname: string }>('SELECT hostname FROM agents WHERE id = ?', [agentId]);
     const hostname = agent[0]?.hostname ?? '';
     const lineage = await collectorLineageWithin(sql);
-    let raised = 0;
-    for (const [key, attempts] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      attempts.sort((a, b) => a.occurredAtMs - b.occurredAtMs);
-      // Two uploads counting the same destination at once (two collectors) count one after the
-      // other, so neither overwrites the other's attempts. In key order: no deadlock.
-      if (sql.kind === 'postgres') await sql.query('SELECT pg_advisory_xact_lock(hashtext(?))', [key]);
-      const live = await sql.query<{ id: string; device: string }>(
-        "SELECT id, device FROM violations WHERE condition_key = ? AND cleared_at IS NULL AND status <> 'resolved'",
-        [key],
+    // Every key names this agent: two uploads from it at once (to two collectors) count one after
+    // the other, so neither overwrites the other's attempts. SQLite writers are serialised already.
+    if (sql.kind === 'postgres') await sql.query('SELECT pg_advisory_xact_lock(hashtext(?))', [`${DESTINATION_NOT_WHITELISTED_RULE}:agent:${agentId}`]);
+    const keys = [...groups.keys()].sort();
+    const live = new Map<string, { id: string; device: string }>();
+    for (let start = 0; start < keys.length; start += KEYS_PER_STATEMENT) {
+      const chunk = keys.slice(start, start + KEYS_PER_STATEMENT);
+      const rows = await sql.query<{ id: string; device: string; condition_key: string }>(
+        `SELECT id, device, condition_key FROM violations
+         WHERE condition_key IN (${chunk.map(() => '?').join(', ')}) AND cleared_at IS NULL AND status <> 'resolved'`,
+        chunk,
       );
-      if (live.length > 0) {
-        const subject = foldDestinationAttempts(JSON.parse(live[0].device) as ViolationDestination, attempts);
+      for (const row of rows) live.set(row.condition_key, row);
+    }
+    let newest: number | null = null;
+    let raised = 0;
+    for (const key of keys) {
+      const attempts = groups.get(key)!.sort((a, b) => a.occurredAtMs - b.occurredAtMs);
+      const existing = live.get(key);
+      if (existing !== undefined) {
+        const subject = foldDestinationAttempts(JSON.parse(existing.device) as ViolationDestination, attempts);
         await sql.run('UPDATE violations SET device = ?, severity = ?, summary = ?, updated_at = ? WHERE id = ?', [
           JSON.stringify(subject),
           destinationSeverity(subject),
           destinationSummary(subject, hostname),
           now,
-          live[0].id,
+          existing.id,
         ]);
         continue;
       }
       const subject = foldDestinationAttempts(null, attempts);
       const first = attempts[0];
-      const judgedUnder: ViolationJudgement =
-        first.policyLineageId === lineage && first.policyVersion > 0
-          ? { policyVersion: first.policyVersion, source: 'decision', note: '' }
-          : {
-              policyVersion: Number((await sql.query<{ version: string | number | null }>('SELECT MAX(version) AS version FROM policy_versions'))[0]?.version ?? 0),
-              source: 'newest',
-              note: "the agent named no policy version of this collector's lineage; the newest version at detection is recorded, and the agent's own decision is reported as it stands",
-            };
+      let judgedUnder: ViolationJudgement;
+      if (first.policyLineageId === lineage && first.policyVersion > 0) {
+        judgedUnder = { policyVersion: first.policyVersion, source: 'decision', note: '' };
+      } else {
+        newest ??= Number((await sql.query<{ version: string | number | null }>('SELECT MAX(version) AS version FROM policy_versions'))[0]?.version ?? 0);
+        judgedUnder = {
+          policyVersion: newest,
+          source: 'newest',
+          note: "the agent named no policy version of this collector's lineage; the newest version at detection is recorded, and the agent's own decision is reported as it stands",
+        };
+      }
       const inserted = await sql.query<{ id: string }>(
         `INSERT INTO violations (id, rule, severity, status, agent_id, event_id, hostname, user_name, device, enforcement, occurred_at, detected_at,
            summary, note, updated_at, condition_key, cleared_at, ledger_device_id, plug_id, judged_under)
