@@ -134,6 +134,10 @@ test('dev-LAN whitelist end to end: the kernel refuses a destination off the whi
       return status.network?.zone === 'dev-lan' && status.network?.mode === 'enforce' && status.network?.whitelistEntries === 1 ? status : undefined;
     });
 
+    const shown = await runInNamespace(ns.client, process.execPath, [AGENT_BIN, 'status', '--state-dir', stateDir]);
+    assert.match(shown.stdout, /network: +zone dev-lan, whitelist enforce \(1 entry\); firewall: nftables; egress proxy on 127\.0\.0\.1:3128/);
+    assert.match(shown.stdout, /capability: +network\.enforce available/);
+
     // The kernel answers: the whitelisted server is reachable, the other refused at once (not a timeout).
     const allowed = await probe(ALLOWED_PORT);
     assert.equal(allowed.ok, true, `the whitelisted server answers: ${JSON.stringify(allowed)}`);

@@ -6,6 +6,7 @@ import { loadCachedPolicy } from '../state/policy-cache';
 import { statePaths } from '../state/state-dir';
 import { readStatusFile, type EncryptionStatusSummary } from '../state/status-file';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
+import type { NetworkGuardStatus } from '../daemon/network-guard';
 
 const STALE_AFTER_MS = 15_000;
 
@@ -66,6 +67,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     encryption: running ? (daemon!.encryption ?? null) : null,
     // Watched volumes and folders, and the ones not watched with the reason; null when not running.
     transfers: running ? (daemon!.transfers ?? null) : null,
+    // The zone, the egress firewall and proxy as the running daemon last saw them; null when not running.
+    network: running ? (daemon!.network ?? null) : null,
     certificate,
   };
   if (input.json) {
@@ -90,9 +93,18 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
   }
   lines.push(...encryptionLines(report.encryption));
   lines.push(...transferLines(report.transfers));
+  lines.push(networkLine(report.network));
   if (!('error' in certificate) && certificate.warning !== null) lines.push(`WARNING: ${certificate.warning}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The network line of the human status: zone, what the whitelist does there, how it is enforced. */
+function networkLine(network: NetworkGuardStatus | null): string {
+  if (network === null) return 'network:         unknown (the daemon is not running)';
+  const zone = network.zone === '' ? 'in no defined zone (the whitelist does not apply)' : `zone ${network.zone}, whitelist ${network.mode} (${network.whitelistEntries} entr${network.whitelistEntries === 1 ? 'y' : 'ies'})`;
+  const proxy = network.proxy === '' ? 'no egress proxy' : `egress proxy on ${network.proxy}`;
+  return `network:         ${zone}; firewall: ${network.enforcer}; ${proxy}${network.lastError !== '' ? `; PROBLEM: ${network.lastError}` : ''}`;
 }
 
 /** The transfer-watch lines of the human status: each root watched or not (and why), the queue. */

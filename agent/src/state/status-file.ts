@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
+import type { NetworkGuardStatus } from '../daemon/network-guard';
 import { writeFileAtomic } from './atomic-file';
 
 export type ConnectionState = 'connecting' | 'connected' | 'unavailable' | 'refused';
@@ -23,6 +24,8 @@ export interface DaemonStatus {
   encryption?: EncryptionStatusSummary;
   /** What the transfer watcher watches and does not, and why (absent in status files of older agents). */
   transfers?: TransferStatus;
+  /** Absent in files written before issue 6. */
+  network?: NetworkGuardStatus;
   uploadedEvents: number;
   rejectedEvents: number;
 }
