@@ -118,6 +118,7 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
         await this.refresher.setNames([]);
         await this.removeTable();
         this.current = null;
+        await this.stopMonitor();
         return;
       }
       await this.checkOwnership();
@@ -153,20 +154,32 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
   async close(): Promise<void> {
     this.closed = true;
     this.refresher.close();
-    this.monitorRestartTimer?.cancel();
-    const monitor = this.monitor;
-    this.monitor = null;
-    if (monitor !== null && monitor.exitCode === null && monitor.signalCode === null) {
-      const exited = new Promise<void>((resolve) => monitor.once('exit', () => resolve()));
-      monitor.kill('SIGTERM');
-      await exited;
-    }
+    await this.stopMonitor();
     await this.flushTraces();
     this.folder.flush();
     await this.serially(async () => {
       if (this.capability().available) await this.removeTable();
       this.current = null;
     });
+  }
+
+  private async stopMonitor(): Promise<void> {
+    this.monitorRestartTimer?.cancel();
+    this.monitorRestartTimer = null;
+    const monitor = this.monitor;
+    this.monitor = null;
+    if (monitor !== null && monitor.exitCode === null && monitor.signalCode === null) {
+      // A monitor that never started (spawn error) may never say 'exit': wait a bounded time.
+      const exited = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2_000);
+        monitor.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      monitor.kill('SIGTERM');
+      await exited;
+    }
   }
 
   /** Runs work one at a time: an apply, a DNS-driven set swap and a removal never interleave. */
