@@ -12,6 +12,7 @@ import { processCommandRunner } from '../../../agent/src/facts/command-runner';
 import { TransportProtocol } from '../../../agent/src/generated/mamori/v1/common';
 import { ZoneEnforcementMode, type WhitelistEntry } from '../../../agent/src/generated/mamori/v1/policy';
 import { createLogger } from '../../../agent/src/logging/logger';
+import { suiteScope } from '../../support/cleanup-scope';
 import { skipOrFail } from '../../support/prerequisites';
 import { RunningProcess } from '../../support/processes';
 import { makeTempDir } from '../../support/temp-dir';
@@ -180,7 +181,11 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
   const problem = prerequisiteProblem();
   if (problem !== null) return skipOrFail(t, problem);
 
-  t.after(() => {
+  // One hook that undoes everything newest first: the enforcer closes (removing its table through
+  // the client namespace) before the servers stop and the namespaces go.
+  const cleanup = suiteScope();
+  t.after(() => cleanup.cleanup());
+  cleanup.after(() => {
     sh('ip', ['netns', 'del', CLIENT]);
     sh('ip', ['netns', 'del', SERVER]);
   });
@@ -207,13 +212,13 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
   }
 
   const servers = new RunningProcess('servers', spawn('ip', ['netns', 'exec', SERVER, process.execPath, '-e', SERVERS_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  t.after(() => servers.stop());
+  cleanup.after(() => servers.stop());
   await servers.waitForLine(/^ready$/, 10_000);
 
   // Another program's table in the client namespace: the agent must never touch it.
   const temp = makeTempDir('mamori-egress-');
-  t.after(() => temp.cleanup());
-  t.after(() => {
+  cleanup.after(() => temp.cleanup());
+  cleanup.after(() => {
     if (process.env.MAMORI_TEST_DEBUG) console.error(logs.join('\n'));
   });
   const foreign = join(temp.path, 'foreign.nft');
@@ -222,7 +227,7 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
 
   const dns = new TinyDns();
   const dnsPort = await dns.start();
-  t.after(() => dns.close());
+  cleanup.after(() => dns.close());
 
   const logs: string[] = [];
   const logger = createLogger('debug', (line) => logs.push(line));
@@ -237,7 +242,7 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
       foldWindowMs: 2_000,
     },
   });
-  t.after(() => enforcer.close());
+  cleanup.after(() => enforcer.close());
   assert.deepEqual(enforcer.capability().available, true, enforcer.capability().reason);
   const attempts: EgressAttempt[] = [];
   enforcer.onAttempt((attempt) => attempts.push(attempt));
