@@ -464,6 +464,8 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([shown.requiredZone, shown.reportedZone, shown.policyVersion], ['dev-lan', 'dev-lan', 3]);
       const listed = (await sut.rest('GET', '/api/v1/agents')).body.items.find((item: { id: string }) => item.id === agent.agentId);
       assert.deepEqual([listed.requiredZone, listed.reportedZone, listed.policyVersion], ['dev-lan', 'dev-lan', 3]);
+      const ledgerRow = (await sut.rest('GET', '/api/v1/ledger/devices?limit=500')).body.items.find((item: { agent: { id: string } | null }) => item.agent?.id === agent.agentId);
+      assert.equal(ledgerRow?.agent.requiredZone, 'dev-lan', "the machine's ledger record shows it too");
       assert.equal((await sut.rest('DELETE', '/api/v1/zones/dev-lan')).status, 409, 'a zone a device is required in cannot go');
       assert.equal((await sut.rest('PATCH', `/api/v1/agents/${agent.agentId}/required-zone`, { zone: null })).status, 200);
       assert.deepEqual(

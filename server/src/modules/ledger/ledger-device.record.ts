@@ -41,13 +41,15 @@ export interface LedgerAgentFacts {
   diskEncryption: (DiskPosture & { findings: string[]; source: 'heartbeat' | 'event' }) | null;
   diskEncryptionState: DiskEncryptionState;
   diskEncryptionAt: Date | null;
+  /** The network zone the device must be in (network.wrong_zone), null for none. */
+  requiredZone: string | null;
 }
 
 export const LEDGER_DEVICE_SELECT = `SELECT d.id, d.asset_tag, d.hardware_serial, d.hostname, d.department, d.holder, d.loaned_since, d.due_back,
   d.status, d.note, d.matched_by, d.created_at, d.updated_at,
   a.id AS agent_id, a.status AS agent_status, a.hostname AS agent_hostname, a.os_family, a.os_version, a.architecture, a.agent_version,
   a.hardware_serial AS agent_hardware_serial, a.hardware_model, a.hardware_vendor, a.logged_in_users, a.network_interfaces,
-  a.enrolled_at, a.last_seen_at, a.disk_encryption, a.disk_encryption_state, a.disk_encryption_at
+  a.enrolled_at, a.last_seen_at, a.disk_encryption, a.disk_encryption_state, a.disk_encryption_at, a.required_zone
 FROM ledger_devices d LEFT JOIN agents a ON a.id = d.agent_id`;
 
 type Row = Record<string, unknown>;
@@ -91,6 +93,7 @@ export function ledgerDeviceRecord(row: Row): LedgerDeviceRecord {
             diskEncryption: json(row.disk_encryption, null),
             diskEncryptionState: (row.disk_encryption_state as DiskEncryptionState | null) ?? 'unknown',
             diskEncryptionAt: time(row.disk_encryption_at),
+            requiredZone: (row.required_zone as string | null | undefined) ?? null,
           },
   };
 }

@@ -41,6 +41,7 @@ class LedgerAgentView {
   @ApiProperty({ type: Object, isArray: true }) networkInterfaces!: Array<{ name: string; macAddress: string; addresses: string[] }>;
   @ApiProperty() enrolledAt!: string;
   @ApiProperty({ nullable: true, type: String }) lastSeenAt!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the network zone the device must be in (PATCH /agents/{id}/required-zone); null: none' }) requiredZone!: string | null;
 }
 
 class VolumeView {
@@ -158,6 +159,7 @@ export function ledgerDeviceView(record: LedgerDeviceRecord, flags: { silent: bo
             networkInterfaces: agent.networkInterfaces,
             enrolledAt: agent.enrolledAt.toISOString(),
             lastSeenAt: agent.lastSeenAt?.toISOString() ?? null,
+            requiredZone: agent.requiredZone,
           },
     encryption: {
       state: agent?.diskEncryptionState ?? 'unknown',
