@@ -96,7 +96,7 @@ export class NetworkGuard {
 
   /** What the daemon lists among its sources: the zone source and the egress firewall backend. */
   sourceNames(): string[] {
-    return [`network:${this.deps.zoneSource.name}`, `egress:${this.deps.enforcer.backend}`, ...(this.proxyListening !== '' ? [`egress-proxy:${this.proxyListening}`] : [])];
+    return [this.deps.zoneSource.name, `egress:${this.deps.enforcer.backend}`, ...(this.proxyListening !== '' ? [`egress-proxy:${this.proxyListening}`] : [])];
   }
 
   /** The zone the host is in now, empty when none matched. */
