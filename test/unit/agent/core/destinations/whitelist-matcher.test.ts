@@ -67,6 +67,27 @@ test('blocks: IPv4, IPv6, single addresses; IPv4-mapped IPv6 in entries and quer
   assert.equal(decide({ host: '[2001:db8:1::5]' }).entryId, 'v6');
 });
 
+test('blocks shorter and longer than the 16-bit jump table of the prefix tries, down to /0', () => {
+  const decide = decider([
+    whitelistEntry({ entryId: 'all4', cidr: '0.0.0.0/0', ports: [{ first: 9999, last: 9999 }] }),
+    whitelistEntry({ entryId: 'all6', cidr: '::/0', ports: [{ first: 9999, last: 9999 }] }),
+    whitelistEntry({ entryId: 'quarter', cidr: '128.0.0.0/2' }),
+    whitelistEntry({ entryId: 'sixteen', cidr: '172.16.0.0/16' }),
+    whitelistEntry({ entryId: 'seventeen', cidr: '172.16.128.0/17', ports: [{ first: 22, last: 22 }] }),
+  ]);
+  assert.equal(decide({ ip: '1.2.3.4', port: 9999 }).entryId, 'all4');
+  assert.equal(decide({ ip: '1.2.3.4' }).allowed, false);
+  assert.equal(decide({ ip: '2001:db8::1', port: 9999 }).entryId, 'all6');
+  assert.equal(decide({ ip: '::ffff:1.2.3.4', port: 9999 }).entryId, 'all4', 'mapped addresses fall under IPv4 blocks only');
+  assert.equal(decide({ ip: '191.255.255.255' }).entryId, 'quarter');
+  assert.equal(decide({ ip: '192.0.0.0' }).allowed, false);
+  assert.equal(decide({ ip: '172.16.255.1', port: 22 }).entryId, 'seventeen');
+  assert.equal(decide({ ip: '172.16.255.1' }).entryId, 'sixteen');
+  assert.equal(decide({ ip: '172.16.0.1', port: 22 }).entryId, 'sixteen');
+  assert.equal(decide({ ip: '172.17.0.1', port: 9999 }).entryId, 'quarter', '172 is inside 128.0.0.0/2: the longer prefix wins');
+  assert.equal(decide({ ip: '200.17.0.1', port: 9999 }).entryId, 'all4');
+});
+
 test('a query with host and ip is allowed when either matches; the name match is named first', () => {
   const decide = decider([whitelistEntry({ entryId: 'name', hostPattern: 'git.example.com' }), whitelistEntry({ entryId: 'block', cidr: '10.0.0.0/8' })]);
   assert.equal(decide({ host: 'git.example.com', ip: '10.0.0.1' }).entryId, 'name');
