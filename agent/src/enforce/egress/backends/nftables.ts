@@ -6,7 +6,7 @@ import { delimiter, join } from 'node:path';
 import { CommandError, type CommandRunner } from '../../../facts/command-runner';
 import { TransportProtocol } from '../../../generated/mamori/v1/common';
 import type { Logger } from '../../../logging/logger';
-import { canonicalIp } from '../allowed-elements';
+import { NO_ELEMENTS, canonicalIp, type AllowElements } from '../allowed-elements';
 import { AttemptFolder, type ObservedAttempt } from '../attempt-folder';
 import { DnsRefresher, dnsHostResolver, systemRefreshClock, type HostResolver, type RefreshClock } from '../dns-refresher';
 import type { EgressAttempt, EgressCapability, EgressEnforcer, EgressPlan } from '../egress-enforcer';
@@ -20,7 +20,7 @@ import {
   SENDERS_SET_6,
   OBSERVE_CHAIN_AUDITED,
   OBSERVE_CHAIN_BLOCKED,
-  renderAllowedReplacement,
+  renderAllowedDelta,
   renderEgressTable,
   renderTableRemoval,
 } from '../nft-ruleset';
@@ -74,6 +74,8 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
   private readonly assembler = new NftTraceAssembler({ family: EGRESS_TABLE_FAMILY, name: EGRESS_TABLE_NAME }, [OBSERVE_CHAIN_BLOCKED, OBSERVE_CHAIN_AUDITED]);
   private queue: Promise<void> = Promise.resolve();
   private current: EgressPlan | null = null;
+  /** The allow elements in the kernel now (as the last apply or delta left them). */
+  private installed: AllowElements = NO_ELEMENTS;
   private applying = false;
   private ownershipChecked = false;
   private closed = false;
@@ -118,6 +120,7 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
         await this.refresher.setNames([]);
         await this.removeTable();
         this.current = null;
+        this.installed = NO_ELEMENTS;
         await this.stopMonitor();
         return;
       }
@@ -128,14 +131,7 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
       } finally {
         this.applying = false;
       }
-      const script = renderEgressTable({
-        mode,
-        allowed: planAllowedElements(plan, (name) => this.refresher.addresses(name)),
-        alwaysAllowed: planAlwaysAllowedElements(plan),
-        description: planDescription(plan),
-      });
-      await this.runScript(script);
-      this.current = plan;
+      await this.writeTable(plan);
       this.startMonitor();
     });
   }
@@ -144,6 +140,7 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
     return this.serially(async () => {
       await this.removeTable();
       this.current = null;
+      this.installed = NO_ELEMENTS;
     });
   }
 
@@ -227,13 +224,36 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
     await this.runScript(renderTableRemoval().join('\n') + '\n');
   }
 
-  /** A DNS answer changed: swap the allow sets' elements, unless an apply is about to write them all anyway. */
+  /** Replaces the whole table for a plan (one transaction) with the current DNS answers. */
+  private async writeTable(plan: EgressPlan): Promise<void> {
+    const mode = planMode(plan);
+    if (mode === 'off') throw new Error('a plan with mode off has no table');
+    const allowed = planAllowedElements(plan, (name) => this.refresher.addresses(name));
+    await this.runScript(renderEgressTable({ mode, allowed, alwaysAllowed: planAlwaysAllowedElements(plan), description: planDescription(plan) }));
+    this.current = plan;
+    this.installed = allowed;
+  }
+
+  /**
+   * A DNS answer changed: add and delete just the elements that changed, in one transaction, unless
+   * an apply is about to write them all anyway. When the delta fails (the kernel's set is not what
+   * the agent wrote, say an operator edited it), the whole table is written again.
+   */
   private addressesChanged(): void {
     if (this.applying || this.closed) return;
     void this.serially(async () => {
       const plan = this.current;
       if (plan === null || this.closed) return;
-      await this.runScript(renderAllowedReplacement(planAllowedElements(plan, (name) => this.refresher.addresses(name))));
+      const wanted = planAllowedElements(plan, (name) => this.refresher.addresses(name));
+      const delta = renderAllowedDelta(this.installed, wanted);
+      if (delta === null) return;
+      try {
+        await this.runScript(delta);
+        this.installed = wanted;
+      } catch (error) {
+        this.options.logger.warn('the allow-set delta failed; writing the whole egress table again', { error });
+        await this.writeTable(plan);
+      }
       this.options.logger.info('egress allow sets follow new DNS answers', { names: this.refresher.followedNames().length });
     }).catch((error: unknown) => this.options.logger.warn('could not update the egress allow sets after a DNS change', { error }));
   }

@@ -196,9 +196,14 @@ test('nftables: a DNS answer change swaps only the allow sets; OFF removes the t
     while (nft.scripts.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(
       nft.scripts[1],
-      'flush set inet mamori_egress allow4\nflush set inet mamori_egress allow6\nadd element inet mamori_egress allow4 { 192.0.2.10 . tcp . 22, 192.0.2.11 . tcp . 22 }\n',
-      'the old address stays during its grace period',
+      'add element inet mamori_egress allow4 { 192.0.2.11 . tcp . 22 }\n',
+      'only the new address is added; the old one stays during its grace period',
     );
+    // Grace (30 s after the old answer's TTL) ends: the old address goes.
+    clock.advance(30_000);
+    const graceDeadline = Date.now() + 3000;
+    while (nft.scripts.length < 3 && Date.now() < graceDeadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(nft.scripts[2], 'delete element inet mamori_egress allow4 { 192.0.2.10 . tcp . 22 }\n');
     await sut.apply({ ...p, mode: M.ZONE_ENFORCEMENT_MODE_OFF });
     assert.equal(nft.table, null);
   } finally {

@@ -4,7 +4,7 @@ import { TransportProtocol } from '../../../../../agent/src/generated/mamori/v1/
 import { ZoneEnforcementMode } from '../../../../../agent/src/generated/mamori/v1/policy';
 import { canonicalIp, disjointAllowElements, NO_ELEMENTS } from '../../../../../agent/src/enforce/egress/allowed-elements';
 import { planAllowedElements, planAlwaysAllowedElements, planMode } from '../../../../../agent/src/enforce/egress/egress-plan';
-import { elementText, renderAllowedReplacement, renderEgressTable, renderTableRemoval } from '../../../../../agent/src/enforce/egress/nft-ruleset';
+import { elementText, renderAllowedDelta, renderAllowedReplacement, renderEgressTable, renderTableRemoval } from '../../../../../agent/src/enforce/egress/nft-ruleset';
 import { entry, plan } from './support';
 
 const TCP = TransportProtocol.TRANSPORT_PROTOCOL_TCP;
@@ -137,4 +137,21 @@ test('removal and DNS-driven set swaps touch only the agent\'s table and its all
     'flush set inet mamori_egress allow4\nflush set inet mamori_egress allow6\nadd element inet mamori_egress allow4 { 10.99.0.2 . tcp . 8080 }\nadd element inet mamori_egress allow6 { fd00:99::2 . udp . 8000-8100 }\n',
   );
   assert.equal(renderAllowedReplacement(NO_ELEMENTS), 'flush set inet mamori_egress allow4\nflush set inet mamori_egress allow6\n');
+});
+
+test('a DNS change is sent as a delta: deletions first, then additions; nothing when nothing changed', () => {
+  const before = disjointAllowElements([
+    { cidr: '192.0.2.10', ports: [{ first: 443, last: 443 }], protocol: TCP },
+    { cidr: '2001:db8::10', ports: [{ first: 443, last: 443 }], protocol: TCP },
+  ]);
+  const after = disjointAllowElements([
+    { cidr: '192.0.2.11', ports: [{ first: 443, last: 443 }], protocol: TCP },
+    { cidr: '2001:db8::10', ports: [{ first: 443, last: 443 }], protocol: TCP },
+    { cidr: '2001:db8::11', ports: [{ first: 443, last: 443 }], protocol: TCP },
+  ]);
+  assert.equal(
+    renderAllowedDelta(before, after),
+    'delete element inet mamori_egress allow4 { 192.0.2.10 . tcp . 443 }\nadd element inet mamori_egress allow4 { 192.0.2.11 . tcp . 443 }\nadd element inet mamori_egress allow6 { 2001:db8::11 . tcp . 443 }\n',
+  );
+  assert.equal(renderAllowedDelta(after, after), null);
 });
