@@ -82,6 +82,30 @@ if (kind === 'tcp') {
 }
 `;
 
+/** An agent that applies enforce in the client namespace and then waits to be killed. */
+const KILLED_AGENT_SCRIPT = `
+const [selector, runner, matcher, logging, ns] = process.argv.slice(1);
+const enforcer = require(selector).createEgressEnforcer('nftables', {
+  logger: require(logging).createLogger('error'),
+  runner: require(runner).processCommandRunner,
+  nftables: { nft: { file: 'ip', prefixArgs: ['netns', 'exec', ns, 'nft'] } },
+});
+const whitelist = require(matcher).compileWhitelist([], new Date());
+enforcer.apply({ zone: 'dev-lan', mode: 'ZONE_ENFORCEMENT_MODE_ENFORCE', whitelist, alwaysAllowed: [], policyVersion: '0', policyLineageId: 'killed' })
+  .then(() => console.log('applied'), (error) => { console.error(error); process.exit(1); });
+setInterval(() => {}, 1000);
+`;
+
+/** How many `nft monitor` processes run in a namespace. */
+function monitorsIn(ns: string): number {
+  const pids = sh('ip', ['netns', 'pids', ns]).out.split(/\s+/).filter((pid) => /^\d+$/.test(pid));
+  return pids.filter((pid) => {
+    const status = sh('cat', [`/proc/${pid}/stat`]).out;
+    const cmdline = sh('cat', [`/proc/${pid}/cmdline`]).out.split('\0').join(' ');
+    return / Z /.test(status) === false && /\bnft monitor trace\b/.test(cmdline);
+  }).length;
+}
+
 interface ProbeResult {
   ok: boolean;
   data?: string;
@@ -343,19 +367,33 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
     assert.equal((await probe('tcp', '10.99.0.2', 9090)).ok, true);
   });
 
-  await t.test('a table left by a killed agent is replaced; a foreign table of the same name is refused', async () => {
-    const stale = join(temp.path, 'stale.nft');
-    writeFileSync(stale, 'table inet mamori_egress {\n\tcomment "mamori-agent egress whitelist; zone dev-lan; enforce; policy old/0"\n}\n');
-    assert.ok(nftIn(CLIENT, '-f', stale).ok);
+  await t.test('after kill -9 the table keeps refusing; the next start replaces it; a foreign table of the same name is refused', async () => {
+    // A real agent process applies enforce and is killed without any chance to clean up.
+    const modules = (name: string) => join(__dirname, '../../../agent/src', name);
+    const driver = new RunningProcess(
+      'killed-agent',
+      spawn(process.execPath, ['-e', KILLED_AGENT_SCRIPT, modules('enforce/egress/egress-enforcer-selector.js'), modules('facts/command-runner.js'), modules('core/destinations/whitelist-matcher.js'), modules('logging/logger.js'), CLIENT], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+    cleanup.after(() => driver.stop());
+    await driver.waitForLine(/^applied$/, 15_000);
+    await driver.kill9();
+    assert.match(nftIn(CLIENT, 'list', 'table', 'inet', 'mamori_egress').out, /policy killed\/0/);
+    assert.equal((await probe('tcp', '10.99.0.2', 9090)).error, 'ECONNREFUSED', 'the table left behind fails closed');
+    // Its `nft monitor trace` lost its reader; the refused probe's trace was its next output.
+    await until('the killed agent\'s nft monitor to end', 5_000, () => (monitorsIn(CLIENT) === 0 ? true : undefined));
+
     const restarted = createEgressEnforcer('nftables', { logger, runner: processCommandRunner, nftables: { nft: nftInClient, resolver: dnsHostResolver({ servers: [`127.0.0.1:${dnsPort}`] }) } });
     try {
       await restarted.apply(plan(ZoneEnforcementMode.ZONE_ENFORCEMENT_MODE_ENFORCE));
       assert.match(nftIn(CLIENT, 'list', 'table', 'inet', 'mamori_egress').out, /policy lineage\/1/);
+      assert.equal(monitorsIn(CLIENT), 1);
     } finally {
       await restarted.close();
     }
     assert.doesNotMatch(nftIn(CLIENT, 'list', 'tables').out, /mamori_egress/);
+    assert.equal(monitorsIn(CLIENT), 0);
 
+    const stale = join(temp.path, 'stale.nft');
     writeFileSync(stale, 'table inet mamori_egress {\n\tchain keep {\n\t\ttype filter hook output priority 5; policy accept;\n\t}\n}\n');
     assert.ok(nftIn(CLIENT, '-f', stale).ok);
     const careful = createEgressEnforcer('nftables', { logger, runner: processCommandRunner, nftables: { nft: nftInClient, resolver: dnsHostResolver({ servers: [`127.0.0.1:${dnsPort}`] }) } });

@@ -141,6 +141,7 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
       await this.removeTable();
       this.current = null;
       this.installed = NO_ELEMENTS;
+      await this.stopMonitor();
     });
   }
 
