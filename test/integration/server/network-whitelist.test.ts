@@ -285,6 +285,24 @@ for (const kind of DATABASE_KINDS) {
         ['request.rejected', other.body.id, 'Taro Suzuki'],
         ['request.filed', other.body.id, 'jiro'],
       ]);
+      const pages: string[][] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { status: number; body: { items: Array<{ id: string }>; nextCursor: string | null } } = await sut.rest(
+          'GET',
+          `/api/v1/whitelist/history?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`,
+        );
+        assert.equal(page.status, 200);
+        pages.push(page.body.items.map((item) => item.id));
+        cursor = page.body.nextCursor;
+      } while (cursor !== null);
+      assert.deepEqual(pages.flat(), (await history(sut)).map((step) => step.id), 'pages of 3 walk the whole history once, newest first');
+      assert.ok(pages.length > 2);
+      assert.deepEqual(
+        (await history(sut, '&kind=request.filed')).map((step) => step.subjectId).sort(),
+        [filed.body.id, other.body.id, third.body.id].sort(),
+      );
+      assert.equal((await sut.rest('GET', '/api/v1/whitelist/history?kind=entry.deleted')).status, 400, 'an unknown kind is named');
       const approval = (await history(sut, `&subjectId=${filed.body.id}`)).map((step) => [step.kind, step.before?.status ?? null, step.after?.status ?? null, step.policyVersion]);
       assert.deepEqual(approval, [
         ['request.approved', 'pending', 'approved', Number(pushed.version)],
