@@ -191,12 +191,15 @@ function entry(over: Partial<WhitelistEntry> & { entryId: string }): WhitelistEn
   };
 }
 
+/** The enforcer's last log lines, for a timeout's message (set by the test once the logger exists). */
+let logTail = (): string => '';
+
 async function until<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the enforcer's last log lines:\n${logTail()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -242,9 +245,7 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
   // Another program's table in the client namespace: the agent must never touch it.
   const temp = makeTempDir('mamori-egress-');
   cleanup.after(() => temp.cleanup());
-  cleanup.after(() => {
-    if (process.env.MAMORI_TEST_DEBUG) console.error(logs.join('\n'));
-  });
+
   const foreign = join(temp.path, 'foreign.nft');
   writeFileSync(foreign, 'table inet other_tool {\n\tchain out {\n\t\ttype filter hook output priority 10; policy accept;\n\t\tcounter\n\t}\n}\n');
   assert.ok(nftIn(CLIENT, '-f', foreign).ok);
@@ -255,6 +256,7 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
 
   const logs: string[] = [];
   const logger = createLogger('debug', (line) => logs.push(line));
+  logTail = () => logs.slice(-20).join('\n');
   const nftInClient = { file: 'ip', prefixArgs: ['netns', 'exec', CLIENT, 'nft'] };
   const enforcer: EgressEnforcer = createEgressEnforcer('nftables', {
     logger,

@@ -59,7 +59,8 @@ const MONITOR_RESTART_MAX_MS = 30_000;
 /**
  * The Linux backend: one nftables table of the agent's own (`inet mamori_egress`, see
  * nft-ruleset.ts), written in one transaction per plan; the whitelist's host names followed by a
- * DNS refresher that swaps the allow sets' elements (again in one transaction) when answers change;
+ * DNS refresher, whose changed answers are added to and deleted from the allow sets (again in one
+ * transaction);
  * refused and audited attempts read from `nft monitor trace`, with the socket's uid from the
  * table's senders sets and the process from /proc where it can still be found.
  */
@@ -114,16 +115,17 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
     return this.serially(async () => {
       if (this.closed) throw new Error('the egress enforcer is closed');
       const capability = this.capability();
-      if (!capability.available) throw new Error(capability.reason);
       const mode = planMode(plan);
       if (mode === 'off') {
+        // Nothing to install; where nftables cannot be used, nothing was installed either.
         await this.refresher.setNames([]);
-        await this.removeTable();
+        if (capability.available) await this.removeTable();
         this.current = null;
         this.installed = NO_ELEMENTS;
         await this.stopMonitor();
         return;
       }
+      if (!capability.available) throw new Error(capability.reason);
       await this.checkOwnership();
       this.applying = true;
       try {
@@ -180,7 +182,7 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
     }
   }
 
-  /** Runs work one at a time: an apply, a DNS-driven set swap and a removal never interleave. */
+  /** Runs work one at a time: an apply, a DNS-driven set change and a removal never interleave. */
   private serially(task: () => Promise<void>): Promise<void> {
     const run = this.queue.then(task);
     this.queue = run.catch(() => undefined);
@@ -223,6 +225,8 @@ export class NftablesEgressEnforcer implements EgressEnforcer {
       return;
     }
     await this.runScript(renderTableRemoval().join('\n') + '\n');
+    // Whatever appears under the name from now on is checked again before the next write.
+    this.ownershipChecked = false;
   }
 
   /** Replaces the whole table for a plan (one transaction) with the current DNS answers. */
