@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { TransportProtocol, transportProtocolFromJSON } from '../../../generated/mamori/v1/common';
 import type { Logger } from '../../../logging/logger';
+import type { AllowElements } from '../allowed-elements';
 import { elementText } from '../nft-ruleset';
 import type { EgressAttempt, EgressCapability, EgressEnforcer, EgressPlan } from '../egress-enforcer';
 import { planAllowedElements, planAlwaysAllowedElements, planHostNames, planMode } from '../egress-plan';
@@ -152,6 +153,6 @@ export class FakeEgressEnforcer implements EgressEnforcer {
   }
 }
 
-function flatten(elements: { ipv4: Parameters<typeof elementText>[0][]; ipv6: Parameters<typeof elementText>[0][] }): string[] {
+function flatten(elements: AllowElements): string[] {
   return [...elements.ipv4, ...elements.ipv6].map(elementText);
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TransportProtocol } from '../../../../../agent/src/generated/mamori/v1/common';
 import { ZoneEnforcementMode } from '../../../../../agent/src/generated/mamori/v1/policy';
-import { canonicalIp, disjointAllowElements, NO_ELEMENTS } from '../../../../../agent/src/enforce/egress/allowed-elements';
+import { canonicalIp, disjointAllowElements, NO_ELEMENTS, type AllowElements } from '../../../../../agent/src/enforce/egress/allowed-elements';
 import { planAllowedElements, planAlwaysAllowedElements, planMode } from '../../../../../agent/src/enforce/egress/egress-plan';
 import { elementText, renderAllowedDelta, renderAllowedReplacement, renderEgressTable, renderTableRemoval } from '../../../../../agent/src/enforce/egress/nft-ruleset';
 import { entry, plan } from './support';
@@ -10,7 +10,7 @@ import { entry, plan } from './support';
 const TCP = TransportProtocol.TRANSPORT_PROTOCOL_TCP;
 const UDP = TransportProtocol.TRANSPORT_PROTOCOL_UDP;
 const ANY = TransportProtocol.TRANSPORT_PROTOCOL_UNSPECIFIED;
-const texts = (e: { ipv4: Parameters<typeof elementText>[0][]; ipv6: Parameters<typeof elementText>[0][] }) => [...e.ipv4, ...e.ipv6].map(elementText);
+const texts = (e: AllowElements) => [...e.ipv4, ...e.ipv6].map(elementText);
 
 test('elements: a protocol-less entry allows TCP and UDP; no ports means every port; single addresses carry no prefix', () => {
   const elements = disjointAllowElements([
