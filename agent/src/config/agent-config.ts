@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { EGRESS_BACKENDS, type EgressBackendName } from '../enforce/egress/egress-enforcer';
 import { isLogLevel, type LogLevel } from '../logging/logger';
 
 /** The USB backends this build can run: the platforms' real ones, the scripted fake, and "unsupported". */
@@ -56,9 +57,6 @@ export const NETWORK_BACKENDS = ['os', 'fake'] as const;
 export type NetworkBackendName = (typeof NETWORK_BACKENDS)[number];
 export const DEFAULT_NETWORK_POLL_SECONDS = 10;
 
-/** The egress enforcement backends: the Linux firewall, a recording fake, and "unsupported" (the proxy is then the only path). */
-export const EGRESS_BACKENDS = ['nftables', 'fake', 'unsupported'] as const;
-export type EgressBackendName = (typeof EGRESS_BACKENDS)[number];
 
 /** nftables needs Linux and root (CAP_NET_ADMIN); elsewhere the default is "unsupported". */
 export function defaultEgressBackend(platform: NodeJS.Platform, isRoot: boolean): EgressBackendName {

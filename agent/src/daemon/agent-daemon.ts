@@ -230,7 +230,7 @@ export class AgentDaemon {
               logger: logger.child({ component: 'egress-proxy' }),
             }),
       collectorAddress: this.deps.credentials.identity.server,
-      dnsServers: async () => systemDnsServers(),
+      dnsServers: systemDnsServers,
       record: (draft) => this.record(draft),
       userName: () => this.userName,
       logger: logger.child({ component: 'network' }),

@@ -1,6 +1,8 @@
 import { getServers } from 'node:dns';
 import { lookup } from 'node:dns/promises';
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { parseResolvConf } from '../sources/network/parsers/resolv-conf';
 import { compileWhitelist, type CompiledWhitelist, type DestinationQuery, type DestinationVerdict } from '../core/destinations/whitelist-matcher';
 import { classifyZone } from '../core/destinations/zone-classifier';
 import { destinationAccessEvent, type EventDraft } from '../core/event-factory';
@@ -292,11 +294,23 @@ function splitHostPort(address: string): { host: string; port: number } {
   return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
 }
 
-/** The DNS servers Node resolves with (on Linux, from resolv.conf), as bare addresses. */
-export function systemDnsServers(): string[] {
-  return getServers().map((server) => {
+/**
+ * systemd-resolved's own upstream servers: with it, the host's resolv.conf names only the local
+ * stub (127.0.0.53, on loopback, always allowed), while the queries that reach the network are
+ * sent by resolved to these, and must not be refused.
+ */
+const SYSTEMD_RESOLVED_UPSTREAM = '/run/systemd/resolve/resolv.conf';
+
+/** The DNS servers the host uses, as bare addresses: Node's own (on Linux, from resolv.conf) and systemd-resolved's upstream ones where present. */
+export async function systemDnsServers(): Promise<string[]> {
+  const servers = getServers().map((server) => {
     const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(server);
     if (bracketed !== null) return bracketed[1];
     return isIP(server) !== 0 ? server : server.replace(/:\d+$/, '');
   });
+  const upstream = await readFile(SYSTEMD_RESOLVED_UPSTREAM, 'utf8').then(
+    (text) => parseResolvConf(text).nameservers,
+    () => [] as string[],
+  );
+  return [...new Set([...servers, ...upstream].map((server) => server.replace(/%.*$/, '')).filter((server) => isIP(server) !== 0))];
 }

@@ -3,7 +3,7 @@ import type { Logger } from '../../logging/logger';
 import { FakeEgressEnforcer, type FakeEgressOptions } from './backends/fake';
 import { NftablesEgressEnforcer, commandExists, type NftablesEgressOptions } from './backends/nftables';
 import { UnsupportedEgressEnforcer } from './backends/unsupported';
-import { EGRESS_BACKENDS, type EgressBackendName, type EgressEnforcer } from './egress-enforcer';
+import type { EgressBackendName, EgressEnforcer } from './egress-enforcer';
 
 export interface EgressEnforcerDeps {
   logger: Logger;
@@ -33,21 +33,6 @@ export function createEgressEnforcer(kind: EgressBackendName, deps: EgressEnforc
     case 'unsupported':
       return new UnsupportedEgressEnforcer(deps.unsupportedReason ?? nftablesUnavailableReason(deps) ?? 'egress enforcement is switched off (MAMORI_AGENT_EGRESS_BACKEND=unsupported)');
   }
-}
-
-/**
- * The backend MAMORI_AGENT_EGRESS_BACKEND names, or by default nftables where it can work (Linux,
- * root, nft installed) and unsupported elsewhere. Throws on a name that is not a backend.
- */
-export function egressBackendFromEnv(env: NodeJS.ProcessEnv, host: { platform?: NodeJS.Platform; isRoot?: () => boolean } = {}): EgressBackendName {
-  const named = (env.MAMORI_AGENT_EGRESS_BACKEND ?? '').trim();
-  if (named !== '') {
-    if (!(EGRESS_BACKENDS as readonly string[]).includes(named)) {
-      throw new Error(`MAMORI_AGENT_EGRESS_BACKEND must be one of ${EGRESS_BACKENDS.join(', ')}, got "${named}"`);
-    }
-    return named as EgressBackendName;
-  }
-  return nftablesUnavailableReason(host) === null ? 'nftables' : 'unsupported';
 }
 
 /** Why nftables cannot be used on this host, or null when it can. */

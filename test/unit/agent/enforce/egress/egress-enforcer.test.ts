@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../../../support/processes';
 import { makeTempDir } from '../../../../support/temp-dir';
-import { createEgressEnforcer, egressBackendFromEnv, nftablesUnavailableReason } from '../../../../../agent/src/enforce/egress/egress-enforcer-selector';
+import { createEgressEnforcer, nftablesUnavailableReason } from '../../../../../agent/src/enforce/egress/egress-enforcer-selector';
 import { FakeEgressEnforcer } from '../../../../../agent/src/enforce/egress/backends/fake';
 import type { AddressAnswer, HostResolver } from '../../../../../agent/src/enforce/egress/dns-refresher';
 import type { EgressAttempt } from '../../../../../agent/src/enforce/egress/egress-enforcer';
@@ -19,11 +19,7 @@ const logger = createLogger('error');
 const fixtureDir = join(REPO_ROOT, 'test/fixtures/agent/nftables');
 const M = ZoneEnforcementMode;
 
-test('backend choice: the env names one, or nftables where it can work and unsupported elsewhere', () => {
-  assert.equal(egressBackendFromEnv({ MAMORI_AGENT_EGRESS_BACKEND: 'fake' }), 'fake');
-  assert.throws(() => egressBackendFromEnv({ MAMORI_AGENT_EGRESS_BACKEND: 'iptables' }), /must be one of nftables, fake, unsupported/);
-  assert.equal(egressBackendFromEnv({}, { platform: 'win32' }), 'unsupported');
-  assert.equal(egressBackendFromEnv({}, { platform: 'linux', isRoot: () => false }), 'unsupported');
+test('why nftables cannot be used: another platform, or not root', () => {
   assert.match(nftablesUnavailableReason({ platform: 'darwin' }) ?? '', /no firewall on darwin.*egress proxy/);
   assert.match(nftablesUnavailableReason({ platform: 'linux', isRoot: () => false }) ?? '', /not running as root/);
 });
