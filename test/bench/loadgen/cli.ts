@@ -3,6 +3,7 @@
  *
  *   node dist/test/bench/loadgen/cli.js --agents N --rate R --batch B --duration S \
  *        --server host:port --token T [--cache DIR] [--concurrency C] [--heartbeat SECONDS] [--no-watch] [--seed K]
+ *        [--connect-rate R] [--connect-max-rate R]
  *
  *   --agents       simulated agents (default 10); each has its own mTLS connection
  *   --rate         events per second over the whole fleet; 0 = as fast as the collector takes them (default 1000)
@@ -17,11 +18,15 @@
  *   --heartbeat    seconds between one agent's heartbeats (default 30)
  *   --no-watch     do not hold WatchPolicy streams
  *   --seed         seed of the event mix (default 1)
+ *   --connect-rate / --connect-max-rate
+ *                  agents started per second in the first connect step / at most (default 100 / 400); the
+ *                  rate grows while steps settle and halves when handshakes fail (connect-pacer.ts)
  *
  * Prints a progress line a second and, at the end, one JSON line with the totals. Exits 1 when
  * the collector stored nothing or refused calls, 2 on bad arguments.
  */
 import { isIP } from 'node:net';
+import { DEFAULT_PACING } from './connect-pacer';
 import { Fleet } from './fleet';
 import { provideIdentities } from './identities';
 
@@ -37,15 +42,17 @@ interface CliOptions {
   heartbeat: number;
   watch: boolean;
   seed: number;
+  'connect-rate': number;
+  'connect-max-rate': number;
 }
 
 export class UsageError extends Error {}
 
-const NUMERIC = ['agents', 'rate', 'batch', 'duration', 'concurrency', 'heartbeat', 'seed'] as const;
+const NUMERIC = ['agents', 'rate', 'batch', 'duration', 'concurrency', 'heartbeat', 'seed', 'connect-rate', 'connect-max-rate'] as const;
 
 /** Parses the arguments; throws UsageError naming the bad one. */
 export function parseLoadgenArgs(argv: readonly string[]): CliOptions {
-  const options: CliOptions = { agents: 10, rate: 1000, batch: 500, duration: 30, server: '', token: '', cache: 'loadgen-identities', concurrency: 8, heartbeat: 30, watch: true, seed: 1 };
+  const options: CliOptions = { agents: 10, rate: 1000, batch: 500, duration: 30, server: '', token: '', cache: 'loadgen-identities', concurrency: 8, heartbeat: 30, watch: true, seed: 1, 'connect-rate': DEFAULT_PACING.initialRate, 'connect-max-rate': DEFAULT_PACING.maxRate };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--no-watch') {
@@ -69,6 +76,7 @@ export function parseLoadgenArgs(argv: readonly string[]): CliOptions {
   if (!Number.isInteger(options.agents) || options.agents < 1) throw new UsageError('--agents must be a whole number of 1 or more');
   if (!Number.isInteger(options.batch) || options.batch < 1 || options.batch > 5000) throw new UsageError('--batch must be a whole number from 1 to 5000');
   if (options.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
+  if (options['connect-rate'] <= 0 || options['connect-max-rate'] < options['connect-rate']) throw new UsageError('--connect-rate must be above 0 and at most --connect-max-rate');
   if (options.token === '') throw new UsageError('--token is required');
   const at = options.server.lastIndexOf(':');
   const host = options.server.slice(0, at).replace(/^\[|\]$/g, '');
@@ -102,7 +110,10 @@ async function main(argv: string[]): Promise<number> {
     watchPolicy: options.watch,
     seed: options.seed,
   });
-  await fleet.connect(500);
+  const connected = await fleet.connect({ initialRate: options['connect-rate'], maxRate: options['connect-max-rate'], minRate: Math.min(DEFAULT_PACING.minRate, options['connect-rate']) }, (step) => {
+    if (step.verdict === 'congested') console.log(`connect step ${step.index + 1} congested at ${Math.round(step.rate)} agents/s: ${step.outcome.established}/${step.outcome.started} through, ${step.outcome.failures} stream failures`);
+  });
+  console.log(`connected in ${connected.seconds} s: ${connected.streamsOpen}/${fleet.size} streams open, ${connected.steps} steps ${JSON.stringify(connected.verdicts)}`);
   let last = 0;
   const progress = setInterval(() => {
     const c = fleet.counters;
