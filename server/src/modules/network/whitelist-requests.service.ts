@@ -1,6 +1,7 @@
 import { BadRequestException, ConflictException, ForbiddenException, Injectable, NotFoundException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { CursorPosition, pageOf } from '../../common/pagination-cursor';
+import { CursorPosition } from '../../common/pagination-cursor';
+import { newestFirstPage } from '../../common/newest-first-page';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import { PolicyService } from '../policy/policy.service';
 import type { ApproveWhitelistRequestDto, RejectWhitelistRequestDto, RequestWhitelistEntryDto, WithdrawWhitelistRequestDto } from './dto/whitelist-request.dto';
@@ -147,29 +148,15 @@ export class WhitelistRequestsService {
 
   /** Newest request first, keyset-paginated over (requested_at desc, id desc). */
   async list(filter: WhitelistRequestFilter, limit: number, after: CursorPosition | null): Promise<{ items: WhitelistRequestRecord[]; nextCursor: string | null }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.status !== undefined) {
-      where.push('status = ?');
-      params.push(filter.status);
-    }
-    if (filter.since !== undefined) {
-      where.push('requested_at >= ?');
-      params.push(filter.since.getTime());
-    }
-    if (filter.until !== undefined) {
-      where.push('requested_at < ?');
-      params.push(filter.until.getTime());
-    }
-    if (after !== null) {
-      where.push('(requested_at < ? OR (requested_at = ? AND id < ?))');
-      params.push(after.at, after.at, after.id);
-    }
-    const rows = await this.database.query<WhitelistRequestRow>(
-      `SELECT * FROM whitelist_requests ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY requested_at DESC, id DESC LIMIT ?`,
-      [...params, limit + 1],
-    );
-    const page = pageOf(rows, limit, (row) => ({ at: Number(row.requested_at), id: row.id }));
+    const page = await newestFirstPage<WhitelistRequestRow>(this.database, {
+      table: 'whitelist_requests',
+      timeColumn: 'requested_at',
+      where: filter.status === undefined ? [] : [{ sql: 'status = ?', params: [filter.status] }],
+      since: filter.since,
+      until: filter.until,
+      after,
+      limit,
+    });
     return { items: page.items.map(requestRecord), nextCursor: page.nextCursor };
   }
 

@@ -4,7 +4,8 @@ import { normalizeHostName } from '../../../../agent/src/core/destinations/host-
 import { normalizeIpAddress } from '../../../../agent/src/core/destinations/ip-address';
 import { compileWhitelist, type CompiledWhitelist } from '../../../../agent/src/core/destinations/whitelist-matcher';
 import { TransportProtocol as MatcherProtocol } from '../../../../agent/src/generated/mamori/v1/common';
-import { CursorPosition, pageOf } from '../../common/pagination-cursor';
+import { CursorPosition } from '../../common/pagination-cursor';
+import { newestFirstPage, type SqlCondition } from '../../common/newest-first-page';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import { protocolName, zoneModeName, type WhitelistProtocolName, type ZoneModeName } from '../policy/network-names';
 import type { WhitelistEntryRow } from '../policy/network-settings';
@@ -205,45 +206,29 @@ export class WhitelistService {
 
   /** Newest first, keyset-paginated over (created_at desc, id desc). Active entries only, unless asked otherwise. */
   async list(filter: WhitelistFilter, limit: number, after: CursorPosition | null, now = new Date()): Promise<{ items: WhitelistEntryRecord[]; nextCursor: string | null }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
+    const where: SqlCondition[] = [];
     const nowMs = now.getTime();
     const status = filter.status ?? (filter.includeExpired === true ? undefined : 'active');
-    if (status === 'active') {
-      where.push("status = 'active' AND (expires_at IS NULL OR expires_at > ?)");
-      params.push(nowMs);
-    } else if (status === 'expired') {
-      where.push("(status = 'expired' OR (status = 'active' AND expires_at IS NOT NULL AND expires_at <= ?))");
-      params.push(nowMs);
-    } else if (status === 'revoked') {
-      where.push("status = 'revoked'");
-    }
-    if (filter.zone !== undefined) {
-      where.push(filter.zone === '' ? "zone = ''" : "(zone = ? OR zone = '')");
-      if (filter.zone !== '') params.push(filter.zone);
-    }
+    if (status === 'active') where.push({ sql: "status = 'active' AND (expires_at IS NULL OR expires_at > ?)", params: [nowMs] });
+    else if (status === 'expired') where.push({ sql: "(status = 'expired' OR (status = 'active' AND expires_at IS NOT NULL AND expires_at <= ?))", params: [nowMs] });
+    else if (status === 'revoked') where.push({ sql: "status = 'revoked'" });
+    if (filter.zone !== undefined) where.push(filter.zone === '' ? { sql: "zone = ''" } : { sql: "(zone = ? OR zone = '')", params: [filter.zone] });
     if (filter.q !== undefined && filter.q.trim() !== '') {
       const pattern = `%${filter.q.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      where.push("(LOWER(host_pattern) LIKE ? ESCAPE '\\' OR LOWER(cidr) LIKE ? ESCAPE '\\' OR LOWER(justification) LIKE ? ESCAPE '\\')");
-      params.push(pattern, pattern, pattern);
+      where.push({
+        sql: "(LOWER(host_pattern) LIKE ? ESCAPE '\\' OR LOWER(cidr) LIKE ? ESCAPE '\\' OR LOWER(justification) LIKE ? ESCAPE '\\')",
+        params: [pattern, pattern, pattern],
+      });
     }
-    if (filter.since !== undefined) {
-      where.push('created_at >= ?');
-      params.push(filter.since.getTime());
-    }
-    if (filter.until !== undefined) {
-      where.push('created_at < ?');
-      params.push(filter.until.getTime());
-    }
-    if (after !== null) {
-      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-      params.push(after.at, after.at, after.id);
-    }
-    const rows = await this.database.query<WhitelistEntryRow>(
-      `SELECT * FROM whitelist_entries ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`,
-      [...params, limit + 1],
-    );
-    const page = pageOf(rows, limit, (row) => ({ at: Number(row.created_at), id: row.id }));
+    const page = await newestFirstPage<WhitelistEntryRow>(this.database, {
+      table: 'whitelist_entries',
+      timeColumn: 'created_at',
+      where,
+      since: filter.since,
+      until: filter.until,
+      after,
+      limit,
+    });
     return { items: page.items.map((row) => entryRecord(row, now)), nextCursor: page.nextCursor };
   }
 
@@ -253,33 +238,10 @@ export class WhitelistService {
     limit: number,
     after: CursorPosition | null,
   ): Promise<{ items: WhitelistHistoryRecord[]; nextCursor: string | null }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.kind !== undefined) {
-      where.push('kind = ?');
-      params.push(filter.kind);
-    }
-    if (filter.subjectId !== undefined) {
-      where.push('subject_id = ?');
-      params.push(filter.subjectId);
-    }
-    if (filter.since !== undefined) {
-      where.push('at >= ?');
-      params.push(filter.since.getTime());
-    }
-    if (filter.until !== undefined) {
-      where.push('at < ?');
-      params.push(filter.until.getTime());
-    }
-    if (after !== null) {
-      where.push('(at < ? OR (at = ? AND id < ?))');
-      params.push(after.at, after.at, after.id);
-    }
-    const rows = await this.database.query<WhitelistHistoryRow>(
-      `SELECT * FROM whitelist_history ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`,
-      [...params, limit + 1],
-    );
-    const page = pageOf(rows, limit, (row) => ({ at: Number(row.at), id: row.id }));
+    const where: SqlCondition[] = [];
+    if (filter.kind !== undefined) where.push({ sql: 'kind = ?', params: [filter.kind] });
+    if (filter.subjectId !== undefined) where.push({ sql: 'subject_id = ?', params: [filter.subjectId] });
+    const page = await newestFirstPage<WhitelistHistoryRow>(this.database, { table: 'whitelist_history', timeColumn: 'at', where, since: filter.since, until: filter.until, after, limit });
     return { items: page.items.map(historyRecord), nextCursor: page.nextCursor };
   }
 
