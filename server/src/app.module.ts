@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { CoreModule, CoreResources } from './core/core.module';
 import { AdminAuthModule } from './modules/admin-auth/admin-auth.module';
 import { AgentsModule } from './modules/agents/agents.module';
+import { AuditModule } from './modules/audit/audit.module';
 import { EnrollmentModule } from './modules/enrollment/enrollment.module';
 import { HealthModule } from './modules/health/health.module';
 import { IngestModule } from './modules/ingest/ingest.module';
@@ -22,6 +23,7 @@ export class AppModule {
       imports: [
         CoreModule.register(resources),
         AdminAuthModule,
+        AuditModule,
         AgentsModule,
         EnrollmentModule,
         HealthModule,

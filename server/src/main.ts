@@ -54,8 +54,7 @@ async function main(argv: string[]): Promise<number> {
   const core = await openCore(config, logger);
   const context = await openCollectorContext(core);
   try {
-    await runAdminCommand(context, command, (line) => process.stdout.write(line + '\n'));
-    return 0;
+    return await runAdminCommand(context, command, (line) => process.stdout.write(line + '\n'));
   } catch (error) {
     if (error instanceof HttpException) {
       process.stderr.write(`mamori-server: ${error.message}\n`);

@@ -1,4 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import { userInfo } from 'node:os';
+import { AuditContext, runWithAuditContext } from '../modules/audit/audit-context';
+import { AuditService } from '../modules/audit/audit.service';
 import { AdminAuthService } from '../modules/admin-auth/admin-auth.service';
 import { AgentsService } from '../modules/agents/agents.service';
 import { agentView } from '../modules/agents/agents.controller';
@@ -8,9 +11,40 @@ import type { Command } from './command-line';
 
 type Print = (line: string) => void;
 
-/** The tokens, agents and admin-token subcommands, over the same services REST uses. */
-export async function runAdminCommand(context: INestApplicationContext, command: Command, print: Print): Promise<void> {
+/**
+ * The tokens, agents, admin-token and audit subcommands, over the same services REST uses;
+ * resolves to the exit code. Changes are recorded in the audit log as made by the command line
+ * (a system actor naming the operating-system user), from "local".
+ */
+export function runAdminCommand(context: INestApplicationContext, command: Command, print: Print): Promise<number> {
+  return runWithAuditContext(commandLineAuditContext(command), () => runCommand(context, command, print));
+}
+
+function commandLineAuditContext(command: Command): AuditContext {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    // A uid without a passwd entry (some containers).
+    user = `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
+  return { actor: { kind: 'system', id: 'cli', name: `mamori-server ${command.name} (${user})` }, sourceAddress: 'local' };
+}
+
+async function runCommand(context: INestApplicationContext, command: Command, print: Print): Promise<number> {
   switch (command.name) {
+    case 'audit verify': {
+      const result = await context.get(AuditService).verify();
+      if (command.json) print(JSON.stringify(result));
+      else if (result.ok) {
+        print(`mamori-server: audit log verified: ${result.records} record${result.records === 1 ? '' : 's'}, chain unbroken`);
+        if (result.last !== null) print(`  newest: sequence ${result.last.sequence}, hash ${result.last.hash} (keep this line elsewhere to anchor the chain)`);
+      } else if (result.firstBroken !== null) {
+        print(`mamori-server: audit log BROKEN at record ${result.firstBroken.sequence} (id ${result.firstBroken.id}): ${result.firstBroken.reason}`);
+        print(`  ${result.records - 1} record${result.records === 2 ? '' : 's'} before it verified`);
+      }
+      return result.ok ? 0 : 1;
+    }
     case 'tokens create': {
       const created = await context.get(EnrollmentTokensService).create({
         label: command.label,
@@ -20,7 +54,7 @@ export async function runAdminCommand(context: INestApplicationContext, command:
       const view = enrollmentTokenView(created.entity);
       if (command.json) {
         print(JSON.stringify({ ...view, token: created.token, caPin: created.caPin, enrollCommand: created.enrollCommand }));
-        return;
+        return 0;
       }
       print(`mamori-server: enrollment token (shown once): ${created.token}`);
       print(`  id:        ${view.id}`);
@@ -30,41 +64,41 @@ export async function runAdminCommand(context: INestApplicationContext, command:
       print(`  CA pin:    ${created.caPin}`);
       print('Enroll an agent (on its machine) with:');
       print(`  ${created.enrollCommand}`);
-      return;
+      return 0;
     }
     case 'tokens list': {
       const views = (await context.get(EnrollmentTokensService).list()).map((token) => enrollmentTokenView(token));
       if (command.json) {
         print(JSON.stringify({ items: views }));
-        return;
+        return 0;
       }
       print(table(['ID', 'STATE', 'USES', 'EXPIRES', 'LABEL'], views.map((v) => [v.id, v.state, `${v.uses}/${v.maxUses ?? '∞'}`, v.expiresAt, v.label])));
-      return;
+      return 0;
     }
     case 'tokens revoke': {
       const view = enrollmentTokenView(await context.get(EnrollmentTokensService).revoke(command.id));
       print(`mamori-server: enrollment token ${view.id} revoked at ${view.revokedAt}`);
-      return;
+      return 0;
     }
     case 'agents list': {
       const views = (await context.get(AgentsService).list()).map(agentView);
       if (command.json) {
         print(JSON.stringify({ items: views }));
-        return;
+        return 0;
       }
       print(table(['ID', 'STATUS', 'HOSTNAME', 'LAST SEEN', 'POLICY'], views.map((v) => [v.id, v.status, v.hostname, v.lastSeenAt ?? 'never', String(v.policyVersion)])));
-      return;
+      return 0;
     }
     case 'agents revoke': {
       const view = agentView(await context.get(AgentsService).revoke(command.id));
       print(`mamori-server: agent ${view.id} (${view.hostname || 'unnamed host'}) revoked at ${view.revokedAt}; a running collector refuses it within 5 seconds`);
-      return;
+      return 0;
     }
     case 'admin-token reset': {
       const token = await context.get(AdminAuthService).reset();
       print(`mamori-server: administrator API token (shown once): ${token}`);
       print('Every earlier stored administrator token no longer works; a running collector switches within 5 seconds.');
-      return;
+      return 0;
     }
     default:
       throw new Error(`"${command.name}" is not an administration command`);

@@ -12,7 +12,8 @@ export type Command =
   | { name: 'tokens revoke'; id: string }
   | { name: 'agents list'; json: boolean }
   | { name: 'agents revoke'; id: string }
-  | { name: 'admin-token reset' };
+  | { name: 'admin-token reset' }
+  | { name: 'audit verify'; json: boolean };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -33,6 +34,8 @@ export function parseCommandLine(argv: string[]): Command {
       return agents(second, rest);
     case 'admin-token':
       return adminToken(second, rest);
+    case 'audit':
+      return audit(second, rest);
     default:
       throw new UsageError(`unknown command "${first}"`);
   }
@@ -103,6 +106,19 @@ function adminToken(sub: string | undefined, args: string[]): Command {
       throw new UsageError('"admin-token" needs a subcommand: reset');
     default:
       throw new UsageError(`unknown admin-token subcommand "${sub}" (use reset)`);
+  }
+}
+
+function audit(sub: string | undefined, args: string[]): Command {
+  switch (sub) {
+    case 'verify': {
+      const { values } = parse(args, { json: { type: 'boolean' } }, 'audit verify');
+      return { name: 'audit verify', json: values.json === true };
+    }
+    case undefined:
+      throw new UsageError('"audit" needs a subcommand: verify');
+    default:
+      throw new UsageError(`unknown audit subcommand "${sub}" (use verify)`);
   }
 }
 

@@ -52,3 +52,11 @@ test('bad usage names the offending word', () => {
     assert.throws(() => parseCommandLine(argv), (error: Error) => error instanceof UsageError && message.test(error.message), argv.join(' '));
   }
 });
+
+test('audit verify parses, with --json, and names a bad subcommand or option', () => {
+  assert.deepEqual(parseCommandLine(['audit', 'verify']), { name: 'audit verify', json: false });
+  assert.deepEqual(parseCommandLine(['audit', 'verify', '--json']), { name: 'audit verify', json: true });
+  assert.throws(() => parseCommandLine(['audit']), (error: Error) => error instanceof UsageError && /needs a subcommand: verify/.test(error.message));
+  assert.throws(() => parseCommandLine(['audit', 'delete']), (error: Error) => error instanceof UsageError && /unknown audit subcommand "delete"/.test(error.message));
+  assert.throws(() => parseCommandLine(['audit', 'verify', '--fix']), (error: Error) => error instanceof UsageError && /"--fix"/.test(error.message));
+});

@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { adminTokenActor, setCurrentActor } from '../audit/audit-context';
 import { AdminAuthService } from './admin-auth.service';
 import { PUBLIC_ROUTE } from './public.decorator';
 
@@ -19,6 +20,8 @@ export class AdminAuthGuard implements CanActivate {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (match === null) throw new UnauthorizedException('Authorization header must be "Bearer <administrator token>"');
     if (!(await this.auth.verify(match[1]))) throw new UnauthorizedException('administrator token is not valid');
+    // The audit log's seam: whoever authenticated the request names its actor.
+    setCurrentActor(adminTokenActor(match[1]));
     return true;
   }
 }

@@ -1,6 +1,8 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
 import { DatabaseService } from '../../database/database.service';
+import { AuditService } from '../audit/audit.service';
+import { snapshotRow } from '../audit/audit-snapshot';
 import type { HostIdentity } from '../../generated/mamori/v1/common';
 import type { HeartbeatRequest, PostureSummary } from '../../generated/mamori/v1/telemetry';
 import { AgentEntity } from './agent.entity';
@@ -65,6 +67,7 @@ export class AgentsService {
   constructor(
     private readonly database: DatabaseService,
     private readonly authenticator: AgentAuthenticator,
+    private readonly audit: AuditService,
   ) {}
 
   /** Agent ids as they are revoked in this process, so open streams can end at once. */
@@ -90,9 +93,16 @@ export class AgentsService {
   /** Revoking twice is harmless; the first revocation time is kept. */
   async revoke(id: string, now = new Date()): Promise<AgentEntity> {
     await this.get(id);
-    await this.database.transaction((sql) =>
-      sql.run("UPDATE agents SET status = 'revoked', revoked_at = ? WHERE id = ? AND status <> 'revoked'", [now, id]),
-    );
+    await this.database.transaction(async (sql) => {
+      const before = await snapshotRow(sql, 'agents', id);
+      if (before === null || before.status === 'revoked') return;
+      await sql.run("UPDATE agents SET status = 'revoked', revoked_at = ? WHERE id = ? AND status <> 'revoked'", [now, id]);
+      await this.audit.appendWithin(
+        sql,
+        { action: 'agent.revoked', subjectType: 'agent', subjectId: id, before: agentStateOf(before), after: agentStateOf(await snapshotRow(sql, 'agents', id)) },
+        now,
+      );
+    });
     this.authenticator.revoked(id);
     this.revocations.next(id);
     return this.get(id);
@@ -128,4 +138,10 @@ export class AgentsService {
       ),
     );
   }
+}
+
+/** An agent as its audit records show it: who it is and its standing, not its (large, ever-changing) posture. */
+function agentStateOf(row: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (row === null) return null;
+  return { id: row.id, hostname: row.hostname, status: row.status, revokedAt: row.revoked_at, hardwareSerial: row.hardware_serial, requiredZone: row.required_zone };
 }

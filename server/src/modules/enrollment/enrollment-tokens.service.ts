@@ -2,6 +2,8 @@ import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { CollectorConfig } from '../../config/collector-config';
 import { COLLECTOR_CONFIG } from '../../config/collector-config.token';
 import { DatabaseService } from '../../database/database.service';
+import { AuditService } from '../audit/audit.service';
+import { snapshotRow } from '../audit/audit-snapshot';
 import { PkiService } from '../pki/pki.service';
 import { EnrollmentTokenEntity } from './enrollment-token.entity';
 import { generateEnrollmentToken } from './enrollment-token.format';
@@ -29,6 +31,7 @@ export class EnrollmentTokensService {
     private readonly database: DatabaseService,
     private readonly pki: PkiService,
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
+    private readonly audit: AuditService,
   ) {}
 
   async create(input: CreateTokenInput, now = new Date()): Promise<CreatedToken> {
@@ -44,12 +47,14 @@ export class EnrollmentTokensService {
       uses: 0,
       revokedAt: null,
     });
-    await this.database.transaction((sql) =>
-      sql.run(
+    await this.database.transaction(async (sql) => {
+      await sql.run(
         'INSERT INTO enrollment_tokens (id, label, secret_hash, created_at, expires_at, max_uses, uses, revoked_at) VALUES (?, ?, ?, ?, ?, ?, 0, NULL)',
         [entity.id, entity.label, entity.secretHash, entity.createdAt, entity.expiresAt, entity.maxUses],
-      ),
-    );
+      );
+      const after = await snapshotRow(sql, 'enrollment_tokens', entity.id);
+      await this.audit.appendWithin(sql, { action: 'enrollment_token.created', subjectType: 'enrollment_token', subjectId: entity.id, before: null, after }, now);
+    });
     return { entity, token: generated.token, caPin, enrollCommand: this.enrollCommand(generated.token) };
   }
 
@@ -66,9 +71,14 @@ export class EnrollmentTokensService {
   /** Revoking twice is harmless; the first revocation time is kept. */
   async revoke(id: string, now = new Date()): Promise<EnrollmentTokenEntity> {
     await this.get(id);
-    await this.database.transaction((sql) =>
-      sql.run('UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id]),
-    );
+    await this.database.transaction(async (sql) => {
+      const before = await snapshotRow(sql, 'enrollment_tokens', id);
+      // Revoking a revoked token changes nothing, so it leaves no record either.
+      if (before === null || before.revoked_at !== null) return;
+      await sql.run('UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id]);
+      const after = await snapshotRow(sql, 'enrollment_tokens', id);
+      await this.audit.appendWithin(sql, { action: 'enrollment_token.revoked', subjectType: 'enrollment_token', subjectId: id, before, after }, now);
+    });
     return this.get(id);
   }
 

@@ -4,6 +4,7 @@ import { cursorIdFits, CursorPosition, decodeCursor, pageOf } from '../../common
 import type { CollectorConfig } from '../../config/collector-config';
 import { COLLECTOR_CONFIG } from '../../config/collector-config.token';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
+import { AuditService } from '../audit/audit.service';
 import { JsonLogger } from '../../logging/json-logger';
 import { ENCRYPTED_FILTER_STATES, ListLedgerDevicesQuery } from './dto/ledger-device.dto';
 import { LedgerCsvProblem, LedgerCsvRow, ledgerCsv, parseLedgerCsv } from './ledger-csv';
@@ -76,6 +77,7 @@ export class LedgerService {
     private readonly reconciler: LedgerReconciler,
     private readonly logger: JsonLogger,
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
+    private readonly audit: AuditService,
   ) {}
 
   /** Whether the agent is past the silent limit at `now`. */
@@ -142,6 +144,7 @@ export class LedgerService {
       await this.ensureUnique(sql, row);
       await this.insert(sql, row, now);
       await this.afterLedgerChange(sql, now);
+      await this.recordChange(sql, 'ledger.device.created', id, null, now);
     });
     return this.get(id);
   }
@@ -165,6 +168,7 @@ export class LedgerService {
       );
       if (change.agentId !== undefined) await this.linkByHand(sql, row, change.agentId, now);
       await this.afterLedgerChange(sql, now);
+      await this.recordChange(sql, 'ledger.device.updated', id, current, now);
     });
     return this.get(id);
   }
@@ -250,6 +254,12 @@ export class LedgerService {
         }
       }
       await this.afterLedgerChange(sql, now);
+      // One record per machine the file added or changed, so each keeps its own before and after.
+      for (const plan of planned) {
+        if (plan.kind === 'unchanged') continue;
+        const before = plan.kind === 'created' ? null : (existing.get(plan.row.assetTag as string) ?? null);
+        await this.recordChange(sql, plan.kind === 'created' ? 'ledger.device.imported' : 'ledger.device.import_updated', plan.row.id, before, now);
+      }
       const tags = new Set(planned.map((plan) => plan.row.assetTag));
       const enrolled = (await sql.query<{ asset_tag: string }>(
         `SELECT d.asset_tag FROM ledger_devices d JOIN agents a ON a.id = d.agent_id WHERE d.status IS NOT NULL AND a.status = 'enrolled'`,
@@ -384,6 +394,12 @@ export class LedgerService {
   }
 
   /** Machines found outside the ledger may now be in it; the ledger's violations follow the change at once. */
+  /** The audit record of a change to one machine, after everything the change set off (the transaction's last step). */
+  private async recordChange(sql: SqlExecutor, action: string, id: string, before: StoredRow | null, now: Date): Promise<void> {
+    const after = await this.reconciler.record(sql, id);
+    await this.audit.appendWithin(sql, { action, subjectType: 'ledger_device', subjectId: id, before, after }, now);
+  }
+
   private async afterLedgerChange(sql: SqlExecutor, now: Date): Promise<void> {
     await this.reconciler.rematchDiscovered(sql, now);
     await this.reconciler.evaluateUnknownDevices(sql, now);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SqlExecutor } from '../../database/database.service';
+import { COLLECTOR_SYSTEM_ACTOR } from '../audit/audit-context';
+import { appendAuditRecord } from '../audit/audit-log';
 
 /** Every kind of step the whitelist's history records. */
 export const WHITELIST_HISTORY_KINDS = [
@@ -33,9 +35,20 @@ export interface WhitelistHistoryStep {
   policyVersion?: number | null;
 }
 
+/** How each kind of step appears in the audit log: its action and the type of its subject. */
+function auditActionOf(kind: WhitelistHistoryKind): { action: string; subjectType: string } {
+  if (kind === 'agent.required_zone') return { action: 'agent.required_zone.set', subjectType: 'agent' };
+  const [noun, verb] = kind.split('.');
+  if (noun === 'zone') return { action: `network_zone.${verb}`, subjectType: 'network_zone' };
+  return { action: `whitelist.${noun}.${verb}`, subjectType: `whitelist_${noun}` };
+}
+
 /**
- * Appends one step inside the caller's transaction, so a change and its record commit together.
- * Records are never updated or deleted (issue 7 chains them into the audit log).
+ * Appends one step inside the caller's transaction, so a change and its record commit together,
+ * and the matching audit record beside it (the whitelist's own history stays the detailed,
+ * per-subject view; the audit log is the chained one across the product). Every caller records
+ * its step last in its transaction, after publishing, as the audit log needs. Records are never
+ * updated or deleted.
  */
 export async function recordStep(sql: SqlExecutor, step: WhitelistHistoryStep, now: Date): Promise<void> {
   await sql.run(
@@ -52,6 +65,21 @@ export async function recordStep(sql: SqlExecutor, step: WhitelistHistoryStep, n
       step.after === null || step.after === undefined ? null : JSON.stringify(step.after),
       step.policyVersion ?? null,
     ],
+  );
+  // The collector's own steps (expiry) run from timers, which may have been armed while serving a
+  // request and so carry that request's context: they name the collector explicitly.
+  const byCollector = step.actor === COLLECTOR_ACTOR;
+  await appendAuditRecord(
+    sql,
+    {
+      ...auditActionOf(step.kind),
+      subjectId: step.subjectId,
+      before: step.before ?? null,
+      after: step.after ?? null,
+      onBehalfOf: byCollector ? null : step.actor,
+      actor: byCollector ? COLLECTOR_SYSTEM_ACTOR : undefined,
+    },
+    now,
   );
 }
 

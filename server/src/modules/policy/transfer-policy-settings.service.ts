@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { isDeepStrictEqual } from 'node:util';
 import { DatabaseService } from '../../database/database.service';
+import { AuditService } from '../audit/audit.service';
 import { TRANSFER_POLICY_SETTING } from '../../database/migrations/1733300000000-transfers';
 import { PolicyService } from './policy.service';
 import {
@@ -19,6 +20,7 @@ export class TransferPolicySettingsService {
   constructor(
     private readonly database: DatabaseService,
     private readonly policy: PolicyService,
+    private readonly audit: AuditService,
   ) {}
 
   get(): Promise<TransferPolicySettings> {
@@ -36,7 +38,9 @@ export class TransferPolicySettingsService {
       const { updatedAt: _updatedAt, ...stored } = after;
       await sql.run('UPDATE collector_settings SET value = ? WHERE name = ?', [JSON.stringify({ ...stored, updatedAt: now.getTime() }), TRANSFER_POLICY_SETTING]);
       const publishedChanged = PUBLISHED_TRANSFER_FIELDS.some((field) => !isDeepStrictEqual(before[field], after[field]));
-      return { settings: after, published: publishedChanged ? await this.policy.publishWithin(sql, now) : null };
+      const published = publishedChanged ? await this.policy.publishWithin(sql, now) : null;
+      await this.audit.appendWithin(sql, { action: 'policy.transfer_settings.updated', subjectType: 'transfer_policy_settings', subjectId: 'transfers', before, after }, now);
+      return { settings: after, published };
     });
     if (published !== null) this.policy.announce(published);
     return { settings, policyVersion: published?.version ?? this.policy.current().version };

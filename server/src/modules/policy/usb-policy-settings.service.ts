@@ -1,5 +1,6 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { DatabaseService } from '../../database/database.service';
+import { AuditService } from '../audit/audit.service';
 import { PolicyService, sqlBoolean } from './policy.service';
 import type { UsbModeName } from './usb-modes';
 
@@ -38,6 +39,7 @@ export class UsbPolicySettingsService {
   constructor(
     private readonly database: DatabaseService,
     private readonly policy: PolicyService,
+    private readonly audit: AuditService,
   ) {}
 
   async get(): Promise<UsbPolicySettings> {
@@ -49,12 +51,16 @@ export class UsbPolicySettingsService {
     const fields = (Object.keys(COLUMNS) as Array<keyof UsbPolicySettingsChange>).filter((field) => change[field] !== undefined);
     if (fields.length === 0) throw new BadRequestException(`give at least one of ${Object.keys(COLUMNS).join(', ')}`);
     const { settings, published } = await this.database.transaction(async (sql) => {
+      const before = settingsOf((await sql.query<SettingsRow>('SELECT * FROM usb_policy_settings WHERE id = 1'))[0]);
       await sql.run(`UPDATE usb_policy_settings SET ${fields.map((field) => `${COLUMNS[field]} = ?`).join(', ')}, updated_at = ? WHERE id = 1`, [
         ...fields.map((field) => change[field]),
         now,
       ]);
       const rows = await sql.query<SettingsRow>('SELECT * FROM usb_policy_settings WHERE id = 1');
-      return { settings: settingsOf(rows[0]), published: await this.policy.publishWithin(sql, now) };
+      const version = await this.policy.publishWithin(sql, now);
+      const after = settingsOf(rows[0]);
+      await this.audit.appendWithin(sql, { action: 'policy.usb_settings.updated', subjectType: 'usb_policy_settings', subjectId: 'usb', before, after }, now);
+      return { settings: after, published: version };
     });
     this.policy.announce(published);
     return { settings, policyVersion: published.version };

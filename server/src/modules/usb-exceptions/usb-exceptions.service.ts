@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { CursorPosition, pageOf } from '../../common/pagination-cursor';
 import { fromUsbHex } from '../../common/usb-hex';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
+import { AuditService } from '../audit/audit.service';
 import { PolicyService } from '../policy/policy.service';
 import type { ApproveUsbExceptionDto, RejectUsbExceptionDto, RequestUsbExceptionDto, RevokeUsbExceptionDto } from './dto/request-usb-exception.dto';
 import type { UsbExceptionStatusFilter } from './dto/list-usb-exceptions.query';
@@ -43,6 +44,7 @@ export class UsbExceptionsService {
     private readonly database: DatabaseService,
     private readonly policy: PolicyService,
     private readonly expiry: UsbExceptionExpiryScheduler,
+    private readonly audit: AuditService,
   ) {}
 
   async request(input: RequestUsbExceptionDto, now = new Date()): Promise<UsbExceptionRecord> {
@@ -78,6 +80,7 @@ export class UsbExceptionsService {
           now,
         ],
       );
+      await this.recordStep(sql, 'usb_exception.requested', id, null, input.requestedBy, now);
     });
     return this.get(id, now);
   }
@@ -105,7 +108,9 @@ export class UsbExceptionsService {
         notAfter,
         id,
       ]);
-      return this.policy.publishWithin(sql, now);
+      const version = await this.policy.publishWithin(sql, now);
+      await this.recordStep(sql, 'usb_exception.approved', id, current, input.approvedBy, now);
+      return version;
     });
     this.policy.announce(published);
     await this.expiry.rearm(now);
@@ -115,13 +120,14 @@ export class UsbExceptionsService {
   async reject(id: string, input: RejectUsbExceptionDto, now = new Date()): Promise<UsbExceptionRecord> {
     // A request never reached the policy, so rejecting it publishes nothing.
     await this.database.transaction(async (sql) => {
-      await this.pending(sql, id, now, 'rejected');
+      const current = await this.pending(sql, id, now, 'rejected');
       await sql.run(`UPDATE usb_exceptions SET status = 'rejected', rejected_by = ?, rejected_at = ?, rejection_reason = ? WHERE id = ? AND status = 'requested'`, [
         input.rejectedBy,
         now,
         input.reason,
         id,
       ]);
+      await this.recordStep(sql, 'usb_exception.rejected', id, current, input.rejectedBy, now);
     });
     return this.get(id, now);
   }
@@ -137,11 +143,19 @@ export class UsbExceptionsService {
         input.reason,
         id,
       ]);
-      return this.policy.publishWithin(sql, now);
+      const version = await this.policy.publishWithin(sql, now);
+      await this.recordStep(sql, 'usb_exception.revoked', id, current, input.revokedBy, now);
+      return version;
     });
     this.policy.announce(published);
     await this.expiry.rearm(now);
     return this.get(id, now);
+  }
+
+  /** The audit record of a step, the transaction's last statement. */
+  private async recordStep(sql: SqlExecutor, action: string, id: string, before: UsbExceptionRecord | null, person: string, now: Date): Promise<void> {
+    const after = await this.lockedRecord(sql, id, now);
+    await this.audit.appendWithin(sql, { action, subjectType: 'usb_exception', subjectId: id, before, after, onBehalfOf: person }, now);
   }
 
   async get(id: string, now = new Date()): Promise<UsbExceptionRecord> {

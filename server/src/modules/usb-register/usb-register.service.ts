@@ -2,6 +2,8 @@ import { BadRequestException, ConflictException, Injectable, NotFoundException }
 import { randomUUID } from 'node:crypto';
 import { fromUsbHex } from '../../common/usb-hex';
 import { DatabaseService } from '../../database/database.service';
+import { AuditService } from '../audit/audit.service';
+import { snapshotRow } from '../audit/audit-snapshot';
 import { PolicyService } from '../policy/policy.service';
 import { UsbRegisterEntryEntity } from './usb-register-entry.entity';
 import type { CreateUsbRegisterEntryDto } from './dto/create-usb-register-entry.dto';
@@ -15,6 +17,7 @@ export class UsbRegisterService {
   constructor(
     private readonly database: DatabaseService,
     private readonly policy: PolicyService,
+    private readonly audit: AuditService,
   ) {}
 
   list(): Promise<UsbRegisterEntryEntity[]> {
@@ -70,7 +73,10 @@ export class UsbRegisterService {
       if (inserted === 0) {
         throw new ConflictException(`${input.vendorId.toLowerCase()}:${input.productId.toLowerCase()} with serial ${input.serial} is already registered`);
       }
-      return this.policy.publishWithin(sql, now);
+      const version = await this.policy.publishWithin(sql, now);
+      const after = await snapshotRow(sql, 'usb_register_entries', entry.id);
+      await this.audit.appendWithin(sql, { action: 'usb_register.entry.created', subjectType: 'usb_register_entry', subjectId: entry.id, before: null, after }, now);
+      return version;
     });
     this.policy.announce(published);
     return entry;
@@ -81,13 +87,17 @@ export class UsbRegisterService {
     const fields = (['label', 'holder', 'department'] as const).filter((field) => change[field] !== undefined);
     if (fields.length === 0) throw new BadRequestException('give at least one of label, holder, department');
     const published = await this.database.transaction(async (sql) => {
+      const before = await snapshotRow(sql, 'usb_register_entries', id);
       const changed = await sql.run(`UPDATE usb_register_entries SET ${fields.map((field) => `${field} = ?`).join(', ')}, updated_at = ? WHERE id = ?`, [
         ...fields.map((field) => change[field]),
         now,
         id,
       ]);
       if (changed === 0) throw new NotFoundException(`register entry ${id} does not exist`);
-      return this.policy.publishWithin(sql, now);
+      const version = await this.policy.publishWithin(sql, now);
+      const after = await snapshotRow(sql, 'usb_register_entries', id);
+      await this.audit.appendWithin(sql, { action: 'usb_register.entry.updated', subjectType: 'usb_register_entry', subjectId: id, before, after }, now);
+      return version;
     });
     this.policy.announce(published);
     return this.get(id);
@@ -95,9 +105,12 @@ export class UsbRegisterService {
 
   async remove(id: string, now = new Date()): Promise<void> {
     const published = await this.database.transaction(async (sql) => {
+      const before = await snapshotRow(sql, 'usb_register_entries', id);
       const deleted = await sql.run('DELETE FROM usb_register_entries WHERE id = ?', [id]);
       if (deleted === 0) throw new NotFoundException(`register entry ${id} does not exist`);
-      return this.policy.publishWithin(sql, now);
+      const version = await this.policy.publishWithin(sql, now);
+      await this.audit.appendWithin(sql, { action: 'usb_register.entry.deleted', subjectType: 'usb_register_entry', subjectId: id, before, after: null }, now);
+      return version;
     });
     this.policy.announce(published);
   }

@@ -1,6 +1,8 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { CursorPosition, pageOf } from '../../common/pagination-cursor';
 import { DatabaseService } from '../../database/database.service';
+import { AuditService } from '../audit/audit.service';
+import { snapshotRow } from '../audit/audit-snapshot';
 import { ViolationEntity, ViolationStatus } from './violation.entity';
 
 export interface ViolationFilter {
@@ -14,7 +16,10 @@ export interface ViolationFilter {
 /** Reading and triaging violations; they are created only by ingest. */
 @Injectable()
 export class ViolationsService {
-  constructor(private readonly database: DatabaseService) {}
+  constructor(
+    private readonly database: DatabaseService,
+    private readonly audit: AuditService,
+  ) {}
 
   /** Newest first by the agent's time (occurred_at desc, id desc), keyset-paginated. */
   async list(filter: ViolationFilter, limit: number, after: CursorPosition | null): Promise<{ items: ViolationEntity[]; nextCursor: string | null }> {
@@ -38,12 +43,27 @@ export class ViolationsService {
   }
 
   async triage(id: string, status: ViolationStatus, note: string | undefined, now = new Date()): Promise<ViolationEntity> {
-    const changed = await this.database.transaction((sql) =>
-      note === undefined
-        ? sql.run('UPDATE violations SET status = ?, updated_at = ? WHERE id = ?', [status, now, id])
-        : sql.run('UPDATE violations SET status = ?, note = ?, updated_at = ? WHERE id = ?', [status, note, now, id]),
-    );
+    const changed = await this.database.transaction(async (sql) => {
+      const before = await snapshotRow(sql, 'violations', id);
+      if (before === null) return 0;
+      const updated =
+        note === undefined
+          ? await sql.run('UPDATE violations SET status = ?, updated_at = ? WHERE id = ?', [status, now, id])
+          : await sql.run('UPDATE violations SET status = ?, note = ?, updated_at = ? WHERE id = ?', [status, note, now, id]);
+      // The triage fields only: the evidence (device, enforcement) does not change and can be large.
+      await this.audit.appendWithin(
+        sql,
+        { action: 'violation.triaged', subjectType: 'violation', subjectId: id, before: triageFieldsOf(before), after: triageFieldsOf(await snapshotRow(sql, 'violations', id)) },
+        now,
+      );
+      return updated;
+    });
     if (changed === 0) throw new NotFoundException(`violation ${id} does not exist`);
     return this.get(id);
   }
+}
+
+function triageFieldsOf(row: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (row === null) return null;
+  return { rule: row.rule, severity: row.severity, agentId: row.agent_id, status: row.status, note: row.note, updatedAt: row.updated_at };
 }

@@ -1,0 +1,167 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { DATABASE_KINDS } from '../../support/databases';
+import { runNodeProgram, SERVER_BIN } from '../../support/processes';
+import { enrollAgent, startTestCollector, telemetryClient, TestCollector, unary, usbAttached } from './collector-harness';
+
+interface AuditItem {
+  sequence: number;
+  id: string;
+  actor: { kind: string; id: string; name: string };
+  onBehalfOf: string | null;
+  sourceAddress: string;
+  action: string;
+  subject: { type: string; id: string };
+  before: any;
+  after: any;
+  previousHash: string;
+  hash: string;
+}
+
+async function records(sut: TestCollector, query: string): Promise<AuditItem[]> {
+  const answer = await sut.rest('GET', `/api/v1/audit${query}`);
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body.items;
+}
+
+async function only(sut: TestCollector, query: string): Promise<AuditItem> {
+  const items = await records(sut, query);
+  assert.equal(items.length, 1, `${query}: ${JSON.stringify(items.map((item) => item.action))}`);
+  return items[0];
+}
+
+/** The environment that points `mamori-server` at the test collector's database and data folder. */
+function cliEnvironment(sut: TestCollector): Record<string, string | undefined> {
+  const config = sut.collector.core.config;
+  return { MAMORI_DATA_DIR: config.dataDir, MAMORI_DATABASE_URL: config.databaseUrl, MAMORI_SERVER_NAMES: 'localhost,127.0.0.1' };
+}
+
+async function tamper(sut: TestCollector, statement: string, params: unknown[]): Promise<void> {
+  const changed = await sut.collector.core.database.transaction((sql) => sql.run(statement, params));
+  assert.equal(changed, 1, statement);
+}
+
+async function registerStick(sut: TestCollector, serial: string): Promise<string> {
+  const created = await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial, label: `stick ${serial}`, holder: 'Hanako', department: 'Sales' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created.body.id;
+}
+
+for (const kind of DATABASE_KINDS) {
+  describe(`audit log on ${kind}`, () => {
+    test('changes by the administrator leave chained records with actor, source address, before and after; 20 parallel changes keep the chain whole', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+
+      const filed = await sut.rest('POST', '/api/v1/whitelist/requests', { hostPattern: 'git.example.com', ports: ['443'], justification: 'customer repository', requestedBy: 'Hanako Yamada' });
+      assert.equal(filed.status, 201, JSON.stringify(filed.body));
+      const approved = await sut.rest('POST', `/api/v1/whitelist/requests/${filed.body.id}/approve`, { approvedBy: 'Taro Suzuki' });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      const approval = await only(sut, '?action=whitelist.request.approved');
+      assert.equal(approval.actor.kind, 'admin-token');
+      assert.match(approval.actor.id, /^sha256:[0-9a-f]{16}$/);
+      assert.equal(approval.actor.name, 'administrator');
+      assert.equal(approval.onBehalfOf, 'Taro Suzuki');
+      assert.equal(approval.sourceAddress, '127.0.0.1');
+      assert.deepEqual([approval.subject, approval.before.status, approval.after.status], [{ type: 'whitelist_request', id: filed.body.id }, 'pending', 'approved']);
+      const entry = await only(sut, '?action=whitelist.entry.created');
+      assert.deepEqual([entry.before, entry.after.hostPattern, entry.after.id, entry.onBehalfOf], [null, 'git.example.com', approved.body.entryId, 'Taro Suzuki']);
+      assert.equal(approval.previousHash, entry.hash, 'the approval chains from the entry it made, in the same transaction');
+
+      const stick = await registerStick(sut, 'S-1');
+      const relabelled = await sut.rest('PATCH', `/api/v1/usb-register/${stick}`, { label: 'Sales 12' });
+      assert.equal(relabelled.status, 200, JSON.stringify(relabelled.body));
+      const registerChange = await only(sut, `?action=usb_register.entry.updated&subjectId=${stick}`);
+      assert.deepEqual([registerChange.before.label, registerChange.after.label, registerChange.subject.type], ['stick S-1', 'Sales 12', 'usb_register_entry']);
+      assert.equal((await sut.rest('DELETE', `/api/v1/usb-register/${stick}`)).status, 204);
+      const removal = await only(sut, '?action=usb_register.entry.deleted');
+      assert.deepEqual([removal.before.label, removal.after], ['Sales 12', null]);
+
+      const agent = await enrollAgent(t, sut, 'alice-pc');
+      await unary((cb) => telemetryClient(t, sut, agent.credentials).uploadEvents({ batchId: randomUUID(), events: [usbAttached({ serial: 'UNKNOWN-1' })] }, cb));
+      const violation = (await sut.rest('GET', '/api/v1/violations')).body.items[0];
+      const triaged = await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, { status: 'acknowledged', note: 'asked the user' });
+      assert.equal(triaged.status, 200, JSON.stringify(triaged.body));
+      const triage = await only(sut, '?action=violation.triaged');
+      assert.deepEqual([triage.subject.id, triage.before.status, triage.before.note, triage.after.status, triage.after.note], [violation.id, 'open', null, 'acknowledged', 'asked the user']);
+      assert.equal(triage.sourceAddress, '127.0.0.1');
+
+      const token = await sut.rest('POST', '/api/v1/enrollment-tokens', { label: 'to revoke' });
+      assert.equal((await sut.rest('POST', `/api/v1/enrollment-tokens/${token.body.id}/revoke`)).status, 200);
+      assert.equal((await sut.rest('POST', `/api/v1/enrollment-tokens/${token.body.id}/revoke`)).status, 200, 'revoking again is harmless');
+      const revocation = await only(sut, `?action=enrollment_token.revoked`);
+      assert.deepEqual([revocation.subject.id, revocation.before.revoked_at, revocation.before.label], [token.body.id, null, 'to revoke']);
+      assert.notEqual(revocation.after.revoked_at, null);
+      assert.equal('secret_hash' in revocation.after, false, 'the token secret is not recorded');
+      assert.equal((await records(sut, `?subjectId=${token.body.id}`)).length, 2, 'created and revoked; the second revocation changed nothing');
+      assert.ok((await records(sut, '?actor=Taro%20Suzuki')).length >= 2);
+
+      // Several requests at once: on PostgreSQL each runs in its own transaction on its own connection.
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: `P-${i}`, label: `p${i}`, holder: 'Jiro', department: 'Dev' })));
+      assert.deepEqual(answers.map((answer) => answer.status), Array(20).fill(201));
+
+      const all: AuditItem[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { status: number; body: { items: AuditItem[]; nextCursor: string | null } } = await sut.rest('GET', `/api/v1/audit?limit=7${cursor === null ? '' : `&cursor=${cursor}`}`);
+        assert.equal(page.status, 200);
+        all.push(...page.body.items);
+        cursor = page.body.nextCursor;
+      } while (cursor !== null);
+      const sequences = all.map((item) => item.sequence);
+      assert.deepEqual(sequences, Array.from({ length: all.length }, (_, i) => all.length - i), 'newest first, from 1 without gaps');
+      assert.equal(all.filter((item) => item.action === 'usb_register.entry.created').length, 21);
+      for (let i = 0; i < all.length - 1; i++) assert.equal(all[i].previousHash, all[i + 1].hash, `record ${all[i].sequence} chains from ${all[i + 1].sequence}`);
+
+      const verified = await sut.rest('GET', '/api/v1/audit/verify');
+      assert.deepEqual(verified.body, { ok: true, records: all.length, firstBroken: null, last: { sequence: all[0].sequence, id: all[0].id, hash: all[0].hash } });
+      assert.equal((await sut.rest('GET', '/api/v1/audit', undefined, null)).status, 401, 'the log is not public');
+      for (const [method, path] of [['DELETE', `/api/v1/audit/${all[0].id}`], ['PATCH', `/api/v1/audit/${all[0].id}`], ['POST', '/api/v1/audit']] as const) {
+        assert.equal((await sut.rest(method, path, method === 'DELETE' ? undefined : {})).status, 404, `${method} ${path} does not exist`);
+      }
+    });
+
+    test('an edited record and, separately, a deleted one are named by REST verify and by `mamori-server audit verify`; the CLI records its own changes', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      for (const serial of ['T-1', 'T-2', 'T-3', 'T-4']) await registerStick(sut, serial);
+      const env = cliEnvironment(sut);
+
+      const created = await runNodeProgram(SERVER_BIN, ['tokens', 'create', '--label', 'from the cli', '--json'], env);
+      assert.equal(created.code, 0, created.stderr);
+      const byCli = await only(sut, '?action=enrollment_token.created');
+      assert.deepEqual([byCli.actor.kind, byCli.actor.id, byCli.sourceAddress, byCli.subject.id], ['system', 'cli', 'local', JSON.parse(created.stdout).id]);
+      assert.match(byCli.actor.name, /^mamori-server tokens create \(/);
+
+      const intact = await runNodeProgram(SERVER_BIN, ['audit', 'verify'], env);
+      assert.equal(intact.code, 0, intact.stdout + intact.stderr);
+      const head = (await records(sut, '?limit=1'))[0];
+      assert.match(intact.stdout, /audit log verified: 5 records, chain unbroken/);
+      assert.ok(intact.stdout.includes(`sequence 5, hash ${head.hash}`), intact.stdout);
+
+      const third = (await records(sut, '')).find((item) => item.sequence === 3) as AuditItem;
+      const original = await sut.collector.core.database.query<{ after_state: string }>('SELECT after_state FROM audit_records WHERE sequence = ?', [3]);
+      await tamper(sut, 'UPDATE audit_records SET after_state = ? WHERE sequence = ?', [JSON.stringify({ ...third.after, holder: 'Mallory' }), 3]);
+      const edited = await sut.rest('GET', '/api/v1/audit/verify');
+      assert.equal(edited.body.ok, false);
+      assert.deepEqual([edited.body.firstBroken.sequence, edited.body.firstBroken.id, edited.body.records], [3, third.id, 3]);
+      assert.match(edited.body.firstBroken.reason, /edited/);
+      const editedByCli = await runNodeProgram(SERVER_BIN, ['audit', 'verify'], env);
+      assert.equal(editedByCli.code, 1, editedByCli.stdout + editedByCli.stderr);
+      assert.ok(editedByCli.stdout.includes(`BROKEN at record 3 (id ${third.id})`), editedByCli.stdout);
+
+      await tamper(sut, 'UPDATE audit_records SET after_state = ? WHERE sequence = ?', [original[0].after_state, 3]);
+      assert.equal((await sut.rest('GET', '/api/v1/audit/verify')).body.ok, true, 'the original content verifies again');
+
+      await tamper(sut, 'DELETE FROM audit_records WHERE sequence = ?', [2]);
+      const deleted = await sut.rest('GET', '/api/v1/audit/verify');
+      assert.deepEqual(deleted.body.firstBroken, { sequence: 3, id: third.id, reason: 'record 2 is missing: deleted before this one' });
+      const deletedByCli = await runNodeProgram(SERVER_BIN, ['audit', 'verify', '--json'], env);
+      assert.equal(deletedByCli.code, 1, deletedByCli.stdout + deletedByCli.stderr);
+      const answer = JSON.parse(deletedByCli.stdout);
+      assert.deepEqual([answer.ok, answer.firstBroken.sequence, answer.firstBroken.id], [false, 3, third.id]);
+      assert.match(answer.firstBroken.reason, /record 2 is missing/);
+    });
+  });
+}
