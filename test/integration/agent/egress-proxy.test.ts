@@ -580,6 +580,22 @@ describe('egress proxy limits', () => {
     await close(tcp);
   });
 
+  test('an origin that accepts but never answers gets 504 after the idle time', async () => {
+    // Reads the request (so it sees the proxy hang up) and never answers.
+    const silent = createNetServer((socket) => socket.on('error', () => undefined).resume());
+    const silentPort = await listen(silent, '127.0.0.1');
+    try {
+      const answer = await rawExchange(sut.port, `GET http://git.dev.example:${silentPort}/ HTTP/1.1\r\nHost: git.dev.example:${silentPort}\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 504 Gateway Timeout\r\n[^]*no data for 400 ms/);
+      const access = await sut.nextAccess();
+      assert.deepEqual([access.statusCode, access.failure, access.decision], [504, 'no data for 400 ms', 'allowed']);
+      assert.ok(access.bytesSent > 0, 'the request went out');
+      assert.equal(access.bytesReceived, 0);
+    } finally {
+      await close(silent);
+    }
+  });
+
   test('one relay at a time: the next gets 503 with the limit named; an idle tunnel is closed and frees the slot; stop() ends a tunnel in flight and reports it', async () => {
     sut.mode = ENFORCE;
     const first = await openTunnel(sut.port, `git.dev.example:${tcpPort}`);
