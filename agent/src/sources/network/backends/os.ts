@@ -75,28 +75,3 @@ export function hostDomain(hostname: string): string | null {
   const dot = name.indexOf('.');
   return dot > 0 && dot < name.length - 1 ? name.slice(dot + 1) : null;
 }
-
-/** Where systemd-resolved lists the uplink servers it forwards to (its stub is 127.0.0.53). */
-export const RESOLVED_UPLINK_RESOLV_CONF_PATH = '/run/systemd/resolve/resolv.conf';
-
-/**
- * The DNS servers the host's resolver queries: /etc/resolv.conf's `nameserver` lines, plus the
- * uplink servers systemd-resolved forwards to when it runs (its stub 127.0.0.53 sends the real
- * queries from the host, so a firewall that lets only the stub through would starve it).
- * Addresses as written less an IPv6 zone ("%eth0", which a firewall set cannot hold), duplicates dropped; [] when neither file exists. For the egress firewall's
- * always-allowed list. Never throws.
- */
-export async function readDnsServers(readTextFile: (path: string) => Promise<string> = (path) => readFile(path, 'utf8')): Promise<string[]> {
-  const servers: string[] = [];
-  for (const path of [RESOLV_CONF_PATH, RESOLVED_UPLINK_RESOLV_CONF_PATH]) {
-    try {
-      for (const written of parseResolvConf(await readTextFile(path)).nameservers) {
-        const server = written.replace(/%.*$/, '');
-        if (!servers.includes(server)) servers.push(server);
-      }
-    } catch {
-      // Missing or unreadable: the other file may still name servers.
-    }
-  }
-  return servers;
-}

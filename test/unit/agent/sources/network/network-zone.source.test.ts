@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import type { HostNetworkView } from '../../../../../agent/src/core/destinations/zone-classifier';
-import { hostDomain, OsNetworkBackend, readDnsServers } from '../../../../../agent/src/sources/network/backends/os';
+import { hostDomain, OsNetworkBackend } from '../../../../../agent/src/sources/network/backends/os';
 import { canonicalView, NetworkZoneSource, type NetworkViewBackend, type NetworkViewReading } from '../../../../../agent/src/sources/network/network-zone.source';
 import { parseFakeNetworkFile } from '../../../../../agent/src/sources/network/parsers/fake-network-file';
 
@@ -36,12 +36,6 @@ test('os backend: interfaces without loopback, resolv.conf search and domain, th
   assert.deepEqual((await unreadable.read()).problems, ['/etc/resolv.conf cannot be read: EACCES']);
   assert.deepEqual([hostDomain('build7.dev.example'), hostDomain('vm'), hostDomain('vm.'), hostDomain('.x'), hostDomain('a.b.')], ['dev.example', null, null, null, 'b']);
 
-  const servers = await readDnsServers(async (path) => {
-    if (path === '/etc/resolv.conf') return 'nameserver 127.0.0.53\noptions edns0\n';
-    if (path === '/run/systemd/resolve/resolv.conf') return 'nameserver 10.20.0.53\nnameserver fe80::1%eth0\nnameserver 127.0.0.53\n';
-    throw new Error('unexpected');
-  });
-  assert.deepEqual(servers, ['127.0.0.53', '10.20.0.53', 'fe80::1'], 'the stub and the uplinks systemd-resolved forwards to');
 });
 
 test('the os backend on this machine reads something sensible', async () => {
