@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { DATABASE_KINDS } from '../../support/databases';
+import { DATABASE_KINDS, provideDatabase } from '../../support/databases';
 import { runNodeProgram, SERVER_BIN } from '../../support/processes';
 import { enrollAgent, startTestCollector, telemetryClient, TestCollector, unary, usbAttached } from './collector-harness';
 
@@ -69,9 +69,23 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([entry.before, entry.after.hostPattern, entry.after.id, entry.onBehalfOf], [null, 'git.example.com', approved.body.entryId, 'Taro Suzuki']);
       assert.equal(approval.previousHash, entry.hash, 'the approval chains from the entry it made, in the same transaction');
 
+      // The expiry timer is armed while serving this request, yet its step is the collector's own.
+      const brief = await sut.rest('POST', '/api/v1/whitelist', { cidr: '10.30.0.0/16', justification: 'install', requestedBy: 'hanako', approvedBy: 'taro', expiresAt: new Date(Date.now() + 1500).toISOString() });
+      assert.equal(brief.status, 201, JSON.stringify(brief.body));
+
       const stick = await registerStick(sut, 'S-1');
       const relabelled = await sut.rest('PATCH', `/api/v1/usb-register/${stick}`, { label: 'Sales 12' });
       assert.equal(relabelled.status, 200, JSON.stringify(relabelled.body));
+      for (let waited = 0; (await records(sut, '?action=whitelist.entry.expired')).length === 0 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+      const expiry = await only(sut, '?action=whitelist.entry.expired');
+      assert.deepEqual([expiry.subject.id, expiry.actor, expiry.onBehalfOf, expiry.sourceAddress, expiry.before.status, expiry.after.status], [
+        brief.body.id,
+        { kind: 'system', id: 'collector', name: 'mamori collector' },
+        null,
+        '',
+        'active',
+        'expired',
+      ]);
       const registerChange = await only(sut, `?action=usb_register.entry.updated&subjectId=${stick}`);
       assert.deepEqual([registerChange.before.label, registerChange.after.label, registerChange.subject.type], ['stick S-1', 'Sales 12', 'usb_register_entry']);
       assert.equal((await sut.rest('DELETE', `/api/v1/usb-register/${stick}`)).status, 204);
@@ -98,7 +112,15 @@ for (const kind of DATABASE_KINDS) {
       assert.ok((await records(sut, '?actor=Taro%20Suzuki')).length >= 2);
 
       // Several requests at once: on PostgreSQL each runs in its own transaction on its own connection.
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: `P-${i}`, label: `p${i}`, holder: 'Jiro', department: 'Dev' })));
+      // Register changes also publish a policy version (serialized by its own lock); tokens publish
+      // nothing, so only the audit log's lock keeps their appends in line.
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          i % 4 === 0
+            ? sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: `P-${i}`, label: `p${i}`, holder: 'Jiro', department: 'Dev' })
+            : sut.rest('POST', '/api/v1/enrollment-tokens', { label: `parallel ${i}` }),
+        ),
+      );
       assert.deepEqual(answers.map((answer) => answer.status), Array(20).fill(201));
 
       const all: AuditItem[] = [];
@@ -111,7 +133,8 @@ for (const kind of DATABASE_KINDS) {
       } while (cursor !== null);
       const sequences = all.map((item) => item.sequence);
       assert.deepEqual(sequences, Array.from({ length: all.length }, (_, i) => all.length - i), 'newest first, from 1 without gaps');
-      assert.equal(all.filter((item) => item.action === 'usb_register.entry.created').length, 21);
+      assert.equal(all.filter((item) => item.action === 'usb_register.entry.created').length, 6);
+      assert.equal(all.filter((item) => item.action === 'enrollment_token.created').length, 17);
       for (let i = 0; i < all.length - 1; i++) assert.equal(all[i].previousHash, all[i + 1].hash, `record ${all[i].sequence} chains from ${all[i + 1].sequence}`);
 
       const verified = await sut.rest('GET', '/api/v1/audit/verify');
@@ -165,3 +188,21 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+describe('the audit log across two collectors sharing PostgreSQL', () => {
+  test('changes through both at once leave one unbroken chain', async (t) => {
+    const shared = await provideDatabase(t, 'postgres');
+    if (shared === null) return;
+    const first = await startTestCollector(t, 'postgres', { MAMORI_DATABASE_URL: shared.url! });
+    const second = await startTestCollector(t, 'postgres', { MAMORI_DATABASE_URL: shared.url! });
+    if (first === null || second === null) return;
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        (i % 2 === 0 ? first : second).rest('POST', '/api/v1/enrollment-tokens', { label: `shared ${i}` }),
+      ),
+    );
+    assert.deepEqual(answers.map((answer) => answer.status), Array(30).fill(201));
+    const verified = await second.rest('GET', '/api/v1/audit/verify');
+    assert.deepEqual([verified.body.ok, verified.body.records, verified.body.firstBroken], [true, 30, null]);
+  });
+});

@@ -3,6 +3,8 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { CollectorConfig } from '../../config/collector-config';
 import { COLLECTOR_CONFIG } from '../../config/collector-config.token';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
+import { adminTokenActor } from '../audit/audit-context';
+import { AuditService } from '../audit/audit.service';
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -38,6 +40,7 @@ export class AdminAuthService {
   constructor(
     private readonly database: DatabaseService,
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -59,8 +62,22 @@ export class AdminAuthService {
   async reset(now = new Date()): Promise<string> {
     if (this.config.adminToken !== undefined) throw new AdminTokenConfiguredError();
     return this.database.transaction(async (sql) => {
+      const before = await sql.query<{ token_hash: string }>('SELECT token_hash FROM admin_credentials');
       await sql.run('DELETE FROM admin_credentials');
-      return this.storeNew(sql, now);
+      const token = await this.storeNew(sql, now);
+      // Fingerprints as the audit log names token actors, so records made with either token can be told apart.
+      await this.audit.appendWithin(
+        sql,
+        {
+          action: 'admin_token.reset',
+          subjectType: 'admin_token',
+          subjectId: 'administrator',
+          before: { storedTokens: before.length },
+          after: { storedTokens: 1, fingerprint: adminTokenActor(token).id },
+        },
+        now,
+      );
+      return token;
     });
   }
 
