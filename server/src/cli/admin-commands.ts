@@ -34,11 +34,14 @@ function commandLineAuditContext(command: Command): AuditContext {
 async function runCommand(context: INestApplicationContext, command: Command, print: Print): Promise<number> {
   switch (command.name) {
     case 'audit verify': {
-      const result = await context.get(AuditService).verify();
+      const result = await context.get(AuditService).verify(command.anchor ?? null);
       if (command.json) print(JSON.stringify(result));
       else if (result.ok) {
-        print(`mamori-server: audit log verified: ${result.records} record${result.records === 1 ? '' : 's'}, chain unbroken`);
-        if (result.last !== null) print(`  newest: sequence ${result.last.sequence}, hash ${result.last.hash} (keep this line elsewhere to anchor the chain)`);
+        print(`mamori-server: audit log verified: ${result.records} record${result.records === 1 ? '' : 's'}, chain unbroken${command.anchor === undefined ? '' : `, record ${command.anchor.sequence} matches the anchor`}`);
+        if (result.last !== null) {
+          print(`  newest: sequence ${result.last.sequence}, hash ${result.last.hash}`);
+          print(`  keep this elsewhere and check later with: mamori-server audit verify --anchor ${result.last.sequence}:${result.last.hash}`);
+        }
       } else if (result.firstBroken !== null) {
         print(`mamori-server: audit log BROKEN at record ${result.firstBroken.sequence} (id ${result.firstBroken.id}): ${result.firstBroken.reason}`);
         print(`  ${result.records - 1} record${result.records === 2 ? '' : 's'} before it verified`);

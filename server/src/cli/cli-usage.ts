@@ -14,9 +14,11 @@ Usage:
   mamori-server admin-token reset     replace the stored administrator API token and print the
                                       new one once (a running collector switches within 5 s);
                                       refused while MAMORI_ADMIN_TOKEN is set, which always wins
-  mamori-server audit verify [--json] check the audit log's hash chain from its first record;
+  mamori-server audit verify [--anchor SEQ:HASH] [--json]
+                                      check the audit log's hash chain from its first record;
                                       prints the newest record's hash (keep it elsewhere), or
-                                      exits 1 naming the first broken record
+                                      exits 1 naming the first broken record; --anchor: that
+                                      record must still have that hash
   mamori-server --help                show this help
 
 Configuration comes from MAMORI_* environment variables, or a JSON file named by

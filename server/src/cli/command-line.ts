@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseDurationSeconds } from '../common/duration';
 import { MAX_TOKEN_LIFETIME_SECONDS, MAX_TOKEN_USES } from '../modules/enrollment/enrollment-token.limits';
+import { AuditAnchor, parseAuditAnchor } from '../modules/audit/audit-chain';
 import { UsageError } from './cli-usage';
 
 export type Command =
@@ -13,7 +14,7 @@ export type Command =
   | { name: 'agents list'; json: boolean }
   | { name: 'agents revoke'; id: string }
   | { name: 'admin-token reset' }
-  | { name: 'audit verify'; json: boolean };
+  | { name: 'audit verify'; json: boolean; anchor?: AuditAnchor };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -112,8 +113,11 @@ function adminToken(sub: string | undefined, args: string[]): Command {
 function audit(sub: string | undefined, args: string[]): Command {
   switch (sub) {
     case 'verify': {
-      const { values } = parse(args, { json: { type: 'boolean' } }, 'audit verify');
-      return { name: 'audit verify', json: values.json === true };
+      const { values } = parse(args, { json: { type: 'boolean' }, anchor: { type: 'string' } }, 'audit verify');
+      if (values.anchor === undefined) return { name: 'audit verify', json: values.json === true };
+      const anchor = parseAuditAnchor(String(values.anchor));
+      if (anchor === null) throw new UsageError(`--anchor must be <sequence>:<hash> as "audit verify" printed them, got "${String(values.anchor).slice(0, 80)}"`);
+      return { name: 'audit verify', json: values.json === true, anchor };
     }
     case undefined:
       throw new UsageError('"audit" needs a subcommand: verify');

@@ -139,6 +139,14 @@ for (const kind of DATABASE_KINDS) {
 
       const verified = await sut.rest('GET', '/api/v1/audit/verify');
       assert.deepEqual(verified.body, { ok: true, records: all.length, firstBroken: null, last: { sequence: all[0].sequence, id: all[0].id, hash: all[0].hash } });
+      const middle = all[Math.floor(all.length / 2)];
+      assert.equal((await sut.rest('GET', `/api/v1/audit/verify?anchor=${middle.sequence}:${middle.hash}`)).body.ok, true);
+      const rewritten = await sut.rest('GET', `/api/v1/audit/verify?anchor=${middle.sequence}:${'e'.repeat(64)}`);
+      assert.deepEqual([rewritten.body.ok, rewritten.body.firstBroken.sequence], [false, middle.sequence]);
+      assert.match(rewritten.body.firstBroken.reason, /anchored hash/);
+      const badAnchor = await sut.rest('GET', '/api/v1/audit/verify?anchor=latest');
+      assert.equal(badAnchor.status, 400);
+      assert.match(badAnchor.body.message, /anchor must be/);
       assert.equal((await sut.rest('GET', '/api/v1/audit', undefined, null)).status, 401, 'the log is not public');
       for (const [method, path] of [['DELETE', `/api/v1/audit/${all[0].id}`], ['PATCH', `/api/v1/audit/${all[0].id}`], ['POST', '/api/v1/audit']] as const) {
         assert.equal((await sut.rest(method, path, method === 'DELETE' ? undefined : {})).status, 404, `${method} ${path} does not exist`);
@@ -162,6 +170,14 @@ for (const kind of DATABASE_KINDS) {
       const head = (await records(sut, '?limit=1'))[0];
       assert.match(intact.stdout, /audit log verified: 5 records, chain unbroken/);
       assert.ok(intact.stdout.includes(`sequence 5, hash ${head.hash}`), intact.stdout);
+      assert.ok(intact.stdout.includes(`audit verify --anchor 5:${head.hash}`), intact.stdout);
+
+      // Cutting off the newest record leaves a whole, shorter chain; only the anchor tells.
+      await tamper(sut, 'DELETE FROM audit_records WHERE sequence = ?', [5]);
+      assert.deepEqual((await sut.rest('GET', '/api/v1/audit/verify')).body.ok, true);
+      const truncated = await runNodeProgram(SERVER_BIN, ['audit', 'verify', '--anchor', `5:${head.hash}`], env);
+      assert.equal(truncated.code, 1, truncated.stdout + truncated.stderr);
+      assert.match(truncated.stdout, /BROKEN at record 5 .*the anchored record 5 is missing: the chain ends at 4/);
 
       const third = (await records(sut, '')).find((item) => item.sequence === 3) as AuditItem;
       const original = await sut.collector.core.database.query<{ after_state: string }>('SELECT after_state FROM audit_records WHERE sequence = ?', [3]);

@@ -56,6 +56,8 @@ test('bad usage names the offending word', () => {
 test('audit verify parses, with --json, and names a bad subcommand or option', () => {
   assert.deepEqual(parseCommandLine(['audit', 'verify']), { name: 'audit verify', json: false });
   assert.deepEqual(parseCommandLine(['audit', 'verify', '--json']), { name: 'audit verify', json: true });
+  assert.deepEqual(parseCommandLine(['audit', 'verify', '--anchor', `12:${'AB'.repeat(32)}`]), { name: 'audit verify', json: false, anchor: { sequence: 12, hash: 'ab'.repeat(32) } });
+  assert.throws(() => parseCommandLine(['audit', 'verify', '--anchor', '12:abc']), (error: Error) => error instanceof UsageError && /--anchor must be <sequence>:<hash>/.test(error.message));
   assert.throws(() => parseCommandLine(['audit']), (error: Error) => error instanceof UsageError && /needs a subcommand: verify/.test(error.message));
   assert.throws(() => parseCommandLine(['audit', 'delete']), (error: Error) => error instanceof UsageError && /unknown audit subcommand "delete"/.test(error.message));
   assert.throws(() => parseCommandLine(['audit', 'verify', '--fix']), (error: Error) => error instanceof UsageError && /"--fix"/.test(error.message));

@@ -1,6 +1,20 @@
-import { auditRecordHash } from './audit-hash';
+import { auditRecordHash, GENESIS_HASH } from './audit-hash';
 import { AuditRecordRow, contentOfRow } from './audit-log';
-import { GENESIS_HASH } from './audit-hash';
+
+/**
+ * A record's hash kept outside the database (printed by an earlier verification). A chain
+ * rewritten from some record on, or cut short, verifies by itself; it no longer matches this.
+ */
+export interface AuditAnchor {
+  sequence: number;
+  hash: string;
+}
+
+/** Parses "<sequence>:<hash>" as `audit verify` prints them; null when the text is not that. */
+export function parseAuditAnchor(text: string): AuditAnchor | null {
+  const match = /^([1-9][0-9]{0,14}):([0-9a-f]{64})$/i.exec(text.trim());
+  return match === null ? null : { sequence: Number(match[1]), hash: match[2].toLowerCase() };
+}
 
 export interface BrokenAuditRecord {
   /** The first record that does not fit the chain (for a deletion: the one after the gap). */
@@ -29,6 +43,8 @@ export class AuditChainChecker {
   private last: AuditChainResult['last'] = null;
   private broken: BrokenAuditRecord | null = null;
 
+  constructor(private readonly anchor: AuditAnchor | null = null) {}
+
   /** Feeds the next rows in sequence order; returns false once the chain is broken (stop reading). */
   feed(rows: readonly AuditRecordRow[]): boolean {
     for (const row of rows) {
@@ -48,6 +64,14 @@ export class AuditChainChecker {
   }
 
   result(): AuditChainResult {
+    if (this.broken === null && this.anchor !== null && (this.last?.sequence ?? 0) < this.anchor.sequence) {
+      // Nothing after the end can be named; the anchored record is the first one that is not there.
+      this.broken = {
+        sequence: this.anchor.sequence,
+        id: '',
+        reason: `the anchored record ${this.anchor.sequence} is missing: the chain ends at ${this.last?.sequence ?? 0} (the newest records were removed)`,
+      };
+    }
     return { ok: this.broken === null, records: this.records, firstBroken: this.broken, last: this.last };
   }
 
@@ -61,6 +85,9 @@ export class AuditChainChecker {
       return sequence === 1
         ? 'it does not chain from the genesis value: earlier records were removed or replaced'
         : `its previous hash is not the hash of record ${sequence - 1}: a record before it was replaced, deleted or moved`;
+    }
+    if (this.anchor !== null && sequence === this.anchor.sequence && row.hash !== this.anchor.hash) {
+      return `its hash is not the anchored hash ${this.anchor.hash}: the chain was rewritten from this record or an earlier one`;
     }
     return null;
   }

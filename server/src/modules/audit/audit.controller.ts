@@ -1,7 +1,7 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiBadRequestResponse, ApiOkResponse, ApiProperty, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-query.dto';
-import { AuditChainResult } from './audit-chain';
+import { AuditChainResult, parseAuditAnchor } from './audit-chain';
 import { AuditRecordView, AuditService } from './audit.service';
 import { ListAuditQuery } from './dto/list-audit.query';
 
@@ -74,8 +74,13 @@ export class AuditController {
   }
 
   @Get('verify')
+  @ApiQuery({ name: 'anchor', required: false, description: '"<sequence>:<hash>" of a record as an earlier verification printed it; that record must still have that hash' })
   @ApiOkResponse({ type: AuditVerificationView })
-  verify(): Promise<AuditChainResult> {
-    return this.audit.verify();
+  @ApiBadRequestResponse({ description: 'anchor is not "<sequence>:<64 hex digits>"' })
+  verify(@Query('anchor') anchorText?: string): Promise<AuditChainResult> {
+    if (anchorText === undefined) return this.audit.verify();
+    const anchor = typeof anchorText === 'string' ? parseAuditAnchor(anchorText) : null;
+    if (anchor === null) throw new BadRequestException('anchor must be "<sequence>:<hash>" as audit verify printed it, e.g. 1284:9f2c…(64 hex digits)');
+    return this.audit.verify(anchor);
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CursorPosition, pageOf } from '../../common/pagination-cursor';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
-import { AuditChainChecker, AuditChainResult } from './audit-chain';
+import { AuditAnchor, AuditChainChecker, AuditChainResult } from './audit-chain';
 import { appendAuditRecord, AuditChange, AuditRecordRow } from './audit-log';
 
 export interface AuditFilter {
@@ -82,10 +82,11 @@ export class AuditService {
   /**
    * Checks the whole chain from the first record, reading AUDIT_VERIFY_PAGE_SIZE records at a
    * time and stopping at the first broken one. Records appended while it reads are checked too
-   * when they arrive before it reaches the end.
+   * when they arrive before it reaches the end. With an anchor, the record at its sequence must
+   * also still have its hash.
    */
-  async verify(pageSize = AUDIT_VERIFY_PAGE_SIZE): Promise<AuditChainResult> {
-    const checker = new AuditChainChecker();
+  async verify(anchor: AuditAnchor | null = null, pageSize = AUDIT_VERIFY_PAGE_SIZE): Promise<AuditChainResult> {
+    const checker = new AuditChainChecker(anchor);
     let afterSequence = 0;
     for (;;) {
       const rows = await this.database.query<AuditRecordRow>('SELECT * FROM audit_records WHERE sequence > ? ORDER BY sequence LIMIT ?', [afterSequence, pageSize]);

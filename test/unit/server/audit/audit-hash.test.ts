@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { AuditChainChecker } from '../../../../server/src/modules/audit/audit-chain';
+import { AuditAnchor, AuditChainChecker } from '../../../../server/src/modules/audit/audit-chain';
 import { auditRecordHash, AuditRecordContent, canonicalJson, GENESIS_HASH } from '../../../../server/src/modules/audit/audit-hash';
 import type { AuditRecordRow } from '../../../../server/src/modules/audit/audit-log';
 
@@ -74,8 +74,8 @@ function chain(length: number): AuditRecordRow[] {
   return rows;
 }
 
-function check(rows: AuditRecordRow[], pageSize = 3) {
-  const sut = new AuditChainChecker();
+function check(rows: AuditRecordRow[], pageSize = 3, anchor: AuditAnchor | null = null) {
+  const sut = new AuditChainChecker(anchor);
   for (let start = 0; start < rows.length; start += pageSize) if (!sut.feed(rows.slice(start, start + pageSize))) break;
   return sut.result();
 }
@@ -163,5 +163,20 @@ describe('AuditChainChecker', () => {
     const record = content(1, 'f'.repeat(64));
     const result = check([rowOf(record)]);
     assert.match(result.firstBroken?.reason ?? '', /genesis/);
+  });
+
+  test('an anchor kept from an earlier check catches a chain rewritten from some record on, and one cut short', () => {
+    const original = chain(6);
+    const anchor = { sequence: 5, hash: original[4].hash };
+    assert.equal(check(original, 3, anchor).ok, true);
+    // Record 3 changed and every hash after it recomputed: whole by itself, not against the anchor.
+    const rewritten = original.slice(0, 2);
+    for (let sequence = 3; sequence <= 6; sequence++) rewritten.push(rowOf(content(sequence, rewritten[sequence - 2].hash, sequence === 3 ? { status: 'forged' } : undefined)));
+    assert.equal(check(rewritten).ok, true);
+    const result = check(rewritten, 3, anchor);
+    assert.deepEqual([result.ok, result.firstBroken?.sequence], [false, 5]);
+    assert.match(result.firstBroken?.reason ?? '', /anchored hash/);
+    const cut = check(original.slice(0, 4), 3, anchor);
+    assert.deepEqual(cut.firstBroken, { sequence: 5, id: '', reason: 'the anchored record 5 is missing: the chain ends at 4 (the newest records were removed)' });
   });
 });
