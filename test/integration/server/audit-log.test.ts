@@ -101,6 +101,31 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([triage.subject.id, triage.before.status, triage.before.note, triage.after.status, triage.after.note], [violation.id, 'open', null, 'acknowledged', 'asked the user']);
       assert.equal(triage.sourceAddress, '127.0.0.1');
 
+      const exception = await sut.rest('POST', '/api/v1/usb-exceptions', {
+        vendorId: '0781',
+        productId: '5567',
+        serial: 'TRIP-1',
+        agentId: agent.agentId,
+        notAfter: new Date(Date.now() + 86_400_000).toISOString(),
+        justification: 'customer workshop',
+        requestedBy: 'Hanako',
+        mode: 'allow',
+      });
+      assert.equal(exception.status, 201, JSON.stringify(exception.body));
+      assert.equal((await sut.rest('POST', `/api/v1/usb-exceptions/${exception.body.id}/approve`, { approvedBy: 'Taro' })).status, 200);
+      const exceptionSteps = await records(sut, `?subjectType=usb_exception&subjectId=${exception.body.id}`);
+      assert.deepEqual(exceptionSteps.map((step) => [step.action, step.onBehalfOf, step.before?.status ?? null, step.after.status]), [
+        ['usb_exception.approved', 'Taro', 'requested', 'approved'],
+        ['usb_exception.requested', 'Hanako', null, 'requested'],
+      ]);
+      assert.equal((await sut.rest('PUT', '/api/v1/policy/usb', { unregisteredDeviceMode: 'block' })).status, 200);
+      const settings = await only(sut, '?action=policy.usb_settings.updated');
+      assert.deepEqual([settings.before.unregisteredDeviceMode, settings.after.unregisteredDeviceMode], ['audit', 'block']);
+      const machine = await sut.rest('POST', '/api/v1/ledger/devices', { assetTag: 'PC-SALES-001', hardwareSerial: 'PF3ABC01', hostname: 'sales-pc-01', department: 'Sales', holder: 'Hanako Yamada', status: 'in_stock' });
+      assert.equal(machine.status, 201, JSON.stringify(machine.body));
+      const ledgerStep = await only(sut, '?action=ledger.device.created');
+      assert.deepEqual([ledgerStep.subject.id, ledgerStep.before, ledgerStep.after.assetTag], [machine.body.id, null, 'PC-SALES-001']);
+
       const token = await sut.rest('POST', '/api/v1/enrollment-tokens', { label: 'to revoke' });
       assert.equal((await sut.rest('POST', `/api/v1/enrollment-tokens/${token.body.id}/revoke`)).status, 200);
       assert.equal((await sut.rest('POST', `/api/v1/enrollment-tokens/${token.body.id}/revoke`)).status, 200, 'revoking again is harmless');
