@@ -42,9 +42,9 @@ export interface AuditRecordRow {
  * together or not at all. The tail is locked first: on PostgreSQL several collector processes
  * may append at once, and EXCLUSIVE mode (held until the transaction ends) lets only one read
  * the tail and add after it, while plain reads (listing, verifying) go on. SQLite transactions
- * are already serialized, across processes too (BEGIN IMMEDIATE). Callers append as the last
- * step of their transaction, after anything else they lock, so the lock is held briefly and
- * always taken last (no lock-order deadlock with policy publishing).
+ * are already serialized, across processes too (BEGIN IMMEDIATE). Callers append late in their
+ * transaction, after publishing a policy version if they publish one, so the lock is held
+ * briefly and always taken after the policy's (no lock-order deadlock between processes).
  */
 export async function appendAuditRecord(sql: SqlExecutor, change: AuditChange, now = new Date()): Promise<AuditRecordContent & { hash: string }> {
   if (sql.kind === 'postgres') await sql.run('LOCK TABLE audit_records IN EXCLUSIVE MODE');

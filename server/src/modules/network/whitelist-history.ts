@@ -46,9 +46,10 @@ function auditActionOf(kind: WhitelistHistoryKind): { action: string; subjectTyp
 /**
  * Appends one step inside the caller's transaction, so a change and its record commit together,
  * and the matching audit record beside it (the whitelist's own history stays the detailed,
- * per-subject view; the audit log is the chained one across the product). Every caller records
- * its step last in its transaction, after publishing, as the audit log needs. Records are never
- * updated or deleted.
+ * per-subject view; the audit log is the chained one across the product). Callers record their
+ * step after publishing, so the audit log's lock is always taken after the policy's, never
+ * before it (no lock-order deadlock between collector processes). Records are never updated or
+ * deleted.
  */
 export async function recordStep(sql: SqlExecutor, step: WhitelistHistoryStep, now: Date): Promise<void> {
   await sql.run(
@@ -66,9 +67,10 @@ export async function recordStep(sql: SqlExecutor, step: WhitelistHistoryStep, n
       step.policyVersion ?? null,
     ],
   );
-  // The collector's own steps (expiry) run from timers, which may have been armed while serving a
-  // request and so carry that request's context: they name the collector explicitly.
-  const byCollector = step.actor === COLLECTOR_ACTOR;
+  // An expiry is the collector's own step, run from a timer that may have been armed while serving
+  // a request (and so carries that request's context): it names the collector explicitly. Decided
+  // by the kind, not the actor text, which a request could set to "collector".
+  const byCollector = step.kind === 'entry.expired';
   await appendAuditRecord(
     sql,
     {
