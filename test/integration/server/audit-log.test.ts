@@ -86,6 +86,10 @@ for (const kind of DATABASE_KINDS) {
         'active',
         'expired',
       ]);
+      const spoof = await sut.rest('POST', '/api/v1/whitelist', { cidr: '10.31.0.0/16', justification: 'named like the collector', requestedBy: 'collector', approvedBy: 'collector' });
+      assert.equal(spoof.status, 201, JSON.stringify(spoof.body));
+      const spoofed = await only(sut, `?action=whitelist.entry.created&subjectId=${spoof.body.id}`);
+      assert.deepEqual([spoofed.actor.kind, spoofed.onBehalfOf, spoofed.sourceAddress], ['admin-token', 'collector', '127.0.0.1'], 'a name in the body does not make a change the collector\'s own');
       const registerChange = await only(sut, `?action=usb_register.entry.updated&subjectId=${stick}`);
       assert.deepEqual([registerChange.before.label, registerChange.after.label, registerChange.subject.type], ['stick S-1', 'Sales 12', 'usb_register_entry']);
       assert.equal((await sut.rest('DELETE', `/api/v1/usb-register/${stick}`)).status, 204);
