@@ -1,17 +1,12 @@
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
-import { AsyncMutex } from '../../common/async-mutex';
+import { BoundaryTimer } from '../../common/boundary-timer';
 import { DatabaseService } from '../../database/database.service';
 import { JsonLogger } from '../../logging/json-logger';
 import type { WhitelistEntryRow } from '../policy/network-settings';
 import { PolicyService } from '../policy/policy.service';
 import { COLLECTOR_ACTOR, recordStep } from './whitelist-history';
 import { entryRecord } from './whitelist.record';
-
-/** setTimeout takes at most 2^31-1 ms (~24.8 days); a later end is reached in several hops. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/** After a failed publication (database away), try again this much later. */
-const RETRY_MS = 30_000;
 
 /**
  * Ends whitelist entries on time, like UsbExceptionExpiryScheduler: one timer for the next
@@ -25,11 +20,13 @@ const RETRY_MS = 30_000;
  */
 @Injectable()
 export class WhitelistExpiryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer: NodeJS.Timeout | null = null;
   private versions: Subscription | null = null;
-  private stopped = false;
-  /** Re-arming reads the database; two at once could leave the earlier one's timer behind. */
-  private readonly arming = new AsyncMutex();
+  private readonly timer = new BoundaryTimer({
+    nextBoundary: (now) => this.nextEnd(now),
+    atBoundary: (now) => this.expireDue(now),
+    failed: (error, retryInMs) =>
+      this.logger.emitFields('warn', 'could not publish the policy for an expired whitelist entry; retrying', { error: String(error), retryInMs }),
+  });
 
   constructor(
     private readonly database: DatabaseService,
@@ -51,53 +48,28 @@ export class WhitelistExpiryScheduler implements OnApplicationBootstrap, BeforeA
   }
 
   beforeApplicationShutdown(): void {
-    this.stopped = true;
     this.versions?.unsubscribe();
-    this.clear();
+    this.timer.stop();
   }
 
   /** Schedules the timer for the next end of an active entry, if there is one. */
   rearm(now = new Date()): Promise<void> {
-    return this.arming.run(async () => {
-      if (this.stopped) return;
-      const rows = await this.database.query<{ next: string | number | null }>(
-        "SELECT MIN(expires_at) AS next FROM whitelist_entries WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at > ?",
-        [now],
-      );
-      const next = rows[0]?.next;
-      this.clear();
-      // Entries already due (the timer fired a moment early, or one was added with a past end) are handled now.
-      const due = await this.database.query<{ count: string | number }>(
-        "SELECT COUNT(*) AS count FROM whitelist_entries WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= ?",
-        [now],
-      );
-      if (Number(due[0]?.count ?? 0) > 0) return this.schedule(0);
-      if (next === null || next === undefined) return;
-      this.schedule(Math.min(Math.max(Number(next) - Date.now(), 0), MAX_TIMER_MS));
-    });
+    return this.timer.rearm(now);
   }
 
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => void this.fire(), delayMs);
-    // The listeners keep the process alive; this timer alone must not.
-    this.timer.unref();
-  }
-
-  private clear(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private async fire(): Promise<void> {
-    this.timer = null;
-    if (this.stopped) return;
-    try {
-      await this.expireDue(new Date());
-      await this.rearm();
-    } catch (error) {
-      this.logger.emitFields('warn', 'could not publish the policy for an expired whitelist entry; retrying', { error: String(error), retryInMs: RETRY_MS });
-      if (!this.stopped) this.schedule(RETRY_MS);
-    }
+  /** The next expires_at of an active entry; `now` when one is already due (the timer fired a moment early, or an entry was added with a past end). */
+  private async nextEnd(now: Date): Promise<number | null> {
+    const due = await this.database.query<{ count: string | number }>(
+      "SELECT COUNT(*) AS count FROM whitelist_entries WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= ?",
+      [now],
+    );
+    if (Number(due[0]?.count ?? 0) > 0) return now.getTime();
+    const rows = await this.database.query<{ next: string | number | null }>(
+      "SELECT MIN(expires_at) AS next FROM whitelist_entries WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at > ?",
+      [now],
+    );
+    const next = rows[0]?.next;
+    return next === null || next === undefined ? null : Number(next);
   }
 
   /**

@@ -1,13 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { AsyncMutex } from '../../common/async-mutex';
+import { BoundaryTimer } from '../../common/boundary-timer';
 import { DatabaseService } from '../../database/database.service';
 import { JsonLogger } from '../../logging/json-logger';
 import { PolicyService } from '../policy/policy.service';
-
-/** setTimeout takes at most 2^31-1 ms (~24.8 days); a later end is reached in several hops. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/** After a failed publication (database away), try again this much later. */
-const RETRY_MS = 30_000;
 
 /**
  * Ends approved exceptions on time: one timer for the next end of an approved exception, which
@@ -19,10 +14,12 @@ const RETRY_MS = 30_000;
  */
 @Injectable()
 export class UsbExceptionExpiryScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
-  /** Re-arming reads the database; two at once could leave the earlier one's timer behind. */
-  private readonly arming = new AsyncMutex();
+  private readonly timer = new BoundaryTimer({
+    nextBoundary: (now) => this.nextEnd(now),
+    atBoundary: (now) => this.publishIfChanged(now),
+    failed: (error, retryInMs) =>
+      this.logger.emitFields('warn', 'could not publish the policy for an ended USB exception; retrying', { error: String(error), retryInMs }),
+  });
 
   constructor(
     private readonly database: DatabaseService,
@@ -37,46 +34,21 @@ export class UsbExceptionExpiryScheduler implements OnApplicationBootstrap, Befo
   }
 
   beforeApplicationShutdown(): void {
-    this.stopped = true;
-    this.clear();
+    this.timer.stop();
   }
 
   /** Schedules the timer for the next end of an approved exception, if there is one. */
   rearm(now = new Date()): Promise<void> {
-    return this.arming.run(async () => {
-      if (this.stopped) return;
-      const rows = await this.database.query<{ next: string | number | null }>(
-        "SELECT MIN(not_after) AS next FROM usb_exceptions WHERE status = 'approved' AND not_after > ?",
-        [now],
-      );
-      const next = rows[0]?.next;
-      this.clear();
-      if (next === null || next === undefined) return;
-      this.schedule(Math.min(Math.max(Number(next) - Date.now(), 0), MAX_TIMER_MS));
-    });
+    return this.timer.rearm(now);
   }
 
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => void this.fire(), delayMs);
-    // The listeners keep the process alive; this timer alone must not.
-    this.timer.unref();
-  }
-
-  private clear(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private async fire(): Promise<void> {
-    this.timer = null;
-    if (this.stopped) return;
-    try {
-      await this.publishIfChanged(new Date());
-      await this.rearm();
-    } catch (error) {
-      this.logger.emitFields('warn', 'could not publish the policy for an ended USB exception; retrying', { error: String(error), retryInMs: RETRY_MS });
-      if (!this.stopped) this.schedule(RETRY_MS);
-    }
+  private async nextEnd(now: Date): Promise<number | null> {
+    const rows = await this.database.query<{ next: string | number | null }>(
+      "SELECT MIN(not_after) AS next FROM usb_exceptions WHERE status = 'approved' AND not_after > ?",
+      [now],
+    );
+    const next = rows[0]?.next;
+    return next === null || next === undefined ? null : Number(next);
   }
 
   private async publishIfChanged(now: Date): Promise<void> {
