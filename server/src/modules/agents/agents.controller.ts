@@ -3,6 +3,9 @@ import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags
 import { uuidParam } from '../../common/uuid-param';
 import { AgentEntity } from './agent.entity';
 import { AgentsService } from './agents.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 export class AgentView {
   @ApiProperty() id!: string;
@@ -58,17 +61,20 @@ export function agentView(agent: AgentEntity): AgentView {
 /** REST: the agent registry. */
 @ApiTags('agents')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/agents')
 export class AgentsController {
   constructor(private readonly agents: AgentsService) {}
 
   @Get()
+  @Roles(...READERS, 'it')
   @ApiOkResponse({ type: AgentListView })
   async list(): Promise<AgentListView> {
     return { items: (await this.agents.list()).map(agentView) };
   }
 
   @Get(':id')
+  @Roles(...READERS, 'it')
   @ApiOkResponse({ type: AgentView })
   async get(@Param('id', uuidParam('id')) id: string): Promise<AgentView> {
     const agent = await this.agents.get(id);
@@ -76,6 +82,7 @@ export class AgentsController {
   }
 
   @Post(':id/revoke')
+  @Roles('it')
   @HttpCode(200)
   @ApiOkResponse({ type: AgentView })
   async revoke(@Param('id', uuidParam('id')) id: string): Promise<AgentView> {

@@ -4,6 +4,9 @@ import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-que
 import { AuditChainResult, parseAuditAnchor } from './audit-chain';
 import { AuditRecordView, AuditService } from './audit.service';
 import { ListAuditQuery } from './dto/list-audit.query';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 class AuditActorView {
   @ApiProperty({ enum: ['admin-token', 'user', 'api-token', 'system'] }) kind!: string;
@@ -59,11 +62,13 @@ class AuditVerificationView {
 /** REST: the audit log, read-only (there is no route that edits or deletes a record). */
 @ApiTags('audit')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/audit')
 export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get()
+  @Roles(...READERS)
   @ApiOkResponse({ type: AuditPageView })
   list(@Query() query: ListAuditQuery): Promise<AuditPageView> {
     return this.audit.list(
@@ -74,6 +79,7 @@ export class AuditController {
   }
 
   @Get('verify')
+  @Roles(...READERS)
   @ApiQuery({ name: 'anchor', required: false, description: '"<sequence>:<hash>" of a record as an earlier verification printed it; that record must still have that hash' })
   @ApiOkResponse({ type: AuditVerificationView })
   @ApiBadRequestResponse({ description: 'anchor is not "<sequence>:<64 hex digits>"' })

@@ -4,6 +4,9 @@ import { uuidParam } from '../../common/uuid-param';
 import { CreateEnrollmentTokenDto } from './dto/create-enrollment-token.dto';
 import { EnrollmentTokenEntity } from './enrollment-token.entity';
 import { EnrollmentTokensService } from './enrollment-tokens.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 export class EnrollmentTokenView {
   @ApiProperty() id!: string;
@@ -50,11 +53,13 @@ export function enrollmentTokenView(token: EnrollmentTokenEntity, now = new Date
 /** REST: enrollment tokens. Secrets appear only in the create response. */
 @ApiTags('enrollment-tokens')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/enrollment-tokens')
 export class EnrollmentTokensController {
   constructor(private readonly tokens: EnrollmentTokensService) {}
 
   @Post()
+  @Roles('it')
   @ApiCreatedResponse({ type: CreatedEnrollmentTokenView })
   async create(@Body() body: CreateEnrollmentTokenDto): Promise<CreatedEnrollmentTokenView> {
     const created = await this.tokens.create(body);
@@ -62,12 +67,14 @@ export class EnrollmentTokensController {
   }
 
   @Get()
+  @Roles(...READERS, 'it')
   @ApiOkResponse({ type: EnrollmentTokenListView })
   async list(): Promise<EnrollmentTokenListView> {
     return { items: (await this.tokens.list()).map((token) => enrollmentTokenView(token)) };
   }
 
   @Post(':id/revoke')
+  @Roles('it')
   @HttpCode(200)
   @ApiOkResponse({ type: EnrollmentTokenView })
   async revoke(@Param('id', uuidParam('id')) id: string): Promise<EnrollmentTokenView> {

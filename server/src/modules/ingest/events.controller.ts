@@ -3,6 +3,9 @@ import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swag
 import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-query.dto';
 import { EventCountQuery, ListEventsQuery } from './dto/list-events.query';
 import { EventsService } from './events.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 class EventView {
   @ApiProperty() eventId!: string;
@@ -27,17 +30,20 @@ class EventCountView {
 /** REST: stored events, newest first. */
 @ApiTags('events')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/events')
 export class EventsController {
   constructor(private readonly events: EventsService) {}
 
   @Get()
+  @Roles(...READERS)
   @ApiOkResponse({ type: EventPageView })
   list(@Query() query: ListEventsQuery): Promise<EventPageView> {
     return this.events.list({ agentId: query.agentId, kind: query.kind, ...timeWindowOf(query) }, query.limit ?? DEFAULT_PAGE_SIZE, cursorOf(query, 'row-number'));
   }
 
   @Get('count')
+  @Roles(...READERS)
   @ApiOkResponse({ type: EventCountView })
   async count(@Query() query: EventCountQuery): Promise<EventCountView> {
     return { count: await this.events.count({ agentId: query.agentId, kind: query.kind }) };

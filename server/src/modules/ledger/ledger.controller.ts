@@ -20,6 +20,9 @@ import { LEDGER_CSV_COLUMNS } from './ledger-csv';
 import { LedgerDeviceRecord } from './ledger-device.record';
 import { DISK_ENCRYPTION_STATES, LEDGER_STATUSES } from './ledger.rules';
 import { DepartmentSummary, LedgerImportResult, LedgerService } from './ledger.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 /** Largest CSV upload: ~300 laptops take ~30 KB; 5 MB leaves room for notes and long ledgers. */
 const MAX_CSV_BYTES = 5 * 1024 * 1024;
@@ -181,6 +184,7 @@ export function ledgerDeviceView(record: LedgerDeviceRecord, flags: { silent: bo
 /** REST: the laptop ledger, joined with what the agents report. */
 @ApiTags('ledger')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/ledger')
 export class LedgerController {
   constructor(private readonly ledger: LedgerService) {}
@@ -190,6 +194,7 @@ export class LedgerController {
   }
 
   @Get('devices')
+  @Roles(...READERS, 'it')
   @ApiOkResponse({ type: LedgerDevicePageView })
   async list(@Query() query: ListLedgerDevicesQuery): Promise<LedgerDevicePageView> {
     const now = new Date();
@@ -198,6 +203,7 @@ export class LedgerController {
   }
 
   @Post('devices')
+  @Roles('it')
   @ApiCreatedResponse({ type: LedgerDeviceView, description: 'a machine of the ledger; an enrolled machine it matches is linked at once' })
   @ApiConflictResponse({ description: 'the asset tag or hardware serial is already in the ledger' })
   async create(@Body() body: CreateLedgerDeviceDto): Promise<LedgerDeviceView> {
@@ -205,6 +211,7 @@ export class LedgerController {
   }
 
   @Get('devices/:id')
+  @Roles(...READERS, 'it')
   @ApiOkResponse({ type: LedgerDeviceView })
   @ApiNotFoundResponse()
   async get(@Param('id', uuidParam('id')) id: string): Promise<LedgerDeviceView> {
@@ -212,6 +219,7 @@ export class LedgerController {
   }
 
   @Patch('devices/:id')
+  @Roles('it')
   @ApiOkResponse({ type: LedgerDeviceView })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'the asset tag or hardware serial is already in the ledger, or the agent is matched to another machine' })
@@ -220,6 +228,7 @@ export class LedgerController {
   }
 
   @Post('import')
+  @Roles('it')
   @HttpCode(200)
   @ApiConsumes('text/csv')
   @ApiBody({
@@ -240,6 +249,7 @@ export class LedgerController {
   }
 
   @Get('export')
+  @Roles(...READERS, 'it')
   @Header('content-type', 'text/csv; charset=utf-8')
   @Header('content-disposition', 'attachment; filename="ledger.csv"')
   @ApiProduces('text/csv')
@@ -249,6 +259,7 @@ export class LedgerController {
   }
 
   @Get('summary')
+  @Roles(...READERS, 'it')
   @ApiOkResponse({ type: LedgerSummaryView })
   async summary(@Query() query: LedgerDepartmentQuery): Promise<LedgerSummaryView> {
     return { departments: await this.ledger.summary(query.department) };

@@ -5,10 +5,13 @@ import { agentView, AgentView } from '../agents/agents.controller';
 import { AgentsService } from '../agents/agents.service';
 import { AgentZoneService } from './agent-zone.service';
 import { SetRequiredZoneDto } from './dto/required-zone.dto';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
 
 /** REST: the zone a device must be in (a partner's machine marked as belonging to the development LAN). */
 @ApiTags('agents')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/agents')
 export class AgentZoneController {
   constructor(
@@ -17,6 +20,7 @@ export class AgentZoneController {
   ) {}
 
   @Patch(':id/required-zone')
+  @Roles('admin')
   @ApiOkResponse({ type: AgentView, description: 'set; the last reported zone is judged at once (network.wrong_zone)' })
   @ApiBadRequestResponse({ description: 'zone names no defined zone' })
   @ApiNotFoundResponse()

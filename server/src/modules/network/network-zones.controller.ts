@@ -3,21 +3,27 @@ import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiCreatedRe
 import { CreateNetworkZoneDto, UpdateNetworkZoneDto } from './dto/network-zone.dto';
 import { DEFAULT_ADMIN_ACTOR, NetworkZonesService } from './network-zones.service';
 import { NetworkZoneListView, NetworkZoneView } from './network-views';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 /** REST: network zones (CONTROLS.md C2); every change publishes a policy version. */
 @ApiTags('network')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/zones')
 export class NetworkZonesController {
   constructor(private readonly zones: NetworkZonesService) {}
 
   @Get()
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: NetworkZoneListView, description: 'in the order agents try them' })
   async list(): Promise<NetworkZoneListView> {
     return { items: await this.zones.list() };
   }
 
   @Get(':name')
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: NetworkZoneView })
   @ApiNotFoundResponse()
   get(@Param('name') name: string): Promise<NetworkZoneView> {
@@ -25,6 +31,7 @@ export class NetworkZonesController {
   }
 
   @Post()
+  @Roles('admin')
   @ApiCreatedResponse({ type: NetworkZoneView })
   @ApiBadRequestResponse({ description: 'a bad field, named in the message (cidrs[1], dnsSuffixes[0], mode, …)' })
   @ApiConflictResponse({ description: 'a zone of that name exists' })
@@ -33,6 +40,7 @@ export class NetworkZonesController {
   }
 
   @Patch(':name')
+  @Roles('admin')
   @ApiOkResponse({ type: NetworkZoneView })
   @ApiBadRequestResponse({ description: 'a bad field, named in the message' })
   @ApiNotFoundResponse()
@@ -41,6 +49,7 @@ export class NetworkZonesController {
   }
 
   @Delete(':name')
+  @Roles('admin')
   @HttpCode(204)
   @ApiQuery({ name: 'changedBy', required: false, description: 'who deletes it, for the history (default: admin)' })
   @ApiNoContentResponse()

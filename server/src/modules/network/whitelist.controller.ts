@@ -7,6 +7,9 @@ import { CheckDestinationQuery, ListWhitelistHistoryQuery, ListWhitelistQuery } 
 import { CreateWhitelistEntryDto, ExpireWhitelistEntryDto, UpdateWhitelistEntryDto } from './dto/whitelist-entry.dto';
 import { DestinationCheckView, WhitelistEntryPageView, WhitelistEntryView, WhitelistHistoryPageView } from './network-views';
 import { WhitelistService } from './whitelist.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 /**
  * REST: the destination whitelist (CONTROLS.md C3). The fixed routes (check, history) come before
@@ -15,11 +18,13 @@ import { WhitelistService } from './whitelist.service';
  */
 @ApiTags('network')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/whitelist')
 export class WhitelistController {
   constructor(private readonly whitelist: WhitelistService) {}
 
   @Get('check')
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: DestinationCheckView, description: 'the verdict of the current policy version, by the matcher agents run' })
   @ApiBadRequestResponse({ description: 'a bad host, ip or port (named in the message)' })
   check(@Query() query: CheckDestinationQuery): DestinationCheckView {
@@ -34,12 +39,14 @@ export class WhitelistController {
   }
 
   @Get('history')
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: WhitelistHistoryPageView, description: 'every step on zones, entries, requests and required zones, newest first' })
   history(@Query() query: ListWhitelistHistoryQuery): Promise<WhitelistHistoryPageView> {
     return this.whitelist.history({ kind: query.kind, subjectId: query.subjectId, ...timeWindowOf(query) }, query.limit ?? DEFAULT_PAGE_SIZE, cursorOf(query, 'uuid'));
   }
 
   @Get()
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: WhitelistEntryPageView, description: 'newest first; active entries unless status or includeExpired say otherwise' })
   list(@Query() query: ListWhitelistQuery): Promise<WhitelistEntryPageView> {
     return this.whitelist.list(
@@ -50,6 +57,7 @@ export class WhitelistController {
   }
 
   @Post()
+  @Roles('admin')
   @ApiCreatedResponse({ type: WhitelistEntryView, description: 'added and approved; the next policy version (published now) carries it' })
   @ApiBadRequestResponse({ description: 'a bad field, named in the message (hostPattern, cidr, ports[0], zone, expiresAt, …)' })
   create(@Body() body: CreateWhitelistEntryDto): Promise<WhitelistEntryView> {
@@ -57,6 +65,7 @@ export class WhitelistController {
   }
 
   @Get(':id')
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: WhitelistEntryView })
   @ApiNotFoundResponse()
   get(@Param('id', uuidParam('id')) id: string): Promise<WhitelistEntryView> {
@@ -64,6 +73,7 @@ export class WhitelistController {
   }
 
   @Patch(':id')
+  @Roles('admin')
   @ApiOkResponse({ type: WhitelistEntryView, description: 'changed; a new policy version carries the change' })
   @ApiBadRequestResponse({ description: 'a bad field, named in the message' })
   @ApiConflictResponse({ description: 'the entry has ended' })
@@ -72,6 +82,7 @@ export class WhitelistController {
   }
 
   @Post(':id/expire')
+  @Roles('admin')
   @HttpCode(200)
   @ApiOkResponse({ type: WhitelistEntryView, description: 'ended now (status revoked); a new policy version no longer carries it' })
   @ApiConflictResponse({ description: 'the entry has ended already' })

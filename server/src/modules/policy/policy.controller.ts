@@ -10,6 +10,9 @@ import { protocolName, WHITELIST_PROTOCOL_NAMES, WHITELIST_SERVICES, ZONE_MODE_N
 import { UsbPolicySettings, UsbPolicySettingsService } from './usb-policy-settings.service';
 import { TransferPolicySettingsService } from './transfer-policy-settings.service';
 import type { TransferPolicySettings } from './transfer-settings';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 class RegisteredDeviceView {
   @ApiProperty() entryId!: string;
@@ -180,6 +183,7 @@ function settingsView(settings: UsbPolicySettings, policyVersion: number): UsbPo
 /** REST: the policy version agents currently receive, and the USB modes that go into it. */
 @ApiTags('policy')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/policy')
 export class PolicyController {
   constructor(
@@ -189,18 +193,21 @@ export class PolicyController {
   ) {}
 
   @Get()
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: PolicyView })
   current(): PolicyView {
     return policyView(this.policy.current(), this.policy.lineageId);
   }
 
   @Get('usb')
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: UsbPolicySettingsView })
   async usb(): Promise<UsbPolicySettingsView> {
     return settingsView(await this.usbSettings.get(), this.policy.current().version);
   }
 
   @Put('usb')
+  @Roles('admin')
   @ApiOkResponse({ type: UsbPolicySettingsView, description: 'the settings as stored, and the policy version published for them' })
   @ApiBadRequestResponse({ description: 'a mode that is not allow, audit, read_only or block (the message names the field)' })
   async updateUsb(@Body() body: UpdateUsbPolicyDto): Promise<UsbPolicySettingsView> {
@@ -209,12 +216,14 @@ export class PolicyController {
   }
 
   @Get('transfers')
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: TransferPolicySettingsView })
   async transfers(): Promise<TransferPolicySettingsView> {
     return transferSettingsView(await this.transferSettings.get(), this.policy.current().version);
   }
 
   @Put('transfers')
+  @Roles('admin')
   @ApiOkResponse({
     type: TransferPolicySettingsView,
     description: 'the settings as stored; a change to the watched folders or budgets publishes a new policy version (the daily limits stay on the collector)',

@@ -10,6 +10,9 @@ import type { TransferRecord } from './transfer.record';
 import { csvLine, TRANSFER_CSV_COLUMNS, transferCsvRow } from './transfers-csv';
 import { PERSONAL_DATA_KINDS, TRANSFER_CHANNELS, TRANSFER_OPERATIONS } from './transfers.rules';
 import { TransfersService } from './transfers.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 class TransferDeviceView {
   @ApiProperty({ example: '0781' }) vendorId!: string;
@@ -135,11 +138,13 @@ export function transferView(transfer: TransferRecord): TransferView {
 /** REST: the outbound file transfer log for reviewers and auditors. */
 @ApiTags('transfers')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/transfers')
 export class TransfersController {
   constructor(private readonly transfers: TransfersService) {}
 
   @Get()
+  @Roles(...READERS)
   @ApiOkResponse({ type: TransferPageView })
   @ApiBadRequestResponse({ description: 'a filter that is not valid (the message names it)' })
   async list(@Query() query: ListTransfersQuery): Promise<TransferPageView> {
@@ -162,6 +167,7 @@ export class TransfersController {
 
   // Declared before :id, so "export.csv" is not taken for an id.
   @Get('export.csv')
+  @Roles(...READERS)
   @ApiProduces('text/csv')
   @ApiOkResponse({
     description: `the transfers of [since, until) oldest first, as CSV: UTF-8 with BOM, CRLF, formula-like cells prefixed with an apostrophe. Columns: ${TRANSFER_CSV_COLUMNS.join(', ')}`,
@@ -187,6 +193,7 @@ export class TransfersController {
   }
 
   @Get(':id')
+  @Roles(...READERS)
   @ApiOkResponse({ type: TransferDetailView })
   @ApiNotFoundResponse()
   async get(@Param('id', uuidParam('id')) id: string): Promise<TransferDetailView> {

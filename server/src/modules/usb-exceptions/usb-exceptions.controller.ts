@@ -18,6 +18,9 @@ import { ListUsbExceptionsQuery } from './dto/list-usb-exceptions.query';
 import { ApproveUsbExceptionDto, RejectUsbExceptionDto, RequestUsbExceptionDto, RevokeUsbExceptionDto } from './dto/request-usb-exception.dto';
 import type { UsbExceptionRecord } from './usb-exception.record';
 import { UsbExceptionsService, UsbExceptionUse } from './usb-exceptions.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 class UsbExceptionView {
   @ApiProperty() id!: string;
@@ -97,11 +100,13 @@ function exceptionView(record: UsbExceptionRecord): UsbExceptionView {
 /** REST: time-boxed USB exceptions and their approval workflow (CONTROLS.md C7). */
 @ApiTags('usb-exceptions')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/usb-exceptions')
 export class UsbExceptionsController {
   constructor(private readonly exceptions: UsbExceptionsService) {}
 
   @Post()
+  @Roles('admin', 'it', 'security')
   @ApiCreatedResponse({ type: UsbExceptionView, description: 'the request, waiting for approval' })
   @ApiBadRequestResponse({ description: 'a bad field (named in the message), or an agent that is not enrolled' })
   async request(@Body() body: RequestUsbExceptionDto): Promise<UsbExceptionView> {
@@ -109,6 +114,7 @@ export class UsbExceptionsController {
   }
 
   @Get()
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: UsbExceptionPageView })
   async list(@Query() query: ListUsbExceptionsQuery): Promise<UsbExceptionPageView> {
     const page = await this.exceptions.list(
@@ -120,6 +126,7 @@ export class UsbExceptionsController {
   }
 
   @Get(':id')
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: UsbExceptionDetailView })
   @ApiNotFoundResponse()
   async get(@Param('id', uuidParam('id')) id: string): Promise<UsbExceptionDetailView> {
@@ -129,15 +136,17 @@ export class UsbExceptionsController {
   }
 
   @Post(':id/approve')
+  @Roles('approver')
   @HttpCode(200)
   @ApiOkResponse({ type: UsbExceptionView, description: 'approved; the next policy version carries it' })
-  @ApiForbiddenResponse({ description: 'the approver is the requester' })
+  @ApiForbiddenResponse({ description: 'the approver is the requester, or the caller does not hold the role approver' })
   @ApiConflictResponse({ description: 'already decided, or its period has ended' })
   async approve(@Param('id', uuidParam('id')) id: string, @Body() body: ApproveUsbExceptionDto): Promise<UsbExceptionView> {
     return exceptionView(await this.exceptions.approve(id, body));
   }
 
   @Post(':id/reject')
+  @Roles('approver')
   @HttpCode(200)
   @ApiOkResponse({ type: UsbExceptionView })
   @ApiConflictResponse({ description: 'already decided, or its period has ended' })
@@ -146,6 +155,7 @@ export class UsbExceptionsController {
   }
 
   @Post(':id/revoke')
+  @Roles('admin', 'approver')
   @HttpCode(200)
   @ApiOkResponse({ type: UsbExceptionView, description: 'revoked; the next policy version no longer carries it' })
   @ApiConflictResponse({ description: 'not approved, or already ended' })

@@ -6,6 +6,9 @@ import { CreateUsbRegisterEntryDto } from './dto/create-usb-register-entry.dto';
 import { UpdateUsbRegisterEntryDto } from './dto/update-usb-register-entry.dto';
 import { UsbRegisterEntryEntity } from './usb-register-entry.entity';
 import { UsbRegisterService } from './usb-register.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 export class UsbRegisterEntryView {
   @ApiProperty() id!: string;
@@ -42,11 +45,13 @@ export function usbRegisterEntryView(entry: UsbRegisterEntryEntity): UsbRegister
 /** REST: the register of issued sticks. */
 @ApiTags('usb-register')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/usb-register')
 export class UsbRegisterController {
   constructor(private readonly register: UsbRegisterService) {}
 
   @Post()
+  @Roles('admin')
   @ApiCreatedResponse({ type: UsbRegisterEntryView })
   @ApiConflictResponse({ description: 'the same vendor:product (wildcards included) and serial is already registered' })
   async create(@Body() body: CreateUsbRegisterEntryDto): Promise<UsbRegisterEntryView> {
@@ -54,12 +59,14 @@ export class UsbRegisterController {
   }
 
   @Get()
+  @Roles(...READERS, 'it', 'approver')
   @ApiOkResponse({ type: UsbRegisterListView })
   async list(): Promise<UsbRegisterListView> {
     return { items: (await this.register.list()).map(usbRegisterEntryView) };
   }
 
   @Patch(':id')
+  @Roles('admin')
   @ApiOkResponse({ type: UsbRegisterEntryView })
   @ApiNotFoundResponse()
   async update(@Param('id', uuidParam('id')) id: string, @Body() body: UpdateUsbRegisterEntryDto): Promise<UsbRegisterEntryView> {
@@ -67,6 +74,7 @@ export class UsbRegisterController {
   }
 
   @Delete(':id')
+  @Roles('admin')
   @HttpCode(204)
   @ApiNoContentResponse()
   async remove(@Param('id', uuidParam('id')) id: string): Promise<void> {

@@ -7,6 +7,9 @@ import { TriageViolationDto } from './dto/triage-violation.dto';
 import { isDestinationSubject, isMachineSubject, isUserDaySubject, VIOLATION_STATUSES, ViolationEntity, type ViolationMachine } from './violation.entity';
 
 import { ViolationsService } from './violations.service';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
 
 /** The USB device of a usb.* violation. */
 class ViolationDeviceView {
@@ -168,11 +171,13 @@ function deviceView(violation: ViolationEntity): ViolationDeviceView | Violation
 @ApiExtraModels(ViolationDeviceView, ViolationMachineView, ViolationUserDayView, ViolationDestinationView)
 @ApiTags('violations')
 @ApiBearerAuth()
+@ApiRoleForbiddenResponse()
 @Controller('api/v1/violations')
 export class ViolationsController {
   constructor(private readonly violations: ViolationsService) {}
 
   @Get()
+  @Roles(...READERS)
   @ApiOkResponse({ type: ViolationPageView })
   async list(@Query() query: ListViolationsQuery): Promise<ViolationPageView> {
     const page = await this.violations.list(
@@ -184,6 +189,7 @@ export class ViolationsController {
   }
 
   @Get(':id')
+  @Roles(...READERS)
   @ApiOkResponse({ type: ViolationView })
   @ApiNotFoundResponse()
   async get(@Param('id', uuidParam('id')) id: string): Promise<ViolationView> {
@@ -191,6 +197,7 @@ export class ViolationsController {
   }
 
   @Patch(':id')
+  @Roles('security')
   @ApiOkResponse({ type: ViolationView })
   @ApiNotFoundResponse()
   async triage(@Param('id', uuidParam('id')) id: string, @Body() body: TriageViolationDto): Promise<ViolationView> {
