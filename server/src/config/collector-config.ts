@@ -27,6 +27,8 @@ export interface CollectorConfig {
   agentSilentAfterSeconds: number;
   /** How often the ledger sweeper looks for silent agents and overdue loans. */
   ledgerSweepSeconds: number;
+  /** Console sign-in sessions: ended after idleMinutes without a request, and maxHours after sign-in in any case. */
+  session: { idleMinutes: number; maxHours: number };
   logLevel: LogLevel;
 }
 
@@ -57,6 +59,8 @@ const KNOWN_VARIABLES = [
   'MAMORI_AGENT_CERT_DAYS',
   'MAMORI_AGENT_SILENT_AFTER_SECONDS',
   'MAMORI_LEDGER_SWEEP_SECONDS',
+  'MAMORI_SESSION_IDLE_MINUTES',
+  'MAMORI_SESSION_MAX_HOURS',
   'MAMORI_LOG_LEVEL',
 ] as const;
 type Variable = (typeof KNOWN_VARIABLES)[number];
@@ -100,6 +104,17 @@ export function loadCollectorConfig(
     throw new ConfigError('MAMORI_ADMIN_TOKEN', 'must be at least 16 characters long');
   }
 
+  const session = {
+    idleMinutes: integer('MAMORI_SESSION_IDLE_MINUTES', value('MAMORI_SESSION_IDLE_MINUTES'), 480, 5, 10_080),
+    maxHours: integer('MAMORI_SESSION_MAX_HOURS', value('MAMORI_SESSION_MAX_HOURS'), 12, 1, 720),
+  };
+  if (session.idleMinutes > session.maxHours * 60) {
+    throw new ConfigError(
+      'MAMORI_SESSION_IDLE_MINUTES',
+      `${session.idleMinutes} minutes is longer than MAMORI_SESSION_MAX_HOURS (${session.maxHours} h), which ends every session anyway`,
+    );
+  }
+
   return {
     dataDir: resolve(cwd, value('MAMORI_DATA_DIR') ?? './mamori-data'),
     databaseUrl: databaseUrl(value('MAMORI_DATABASE_URL')),
@@ -113,6 +128,7 @@ export function loadCollectorConfig(
     agentCertDays: integer('MAMORI_AGENT_CERT_DAYS', value('MAMORI_AGENT_CERT_DAYS'), 365, 1, 3650),
     agentSilentAfterSeconds: integer('MAMORI_AGENT_SILENT_AFTER_SECONDS', value('MAMORI_AGENT_SILENT_AFTER_SECONDS'), 259_200, 60, 31_536_000),
     ledgerSweepSeconds: integer('MAMORI_LEDGER_SWEEP_SECONDS', value('MAMORI_LEDGER_SWEEP_SECONDS'), 300, 1, 86_400),
+    session,
     logLevel: logLevel(value('MAMORI_LOG_LEVEL')),
   };
 }

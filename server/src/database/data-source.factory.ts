@@ -19,6 +19,7 @@ import { Transfers1733300000000 } from './migrations/1733300000000-transfers';
 import { ViolationConditionIndex1733400000000 } from './migrations/1733400000000-violation-condition-index';
 import { NetworkWhitelist1733500000000 } from './migrations/1733500000000-network-whitelist';
 import { AuditLog1733600000000 } from './migrations/1733600000000-audit-log';
+import { UsersAndSessions1733700000000 } from './migrations/1733700000000-users-and-sessions';
 
 export const ENTITIES = [
   AdminCredentialEntity,
@@ -29,7 +30,7 @@ export const ENTITIES = [
   UsbRegisterEntryEntity,
   ViolationEntity,
 ];
-export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000, Ledger1733100000000, UsbViolationPlugs1733200000000, Transfers1733300000000, ViolationConditionIndex1733400000000, NetworkWhitelist1733500000000, AuditLog1733600000000];
+export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000, Ledger1733100000000, UsbViolationPlugs1733200000000, Transfers1733300000000, ViolationConditionIndex1733400000000, NetworkWhitelist1733500000000, AuditLog1733600000000, UsersAndSessions1733700000000];
 
 export function databaseKindOf(config: CollectorConfig): DatabaseKind {
   return config.databaseUrl === undefined ? 'sqlite' : 'postgres';
