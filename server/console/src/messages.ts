@@ -1,0 +1,78 @@
+/** App-wide texts: navigation, roles, shared UI pieces. Pages keep their own messages.ts. */
+const en = {
+  appName: 'mamori',
+  nav: {
+    violations: 'Violations',
+    whitelist: 'Whitelist',
+    usb: 'USB register',
+    devices: 'Devices',
+    audit: 'Audit log',
+    users: 'Users & tokens',
+  },
+  roles: {
+    admin: 'admin',
+    security: 'security',
+    approver: 'approver',
+    it: 'it',
+    auditor: 'auditor',
+  },
+  signedInAs: (name: string) => `Signed in as ${name}`,
+  signOut: 'Sign out',
+  language: 'Language',
+  loading: 'Loading…',
+  retry: 'Try again',
+  close: 'Close',
+  cancel: 'Cancel',
+  needsRole: (roles: string) => `Needs the role ${roles}`,
+  or: ' or ',
+  forbidden: (required: string, held: string) => `This needs the role ${required}; you hold ${held}.`,
+  noRoles: 'no role',
+  unreachable: 'The collector could not be reached. Check that it is running and try again.',
+  sessionEnded: 'Your session ended. Sign in again to continue.',
+  notFoundTitle: 'Page not found',
+  notFoundText: (path: string) => `There is no console page at ${path}.`,
+  notFoundAction: 'Go to the violation feed',
+  errorPrefix: 'Error',
+  justNow: 'just now',
+};
+
+type Messages = typeof en;
+
+const ja: Messages = {
+  appName: 'mamori',
+  nav: {
+    violations: '違反',
+    whitelist: 'ホワイトリスト',
+    usb: 'USB 台帳',
+    devices: '端末',
+    audit: '監査ログ',
+    users: 'ユーザーとトークン',
+  },
+  roles: {
+    admin: '管理者 (admin)',
+    security: 'セキュリティ (security)',
+    approver: '承認者 (approver)',
+    it: '情報システム (it)',
+    auditor: '監査人 (auditor)',
+  },
+  signedInAs: (name: string) => `${name} としてサインイン中`,
+  signOut: 'サインアウト',
+  language: '表示言語',
+  loading: '読み込み中…',
+  retry: '再試行',
+  close: '閉じる',
+  cancel: 'キャンセル',
+  needsRole: (roles: string) => `${roles} のロールが必要です`,
+  or: ' または ',
+  forbidden: (required: string, held: string) => `この操作には ${required} のロールが必要です（現在のロール: ${held}）。`,
+  noRoles: 'なし',
+  unreachable: 'コレクターに接続できません。起動しているか確認して、もう一度お試しください。',
+  sessionEnded: 'セッションが終了しました。続けるにはもう一度サインインしてください。',
+  notFoundTitle: 'ページが見つかりません',
+  notFoundText: (path: string) => `${path} というコンソールのページはありません。`,
+  notFoundAction: '違反一覧へ移動',
+  errorPrefix: 'エラー',
+  justNow: 'たった今',
+};
+
+export const messages = { en, ja };

@@ -1,0 +1,4 @@
+import { Page } from '../../ui';
+export function AuditPage() {
+  return <Page title="Audit log" />;
+}

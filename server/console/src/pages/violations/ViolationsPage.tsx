@@ -1,0 +1,4 @@
+import { Page } from '../../ui';
+export function ViolationsPage() {
+  return <Page title="Violations" />;
+}

@@ -1,0 +1,1 @@
+export { formatAge, formatBytes, formatTime } from '../lib/format';

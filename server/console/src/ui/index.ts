@@ -1,0 +1,10 @@
+export { Page } from './Page';
+export { Table, type Column } from './Table';
+export { EmptyState } from './EmptyState';
+export { ErrorBanner } from './ErrorBanner';
+export { Field } from './Field';
+export { Button, type ButtonProps } from './Button';
+export { Dialog } from './Dialog';
+export { StatusBadge } from './StatusBadge';
+export { formatAge, formatBytes, formatTime } from './formatTime';
+export { LanguageSwitch } from './LanguageSwitch';
