@@ -29,6 +29,8 @@ export interface CollectorConfig {
   ledgerSweepSeconds: number;
   /** Console sign-in sessions: ended after idleMinutes without a request, and maxHours after sign-in in any case. */
   session: { idleMinutes: number; maxHours: number };
+  /** The built console (index.html and assets/); undefined: dist/console beside the compiled collector. */
+  consoleDir: string | undefined;
   logLevel: LogLevel;
 }
 
@@ -61,6 +63,7 @@ const KNOWN_VARIABLES = [
   'MAMORI_LEDGER_SWEEP_SECONDS',
   'MAMORI_SESSION_IDLE_MINUTES',
   'MAMORI_SESSION_MAX_HOURS',
+  'MAMORI_CONSOLE_DIR',
   'MAMORI_LOG_LEVEL',
 ] as const;
 type Variable = (typeof KNOWN_VARIABLES)[number];
@@ -129,6 +132,7 @@ export function loadCollectorConfig(
     agentSilentAfterSeconds: integer('MAMORI_AGENT_SILENT_AFTER_SECONDS', value('MAMORI_AGENT_SILENT_AFTER_SECONDS'), 259_200, 60, 31_536_000),
     ledgerSweepSeconds: integer('MAMORI_LEDGER_SWEEP_SECONDS', value('MAMORI_LEDGER_SWEEP_SECONDS'), 300, 1, 86_400),
     session,
+    consoleDir: value('MAMORI_CONSOLE_DIR') === undefined ? undefined : resolve(cwd, value('MAMORI_CONSOLE_DIR')!),
     logLevel: logLevel(value('MAMORI_LOG_LEVEL')),
   };
 }
