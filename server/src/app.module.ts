@@ -3,6 +3,8 @@ import { CoreModule, CoreResources } from './core/core.module';
 import { AdminAuthModule } from './modules/admin-auth/admin-auth.module';
 import { AgentsModule } from './modules/agents/agents.module';
 import { AuditModule } from './modules/audit/audit.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { ConsoleModule } from './modules/console/console.module';
 import { EnrollmentModule } from './modules/enrollment/enrollment.module';
 import { HealthModule } from './modules/health/health.module';
 import { IngestModule } from './modules/ingest/ingest.module';
@@ -24,6 +26,7 @@ export class AppModule {
         CoreModule.register(resources),
         AdminAuthModule,
         AuditModule,
+        AuthModule,
         AgentsModule,
         EnrollmentModule,
         HealthModule,
@@ -35,6 +38,8 @@ export class AppModule {
         UsbExceptionsModule,
         UsbRegisterModule,
         ViolationsModule,
+        // Last: the console's catch-all GET answers only what no REST route did.
+        ConsoleModule,
       ],
     };
   }
