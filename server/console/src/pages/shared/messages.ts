@@ -1,0 +1,56 @@
+/** Texts of the pieces the whitelist, USB, devices and users pages share. */
+const en = {
+  copy: 'Copy',
+  copied: 'Copied',
+  copyFailed: 'Select the text and copy it by hand',
+  shownOnce: 'Shown only now: copy it before you close this. The collector keeps only a hash of it.',
+  reason: 'Reason',
+  reasonRequired: 'Give a reason: it is kept with the decision and in the audit log.',
+  confirm: 'Confirm',
+  cancel: 'Cancel',
+  save: 'Save',
+  loadMore: 'Load more',
+  formProblems: 'Some fields need attention:',
+  required: 'Required.',
+  none: '—',
+  everyZone: 'every zone',
+  remainingNone: 'no end',
+  remainingEnded: 'ended',
+  remainingDays: (days: number) => (days === 1 ? '1 day left' : `${days} days left`),
+  remainingHours: (hours: number) => (hours === 1 ? '1 hour left' : `${hours} hours left`),
+  expiryInvalid: 'Enter a date and time, or leave it empty for no end.',
+  expiryPast: 'The end must be in the future.',
+  expiryLater: 'An approver may only shorten the requested end, not extend it.',
+  inDays: (days: number) => `+${days} days`,
+  noEnd: 'No end',
+};
+
+type Messages = typeof en;
+
+const ja: Messages = {
+  copy: 'コピー',
+  copied: 'コピーしました',
+  copyFailed: 'テキストを選択して手動でコピーしてください',
+  shownOnce: 'この画面でしか表示されません。閉じる前にコピーしてください（コレクターにはハッシュしか残りません）。',
+  reason: '理由',
+  reasonRequired: '理由を入力してください。判断とともに監査ログに記録されます。',
+  confirm: '確定',
+  cancel: 'キャンセル',
+  save: '保存',
+  loadMore: 'さらに表示',
+  formProblems: '次の項目を確認してください:',
+  required: '入力が必要です。',
+  none: '—',
+  everyZone: 'すべてのゾーン',
+  remainingNone: '期限なし',
+  remainingEnded: '終了',
+  remainingDays: (days: number) => `残り ${days} 日`,
+  remainingHours: (hours: number) => `残り ${hours} 時間`,
+  expiryInvalid: '日時を入力してください（期限なしの場合は空欄のまま）。',
+  expiryPast: '終了日時は未来の日時にしてください。',
+  expiryLater: '承認者は申請された期限を短くすることだけができます（延長はできません）。',
+  inDays: (days: number) => `+${days} 日`,
+  noEnd: '期限なし',
+};
+
+export const messages = { en, ja };
