@@ -1,9 +1,10 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMillis, jsonText } from '../../common/epoch-millis.transformer';
 
-export const VIOLATION_STATUSES = ['open', 'acknowledged', 'resolved', 'dismissed'] as const;
+export const VIOLATION_STATUSES = ['open', 'acknowledged', 'resolved', 'dismissed', 'false_positive'] as const;
 export type ViolationStatus = (typeof VIOLATION_STATUSES)[number];
-export type ViolationSeverity = 'low' | 'medium' | 'high' | 'critical';
+export const VIOLATION_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type ViolationSeverity = (typeof VIOLATION_SEVERITIES)[number];
 
 /** The device as a violation reports it: ids as 4-digit lower-case hex, like the register. */
 export interface ViolationDevice {
@@ -181,4 +182,8 @@ export class ViolationEntity {
 
   @Column({ name: 'updated_at', type: 'bigint', transformer: epochMillis })
   updatedAt!: Date;
+
+  /** The username of the security reviewer it is assigned to, null when nobody is. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  assignee!: string | null;
 }

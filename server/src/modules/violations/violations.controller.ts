@@ -1,12 +1,15 @@
-import { Body, Controller, Get, Param, Patch, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { BadRequestException, Body, Controller, Get, Param, Patch, Query, Req, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiExtraModels, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-query.dto';
+import { cursorIdFits, decodeCursor, type CursorPosition } from '../../common/pagination-cursor';
 import { uuidParam } from '../../common/uuid-param';
 import { ListViolationsQuery } from './dto/list-violations.query';
 import { TriageViolationDto } from './dto/triage-violation.dto';
 import { isDestinationSubject, isMachineSubject, isUserDaySubject, VIOLATION_STATUSES, ViolationEntity, type ViolationMachine } from './violation.entity';
 
-import { ViolationsService } from './violations.service';
+import { LocatedViolation, ViolationsService } from './violations.service';
+import { RESUME_LIMIT, ViolationChange, ViolationFeed } from './violation-feed.service';
 import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
 import { Roles } from '../auth/roles.decorator';
 import { READERS } from '../auth/roles';
@@ -128,6 +131,8 @@ export class ViolationView {
   judgedUnder!: ViolationJudgementView | null;
   @ApiProperty() summary!: string;
   @ApiProperty({ nullable: true, type: String }) note!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'the username of the security reviewer it is assigned to, null when nobody is' }) assignee!: string | null;
+  @ApiProperty({ description: "the ledger department of the machine, '' when the ledger does not know the machine" }) department!: string;
   @ApiProperty() updatedAt!: string;
 }
 
@@ -136,7 +141,39 @@ class ViolationPageView {
   @ApiProperty({ nullable: true, type: String }) nextCursor!: string | null;
 }
 
+class TrailEventView {
+  @ApiProperty() eventId!: string;
+  @ApiProperty() agentId!: string;
+  @ApiProperty() sequence!: string;
+  @ApiProperty({ example: 'usb_device_attached' }) kind!: string;
+  @ApiProperty() occurredAt!: string;
+  @ApiProperty() receivedAt!: string;
+  @ApiProperty() userName!: string;
+  @ApiProperty({
+    enum: ['trigger', 'plug', 'plug_event', 'last_attempt', 'attempt', 'day_event'],
+    description: "why the event is in the trail: the event the rule fired on, the plug's attach, a later event naming the plug, the destination's newest or a folded attempt, the user's writes that day",
+  })
+  role!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'the event as the agent sent it' }) payload!: Record<string, unknown>;
+}
+
+class ViolationTrailView {
+  @ApiProperty({ type: [TrailEventView], description: 'the stored events behind the violation, oldest first (at most 200)' }) events!: TrailEventView[];
+  @ApiProperty({ type: 'array', items: { type: 'object' }, description: 'its audit records (as GET /api/v1/audit shows them), newest first' })
+  audit!: Record<string, unknown>[];
+}
+
+/** The view of a violation with its ledger department (see ViolationsService.locate). */
+export function locatedView({ violation, department }: LocatedViolation): ViolationView {
+  return viewOf(violation, department);
+}
+
+/** The view of a violation whose department was not looked up (''). */
 export function violationView(violation: ViolationEntity): ViolationView {
+  return viewOf(violation, '');
+}
+
+function viewOf(violation: ViolationEntity, department: string): ViolationView {
   return {
     id: violation.id,
     rule: violation.rule,
@@ -154,6 +191,8 @@ export function violationView(violation: ViolationEntity): ViolationView {
     judgedUnder: violation.judgedUnder,
     summary: violation.summary,
     note: violation.note,
+    assignee: violation.assignee ?? null,
+    department,
     updatedAt: violation.updatedAt.toISOString(),
   };
 }
@@ -167,6 +206,9 @@ function deviceView(violation: ViolationEntity): ViolationDeviceView | Violation
   return { ...subject, serialQuality: subject.serialQuality ?? 'unspecified' };
 }
 
+/** How often a stream says it is still there, so proxies and browsers keep an idle one open. */
+export const KEEPALIVE_MS = 15_000;
+
 /** REST: violations for reviewers. */
 @ApiExtraModels(ViolationDeviceView, ViolationMachineView, ViolationUserDayView, ViolationDestinationView)
 @ApiTags('violations')
@@ -174,18 +216,124 @@ function deviceView(violation: ViolationEntity): ViolationDeviceView | Violation
 @ApiRoleForbiddenResponse()
 @Controller('api/v1/violations')
 export class ViolationsController {
-  constructor(private readonly violations: ViolationsService) {}
+  constructor(
+    private readonly violations: ViolationsService,
+    private readonly feed: ViolationFeed,
+  ) {}
 
   @Get()
   @Roles(...READERS)
   @ApiOkResponse({ type: ViolationPageView })
   async list(@Query() query: ListViolationsQuery): Promise<ViolationPageView> {
     const page = await this.violations.list(
-      { agentId: query.agentId, rule: query.rule, status: query.status, ...timeWindowOf(query) },
+      {
+        agentId: query.agentId,
+        rule: query.rule,
+        status: query.status,
+        severity: query.severity,
+        department: query.department,
+        assignee: query.assignee,
+        ...timeWindowOf(query),
+      },
       query.limit ?? DEFAULT_PAGE_SIZE,
       cursorOf(query, 'uuid'),
     );
-    return { items: page.items.map(violationView), nextCursor: page.nextCursor };
+    return { items: page.items.map(locatedView), nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Server-Sent Events: `event: violation` with the violation's view for every violation created
+   * or changed after connecting, `id:` its cursor; `Last-Event-ID` resumes after that cursor
+   * (replaying at most RESUME_LIMIT changes, then `event: resync` tells the client to reload the
+   * list); a `: keepalive` comment every 15 s. Declared before `:id` so the UUID pipe never sees it.
+   */
+  @Get('stream')
+  @Roles(...READERS)
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'the id of the last event received; the stream resumes after it' })
+  @ApiOkResponse({ description: 'text/event-stream of `event: violation` messages whose data is a ViolationView' })
+  @ApiBadRequestResponse({ description: 'Last-Event-ID is not an id this stream sent' })
+  async stream(@Req() request: IncomingMessage, @Res() response: ServerResponse): Promise<void> {
+    const header = request.headers['last-event-id'];
+    const resumeFrom = resumePositionOf(Array.isArray(header) ? header[0] : header);
+    let closed = false;
+    let live = false;
+    const pending: ViolationChange[] = [];
+    const delivered = new Set<string>();
+    let keepalive: NodeJS.Timeout | null = null;
+    let unsubscribe: (() => void) | null = null;
+    const untrack = this.feed.track(() => {
+      if (!response.writableEnded) response.end();
+      cleanUp();
+    });
+    const cleanUp = () => {
+      if (closed) return;
+      closed = true;
+      if (keepalive !== null) clearInterval(keepalive);
+      keepalive = null;
+      unsubscribe?.();
+      unsubscribe = null;
+      untrack();
+    };
+    request.on('close', cleanUp);
+    response.on('close', cleanUp);
+    const send = (changes: ViolationChange[]) => {
+      for (const change of changes) {
+        const key = `${change.cursor}`;
+        if (delivered.has(key)) continue;
+        if (resumeFrom !== null && !after(change.position, resumeFrom)) continue;
+        // Only the replay can overlap what the live feed sends (the poller never repeats itself), so only its keys are kept.
+        if (!live) delivered.add(key);
+        response.write(`event: violation\nid: ${change.cursor}\ndata: ${JSON.stringify(locatedView(change.located))}\n\n`);
+      }
+    };
+
+    const stop = await this.feed.subscribe((changes) => {
+      if (closed) return;
+      if (live) send(changes);
+      else pending.push(...changes);
+    });
+    if (closed) {
+      stop();
+      return;
+    }
+    unsubscribe = stop;
+    response.statusCode = 200;
+    response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    response.setHeader('Cache-Control', 'no-cache, no-transform');
+    response.setHeader('Connection', 'keep-alive');
+    response.setHeader('X-Accel-Buffering', 'no');
+    response.flushHeaders();
+    response.write(': connected\nretry: 2000\n\n');
+    if (resumeFrom !== null) {
+      let replay: ViolationChange[];
+      try {
+        replay = await this.feed.changesAfter(resumeFrom, RESUME_LIMIT + 1);
+      } catch (error) {
+        // The headers are out: end the stream, and the client reconnects with the same Last-Event-ID.
+        response.end();
+        cleanUp();
+        throw error;
+      }
+      if (closed) return;
+      send(replay.slice(0, RESUME_LIMIT));
+      if (replay.length > RESUME_LIMIT) {
+        response.write(`event: resync\ndata: ${JSON.stringify({ reason: `more than ${RESUME_LIMIT} violations changed since Last-Event-ID; reload the list` })}\n\n`);
+      }
+    }
+    send(pending.splice(0));
+    live = true;
+    keepalive = setInterval(() => response.write(': keepalive\n\n'), KEEPALIVE_MS);
+    keepalive.unref();
+  }
+
+  @Get(':id/trail')
+  @Roles(...READERS)
+  @ApiOkResponse({ type: ViolationTrailView })
+  @ApiNotFoundResponse()
+  async trail(@Param('id', uuidParam('id')) id: string): Promise<ViolationTrailView> {
+    const trail = await this.violations.trail(id);
+    return { events: trail.events, audit: trail.audit as unknown as Record<string, unknown>[] };
   }
 
   @Get(':id')
@@ -193,14 +341,27 @@ export class ViolationsController {
   @ApiOkResponse({ type: ViolationView })
   @ApiNotFoundResponse()
   async get(@Param('id', uuidParam('id')) id: string): Promise<ViolationView> {
-    return violationView(await this.violations.get(id));
+    return locatedView(await this.violations.get(id));
   }
 
   @Patch(':id')
   @Roles('security')
   @ApiOkResponse({ type: ViolationView })
   @ApiNotFoundResponse()
+  @ApiBadRequestResponse({ description: 'no field given, a bad status, or an assignee that is not an enabled user holding the role security' })
   async triage(@Param('id', uuidParam('id')) id: string, @Body() body: TriageViolationDto): Promise<ViolationView> {
-    return violationView(await this.violations.triage(id, body.status, body.note));
+    return locatedView(await this.violations.triage(id, { status: body.status, note: body.note, assignee: body.assignee }));
   }
+}
+
+/** The cursor of a Last-Event-ID header, null without one; 400 naming it for anything this stream did not send. */
+function resumePositionOf(header: string | undefined): CursorPosition | null {
+  if (header === undefined || header.trim() === '') return null;
+  const position = decodeCursor(header.trim());
+  if (position === null || !cursorIdFits(position.id, 'uuid')) throw new BadRequestException('Last-Event-ID is not an event id this stream sent');
+  return position;
+}
+
+function after(a: CursorPosition, b: CursorPosition): boolean {
+  return a.at > b.at || (a.at === b.at && a.id > b.id);
 }

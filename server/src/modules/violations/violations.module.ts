@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
+import { ViolationFeed } from './violation-feed.service';
 import { ViolationsController } from './violations.controller';
 import { ViolationsService } from './violations.service';
 
 @Module({
-  providers: [ViolationsService],
+  providers: [ViolationsService, ViolationFeed],
   controllers: [ViolationsController],
-  exports: [ViolationsService],
+  exports: [ViolationsService, ViolationFeed],
 })
 export class ViolationsModule {}
