@@ -181,6 +181,7 @@ export function ReasonDialog({
   onConfirm,
   testIdPrefix,
   reasonRequired = true,
+  withReason = true,
   children,
 }: {
   open: boolean;
@@ -192,6 +193,8 @@ export function ReasonDialog({
   onConfirm: (reason: string) => Promise<void>;
   testIdPrefix: string;
   reasonRequired?: boolean;
+  /** False: a plain confirmation (the action takes no reason). */
+  withReason?: boolean;
   children?: ReactNode;
 }) {
   const t = useMessages(messages);
@@ -215,7 +218,7 @@ export function ReasonDialog({
       actions={
         <>
           <Button onClick={close}>{t.cancel}</Button>
-          <Button variant="danger" requires={requires} busy={submit.busy} disabled={reasonRequired && reason.trim() === ''} onClick={() => void confirm()} data-testid={`${testIdPrefix}-confirm`}>
+          <Button variant="danger" requires={requires} busy={submit.busy} disabled={withReason && reasonRequired && reason.trim() === ''} onClick={() => void confirm()} data-testid={`${testIdPrefix}-confirm`}>
             {confirmLabel}
           </Button>
         </>
@@ -225,9 +228,11 @@ export function ReasonDialog({
         {intro}
         {children}
         <FormProblems messages={submit.formMessages} error={submit.error} />
-        <Field label={t.reason} hint={reasonRequired ? t.reasonRequired : undefined} error={submit.fieldErrors.reason}>
-          <textarea rows={3} value={reason} onChange={(event) => setReason(event.target.value)} data-testid={`${testIdPrefix}-reason`} />
-        </Field>
+        {withReason ? (
+          <Field label={t.reason} hint={reasonRequired ? t.reasonRequired : undefined} error={submit.fieldErrors.reason}>
+            <textarea rows={3} value={reason} onChange={(event) => setReason(event.target.value)} data-testid={`${testIdPrefix}-reason`} />
+          </Field>
+        ) : null}
       </div>
     </Dialog>
   );

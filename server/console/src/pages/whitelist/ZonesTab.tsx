@@ -65,7 +65,7 @@ export function ZonesTab({ zones, error, reload }: { zones: NetworkZone[] | unde
         intro={<p>{t.zones.removeIntro}</p>}
         confirmLabel={t.zones.remove}
         requires={['admin']}
-        reasonRequired={false}
+        withReason={false}
         testIdPrefix="zone-delete"
         onClose={() => setRemoving(null)}
         onConfirm={async () => {
