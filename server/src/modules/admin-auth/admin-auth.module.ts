@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { AdminAuthGuard } from './admin-auth.guard';
 import { AdminAuthService } from './admin-auth.service';
 
+/** The administrator bearer token; AuthModule's guard accepts it as a Principal holding every role. */
 @Module({
-  providers: [AdminAuthService, { provide: APP_GUARD, useClass: AdminAuthGuard }],
+  providers: [AdminAuthService],
   exports: [AdminAuthService],
 })
 export class AdminAuthModule {}
