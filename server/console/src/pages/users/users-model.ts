@@ -24,6 +24,7 @@ export interface ApiTokenView {
   expiresAt: string;
   lastUsedAt?: string | null;
   revokedAt?: string | null;
+  state?: 'active' | 'expired' | 'revoked' | string;
   /** Present on ?all=true lists: whose token it is. */
   username?: string;
   userId?: string;
@@ -71,9 +72,13 @@ export function newUserBody(form: NewUserForm): { ok: true; body: Record<string,
   return { ok: true, body: { username, displayName: form.displayName.trim() === '' ? username : form.displayName.trim(), roles: orderedRoles(form.roles), password: form.password } };
 }
 
-/** A new password and its repetition: given and equal. Length and strength are the collector's call. */
+/** The collector's shortest password (PASSWORD_MIN_LENGTH); it decides, this only saves a round trip. */
+export const PASSWORD_MIN_LENGTH = 12;
+
+/** A new password and its repetition: given, long enough and equal. */
 export function passwordProblems(password: string, confirm: string): FieldProblem<'password' | 'confirm'>[] {
   if (password === '') return [{ field: 'password', problem: 'required' }];
+  if ([...password].length < PASSWORD_MIN_LENGTH) return [{ field: 'password', problem: 'tooShort' }];
   if (password !== confirm) return [{ field: 'confirm', problem: 'mismatch' }];
   return [];
 }
@@ -119,6 +124,7 @@ export function tokenBody(form: TokenForm, ownRoles: readonly string[]): { ok: t
 
 /** A token's state for the list: revoked, expired or active. */
 export function tokenState(token: ApiTokenView, now: Date): 'active' | 'expired' | 'revoked' {
+  if (token.state === 'active' || token.state === 'expired' || token.state === 'revoked') return token.state;
   if (token.revokedAt !== undefined && token.revokedAt !== null) return 'revoked';
   return new Date(token.expiresAt).getTime() <= now.getTime() ? 'expired' : 'active';
 }
