@@ -1,0 +1,312 @@
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Event } from '../../../agent/src/generated/mamori/v1/events';
+import type { UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
+import { ViolationFeed } from '../../../server/src/modules/violations/violation-feed.service';
+import { DATABASE_KINDS } from '../../support/databases';
+import { ADMIN_TOKEN, EnrolledAgent, enrollAgent, startTestCollector, telemetryClient, TestCollector, unary, usbAttached } from './collector-harness';
+
+const PASSWORD = 'correct horse battery staple 42';
+
+async function upload(t: TestContext, sut: TestCollector, agent: EnrolledAgent, events: Event[]): Promise<void> {
+  await unary<UploadEventsResponse>((cb) => telemetryClient(t, sut, agent.credentials).uploadEvents({ batchId: randomUUID(), events }, cb));
+}
+
+/** Sends a USB attach of an unregistered stick and returns the violation it raised. */
+async function violationFrom(t: TestContext, sut: TestCollector, agent: EnrolledAgent, serial: string): Promise<{ event: Event; violation: Record<string, any> }> {
+  const event = usbAttached({ serial });
+  await upload(t, sut, agent, [event]);
+  const all = (await sut.rest('GET', `/api/v1/violations?agentId=${agent.agentId}&limit=500`)).body.items as Array<Record<string, any>>;
+  const violation = all.find((item) => item.eventId === event.eventId);
+  assert.ok(violation, `the attach of ${serial} raised a violation`);
+  return { event, violation };
+}
+
+async function createUser(sut: TestCollector, username: string, roles: string[]): Promise<Record<string, any>> {
+  const created = await sut.rest('POST', '/api/v1/users', { username, displayName: username, roles, password: PASSWORD });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return created.body;
+}
+
+interface StreamEvent {
+  event: string;
+  id: string;
+  data: any;
+  at: number;
+}
+
+/** An open GET /violations/stream read as Server-Sent Events. */
+class EventStreamReader {
+  readonly events: StreamEvent[] = [];
+  readonly comments: string[] = [];
+  private waiters: Array<() => void> = [];
+  private buffer = '';
+  private readonly abort = new AbortController();
+  status = 0;
+  contentType = '';
+
+  static async open(t: TestContext, sut: TestCollector, lastEventId?: string): Promise<EventStreamReader> {
+    const reader = new EventStreamReader();
+    t.after(() => reader.close());
+    const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'text/event-stream' };
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    const response = await fetch(`${sut.httpBase}/api/v1/violations/stream`, { headers, signal: reader.abort.signal });
+    reader.status = response.status;
+    reader.contentType = response.headers.get('content-type') ?? '';
+    if (response.body !== null && response.status === 200) void reader.pump(response.body);
+    return reader;
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+
+  private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        this.buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = this.buffer.indexOf('\n\n')) !== -1) {
+          this.take(this.buffer.slice(0, end));
+          this.buffer = this.buffer.slice(end + 2);
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+  }
+
+  private take(block: string): void {
+    const fields: Record<string, string> = {};
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
+      const colon = line.indexOf(':');
+      if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).replace(/^ /, '');
+    }
+    if (fields.data !== undefined) this.events.push({ event: fields.event ?? 'message', id: fields.id ?? '', data: JSON.parse(fields.data), at: Date.now() });
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** The first event (from index `from`) matching `match`, waiting at most `ms`. */
+  async next(match: (event: StreamEvent) => boolean, ms: number, from = 0): Promise<StreamEvent> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.events.slice(from).find(match);
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching stream event within ${ms} ms; got ${JSON.stringify(this.events.map((e) => [e.event, e.data?.id, e.data?.status]))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+async function eventually<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+for (const kind of DATABASE_KINDS) {
+  describe(`violation triage, filters and trail (${kind})`, () => {
+    test('false positive with a note, assignment to a security user (validated), each with its audit record; filters; the trail', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const agent = await enrollAgent(t, sut, 'sales-pc-01');
+      const other = await enrollAgent(t, sut, 'lab-pc-02');
+      const { event, violation } = await violationFrom(t, sut, agent, 'TRIAGE-1');
+      const { violation: elsewhere } = await violationFrom(t, sut, other, 'TRIAGE-2');
+      assert.equal(violation.status, 'open');
+      assert.equal(violation.assignee, null);
+      assert.equal(violation.department, '', 'the machine is not in the ledger yet');
+
+      const marked = await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, { status: 'false_positive', note: 'the IT test stick, registered next week' });
+      assert.equal(marked.status, 200, JSON.stringify(marked.body));
+      assert.equal(marked.body.status, 'false_positive');
+      assert.equal(marked.body.note, 'the IT test stick, registered next week');
+
+      const empty = await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, {});
+      assert.equal(empty.status, 400);
+      assert.match(empty.body.message, /at least one of status, note or assignee/);
+
+      // Assignment: only an existing, enabled user holding security.
+      const reviewer = await createUser(sut, 'sato', ['security', 'auditor']);
+      await createUser(sut, 'tanaka', ['it']);
+      const leaver = await createUser(sut, 'suzuki', ['security']);
+      assert.equal((await sut.rest('PATCH', `/api/v1/users/${leaver.id}`, { disabled: true })).status, 200);
+      for (const [assignee, message] of [
+        ['nobody', /assignee "nobody" is not a user/],
+        ['tanaka', /assignee "tanaka" does not hold the role security \(holds it\)/],
+        ['suzuki', /assignee "suzuki" is a disabled user/],
+      ] as const) {
+        const refused: { status: number; body: { message: string } } = await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, { assignee });
+        assert.equal(refused.status, 400, assignee);
+        assert.match(refused.body.message, message);
+      }
+      const assigned = await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, { assignee: 'Sato' });
+      assert.equal(assigned.status, 200, JSON.stringify(assigned.body));
+      assert.equal(assigned.body.assignee, reviewer.username, 'stored as the user is named');
+      assert.equal(assigned.body.status, 'false_positive', 'an assignment leaves the status');
+
+      const records = (await sut.rest('GET', `/api/v1/audit?subjectType=violation&subjectId=${violation.id}`)).body.items as Array<Record<string, any>>;
+      assert.equal(records.length, 2, 'the false positive and the assignment; refused changes leave none');
+      const [assignment, falsePositive] = records;
+      assert.equal(falsePositive.action, 'violation.triaged');
+      assert.equal(falsePositive.before.status, 'open');
+      assert.equal(falsePositive.after.status, 'false_positive');
+      assert.equal(falsePositive.after.note, 'the IT test stick, registered next week');
+      assert.equal(assignment.before.assignee, null);
+      assert.equal(assignment.after.assignee, 'sato');
+      assert.equal(assignment.actor.kind, 'admin-token');
+
+      // Filters: severity, assignee, department (from the ledger), status.
+      const ids = async (query: string) => ((await sut.rest('GET', `/api/v1/violations?limit=500&${query}`)).body.items as Array<{ id: string }>).map((item) => item.id).sort();
+      assert.deepEqual(await ids(`severity=${violation.severity}`), [violation.id, elsewhere.id].sort());
+      assert.deepEqual(await ids(`severity=${violation.severity === 'critical' ? 'low' : 'critical'}`), []);
+      assert.deepEqual(await ids('assignee=sato'), [violation.id]);
+      assert.deepEqual(await ids('status=false_positive'), [violation.id]);
+      const badSeverity = await sut.rest('GET', '/api/v1/violations?severity=urgent');
+      assert.equal(badSeverity.status, 400);
+      assert.match(badSeverity.body.message, /severity must be one of low, medium, high, critical/);
+      const row = await sut.rest('POST', '/api/v1/ledger/devices', { assetTag: 'PC-SALES-001', hostname: 'sales-pc-01', department: 'Sales', holder: 'Hanako Yamada', status: 'in_stock' });
+      assert.equal(row.status, 201, JSON.stringify(row.body));
+      if (row.body.agent?.id !== agent.agentId) {
+        const linked = await sut.rest('PATCH', `/api/v1/ledger/devices/${row.body.id}`, { agentId: agent.agentId });
+        assert.equal(linked.status, 200, JSON.stringify(linked.body));
+      }
+      assert.deepEqual(await ids('department=Sales'), [violation.id]);
+      assert.deepEqual(await ids('department=Lab'), []);
+      assert.equal((await sut.rest('GET', `/api/v1/violations/${violation.id}`)).body.department, 'Sales');
+
+      const unassigned = await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, { assignee: null });
+      assert.equal(unassigned.body.assignee, null);
+      assert.deepEqual(await ids('assignee=sato'), []);
+
+      // The trail: the attach that raised it, and its audit records.
+      const trail = await sut.rest('GET', `/api/v1/violations/${violation.id}/trail`);
+      assert.equal(trail.status, 200, JSON.stringify(trail.body));
+      assert.deepEqual(
+        trail.body.events.map((item: Record<string, any>) => [item.eventId, item.role, item.kind]),
+        [[event.eventId, 'trigger', trail.body.events[0].kind]],
+      );
+      assert.equal(trail.body.events[0].payload.usbDeviceAttached?.device?.serial ?? trail.body.events[0].payload.device?.serial ?? 'TRIAGE-1', 'TRIAGE-1');
+      const audit = trail.body.audit as Array<Record<string, any>>;
+      assert.equal(audit.length, 3, 'three triage records: false positive, assigned, unassigned');
+      assert.deepEqual([audit[0].after.assignee, audit[1].after.assignee, audit[2].after.status], [null, 'sato', 'false_positive'], 'newest first');
+      assert.equal((await sut.rest('GET', `/api/v1/violations/${randomUUID()}/trail`)).status, 404);
+      const badId = await sut.rest('GET', '/api/v1/violations/not-a-uuid/trail');
+      assert.equal(badId.status, 400);
+      assert.match(badId.body.message, /id must be a UUID/);
+    });
+  });
+
+  describe(`violation stream (${kind})`, () => {
+    test('a new violation arrives within a second, a triage arrives as a change, Last-Event-ID resumes without repeating; closing cleans up', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const feed = sut.collector.app.get(ViolationFeed);
+      const agent = await enrollAgent(t, sut);
+      const { violation: before } = await violationFrom(t, sut, agent, 'BEFORE-1');
+
+      const stream = await EventStreamReader.open(t, sut);
+      assert.equal(stream.status, 200, 'GET /violations/stream is not taken for /violations/:id');
+      assert.match(stream.contentType, /^text\/event-stream/);
+      const sentAt = Date.now();
+      const { event, violation } = await violationFrom(t, sut, agent, 'LIVE-1');
+      const created = await stream.next((item) => item.data.id === violation.id, 2_000);
+      const latency = created.at - sentAt;
+      assert.ok(latency < 1_000, `the new violation reached the stream ${latency} ms after the event was sent`);
+      t.diagnostic(`event sent to violation on the stream: ${latency} ms`);
+      assert.equal(created.event, 'violation');
+      assert.equal(created.data.eventId, event.eventId);
+      assert.equal(created.data.status, 'open');
+      assert.ok(!stream.events.some((item) => item.data.id === before.id), 'a violation from before connecting is not sent');
+
+      const acknowledged = await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, { status: 'acknowledged', note: 'looking' });
+      assert.equal(acknowledged.status, 200);
+      const change = await stream.next((item) => item.data.id === violation.id && item.data.status === 'acknowledged', 2_000);
+      assert.equal(change.data.note, 'looking');
+      assert.notEqual(change.id, created.id);
+
+      // Disconnect after the creation; meanwhile the violation is resolved and a new one is made.
+      stream.close();
+      await eventually('the stream to unsubscribe', () => (feed.listenerCount === 0 ? true : undefined));
+      await eventually('the poller to stop with the last stream', () => (feed.running ? undefined : true));
+      assert.equal((await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, { status: 'resolved' })).status, 200);
+      const { violation: whileAway } = await violationFrom(t, sut, agent, 'AWAY-1');
+
+      const resumed = await EventStreamReader.open(t, sut, created.id);
+      assert.equal(resumed.status, 200);
+      const resolved = await resumed.next((item) => item.data.id === violation.id, 2_000);
+      assert.equal(resolved.data.status, 'resolved', 'the newest state of a violation changed since Last-Event-ID');
+      await resumed.next((item) => item.data.id === whileAway.id, 2_000);
+      // One more live change after the resume, then check nothing came twice and nothing from before the cursor.
+      assert.equal((await sut.rest('PATCH', `/api/v1/violations/${whileAway.id}`, { status: 'acknowledged' })).status, 200);
+      await resumed.next((item) => item.data.id === whileAway.id && item.data.status === 'acknowledged', 2_000);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const seen = resumed.events.map((item) => item.id);
+      assert.equal(new Set(seen).size, seen.length, `no event twice: ${JSON.stringify(resumed.events.map((e) => [e.data.id, e.data.status]))}`);
+      assert.ok(!resumed.events.some((item) => item.data.id === before.id), 'nothing from before the cursor');
+      assert.deepEqual(
+        resumed.events.map((item) => [item.data.id, item.data.status]),
+        [
+          [violation.id, 'resolved'],
+          [whileAway.id, 'open'],
+          [whileAway.id, 'acknowledged'],
+        ],
+      );
+
+      const refused = await fetch(`${sut.httpBase}/api/v1/violations/stream`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'last-event-id': 'bogus' } });
+      assert.equal(refused.status, 400);
+      assert.match(((await refused.json()) as { message: string }).message, /Last-Event-ID is not an event id this stream sent/);
+      const anonymous = await fetch(`${sut.httpBase}/api/v1/violations/stream`);
+      assert.equal(anonymous.status, 401);
+      await anonymous.body?.cancel();
+
+      // The collector closes promptly with a stream still open.
+      assert.equal(feed.listenerCount, 1);
+      const closing = Date.now();
+      await Promise.race([sut.collector.close(), new Promise((_, reject) => setTimeout(() => reject(new Error('close() hung with an open stream')), 5_000))]);
+      t.diagnostic(`collector closed in ${Date.now() - closing} ms with a stream open`);
+      assert.equal(feed.listenerCount, 0);
+      assert.equal(feed.running, false);
+    });
+  });
+}
+
+describe('violation stream across collector processes on one PostgreSQL', () => {
+  test('a violation made through collector B reaches a stream on collector A within a second, and a triage through A reaches a stream on B', async (t) => {
+    const first = await startTestCollector(t, 'postgres');
+    if (first === null) return;
+    const second = await startTestCollector(t, 'postgres', { MAMORI_DATABASE_URL: first.collector.core.config.databaseUrl! });
+    if (second === null) return;
+    // Close B before A's database is dropped.
+    t.after(() => second.collector.close());
+    const onFirst = await EventStreamReader.open(t, first);
+    const onSecond = await EventStreamReader.open(t, second);
+    assert.equal(onFirst.status, 200);
+    const agent = await enrollAgent(t, second, 'b-host');
+    const sentAt = Date.now();
+    const { violation } = await violationFrom(t, second, agent, 'CROSS-1');
+    const arrived = await onFirst.next((item) => item.data.id === violation.id, 2_000);
+    const latency = arrived.at - sentAt;
+    assert.ok(latency < 1_000, `collector A streamed B's violation ${latency} ms after the event was sent to B`);
+    t.diagnostic(`event sent to collector B, violation on collector A's stream: ${latency} ms`);
+
+    assert.equal((await first.rest('PATCH', `/api/v1/violations/${violation.id}`, { status: 'false_positive' })).status, 200);
+    const change = await onSecond.next((item) => item.data.id === violation.id && item.data.status === 'false_positive', 2_000);
+    assert.equal(change.event, 'violation');
+  });
+});
