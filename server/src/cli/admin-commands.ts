@@ -7,17 +7,36 @@ import { AgentsService } from '../modules/agents/agents.service';
 import { agentView } from '../modules/agents/agents.controller';
 import { enrollmentTokenView } from '../modules/enrollment/enrollment-tokens.controller';
 import { EnrollmentTokensService } from '../modules/enrollment/enrollment-tokens.service';
+import { generatePassword } from '../modules/auth/password-hash';
+import { userView, UsersService } from '../modules/auth/users.service';
 import type { Command } from './command-line';
 
 type Print = (line: string) => void;
+/** Reads all of standard input (for --password-stdin). */
+export type ReadInput = () => Promise<string>;
+
+function readProcessStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => (text += chunk));
+    process.stdin.once('end', () => resolve(text));
+    process.stdin.once('error', reject);
+  });
+}
+
+/** The password piped in: everything up to the first line break (so `echo pw |` and a file with a final newline both work). */
+async function passwordFrom(readInput: ReadInput): Promise<string> {
+  return (await readInput()).split(/\r?\n/)[0];
+}
 
 /**
  * The tokens, agents, admin-token and audit subcommands, over the same services REST uses;
  * resolves to the exit code. Changes are recorded in the audit log as made by the command line
  * (a system actor naming the operating-system user), from "local".
  */
-export function runAdminCommand(context: INestApplicationContext, command: Command, print: Print): Promise<number> {
-  return runWithAuditContext(commandLineAuditContext(command), () => runCommand(context, command, print));
+export function runAdminCommand(context: INestApplicationContext, command: Command, print: Print, readInput: ReadInput = readProcessStdin): Promise<number> {
+  return runWithAuditContext(commandLineAuditContext(command), () => runCommand(context, command, print, readInput));
 }
 
 function commandLineAuditContext(command: Command): AuditContext {
@@ -31,8 +50,48 @@ function commandLineAuditContext(command: Command): AuditContext {
   return { actor: { kind: 'system', id: 'cli', name: `mamori-server ${command.name} (${user})` }, sourceAddress: 'local' };
 }
 
-async function runCommand(context: INestApplicationContext, command: Command, print: Print): Promise<number> {
+async function runCommand(context: INestApplicationContext, command: Command, print: Print, readInput: ReadInput): Promise<number> {
   switch (command.name) {
+    case 'user add': {
+      const password = command.passwordStdin ? await passwordFrom(readInput) : generatePassword();
+      const user = await context.get(UsersService).create({ username: command.username, displayName: command.displayName, roles: command.roles, password });
+      print(`mamori-server: user "${user.username}" added (${user.roles.join(', ')})`);
+      if (!command.passwordStdin) print(`  password (shown once): ${password}`);
+      print('  sign in to the console at the collector\'s HTTP address (/signin)');
+      return 0;
+    }
+    case 'user list': {
+      const views = (await context.get(UsersService).list()).map(userView);
+      if (command.json) {
+        print(JSON.stringify({ items: views }));
+        return 0;
+      }
+      print(table(['USERNAME', 'ROLES', 'STATE', 'LAST SIGN-IN', 'DISPLAY NAME'], views.map((v) => [v.username, v.roles.join(','), v.disabled ? 'disabled' : 'enabled', v.lastSignInAt ?? 'never', v.displayName])));
+      return 0;
+    }
+    case 'user roles': {
+      const users = context.get(UsersService);
+      const user = await users.update((await users.getByUsername(command.username)).id, { roles: command.roles });
+      print(`mamori-server: user "${user.username}" now holds ${user.roles.join(', ')}`);
+      return 0;
+    }
+    case 'user password': {
+      const users = context.get(UsersService);
+      const user = await users.getByUsername(command.username);
+      const password = command.passwordStdin ? await passwordFrom(readInput) : generatePassword();
+      const { sessionsEnded } = await users.setPassword(user.id, password, { action: 'user.password_reset' });
+      print(`mamori-server: password of "${user.username}" set; ${sessionsEnded} session${sessionsEnded === 1 ? '' : 's'} ended`);
+      if (!command.passwordStdin) print(`  password (shown once): ${password}`);
+      return 0;
+    }
+    case 'user disable':
+    case 'user enable': {
+      const users = context.get(UsersService);
+      const disabled = command.name === 'user disable';
+      const user = await users.update((await users.getByUsername(command.username)).id, { disabled });
+      print(`mamori-server: user "${user.username}" ${disabled ? 'disabled; their sessions are ended and their API tokens refused' : 'enabled'}`);
+      return 0;
+    }
     case 'audit verify': {
       const result = await context.get(AuditService).verify(command.anchor ?? null);
       if (command.json) print(JSON.stringify(result));

@@ -19,6 +19,19 @@ Usage:
                                       prints the newest record's hash (keep it elsewhere), or
                                       exits 1 naming the first broken record; --anchor: that
                                       record must still have that hash
+  mamori-server user add USERNAME --role ROLE [--role ROLE...] [--display-name NAME] [--password-stdin]
+                                      add a console user (this is how the first administrator
+                                      is made); roles: admin, security, approver, it, auditor;
+                                      without --password-stdin a password is generated and
+                                      printed once
+  mamori-server user list [--json]    list users and their roles
+  mamori-server user roles USERNAME --role ROLE [--role ROLE...]
+                                      replace a user's roles
+  mamori-server user password USERNAME [--password-stdin]
+                                      set a new password (generated and printed once without
+                                      --password-stdin); ends the user's sessions
+  mamori-server user disable USERNAME  disable a user (sessions end, API tokens refused)
+  mamori-server user enable USERNAME   enable a user again
   mamori-server --help                show this help
 
 Configuration comes from MAMORI_* environment variables, or a JSON file named by
@@ -26,6 +39,7 @@ MAMORI_CONFIG (the environment wins): MAMORI_DATA_DIR, MAMORI_DATABASE_URL,
 MAMORI_GRPC_ADDRESS, MAMORI_HTTP_ADDRESS, MAMORI_ADMIN_TOKEN, MAMORI_SERVER_NAMES,
 MAMORI_TLS_CERT_FILE, MAMORI_TLS_KEY_FILE, MAMORI_TLS_CA_FILE, MAMORI_TLS_CA_KEY_FILE,
 MAMORI_GRPC_MAX_MESSAGE_BYTES, MAMORI_HEARTBEAT_SECONDS, MAMORI_AGENT_CERT_DAYS,
+MAMORI_SESSION_IDLE_MINUTES (default 480), MAMORI_SESSION_MAX_HOURS (default 12),
 MAMORI_LOG_LEVEL.
 
 Exit codes: 0 success, 1 failure, 2 bad usage or configuration.

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { parseDurationSeconds } from '../common/duration';
 import { MAX_TOKEN_LIFETIME_SECONDS, MAX_TOKEN_USES } from '../modules/enrollment/enrollment-token.limits';
 import { AuditAnchor, parseAuditAnchor } from '../modules/audit/audit-chain';
+import { isRole, ROLES, type Role } from '../modules/auth/roles';
 import { UsageError } from './cli-usage';
 
 export type Command =
@@ -14,7 +15,13 @@ export type Command =
   | { name: 'agents list'; json: boolean }
   | { name: 'agents revoke'; id: string }
   | { name: 'admin-token reset' }
-  | { name: 'audit verify'; json: boolean; anchor?: AuditAnchor };
+  | { name: 'audit verify'; json: boolean; anchor?: AuditAnchor }
+  | { name: 'user add'; username: string; roles: Role[]; displayName?: string; passwordStdin: boolean }
+  | { name: 'user list'; json: boolean }
+  | { name: 'user roles'; username: string; roles: Role[] }
+  | { name: 'user password'; username: string; passwordStdin: boolean }
+  | { name: 'user disable'; username: string }
+  | { name: 'user enable'; username: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -37,6 +44,8 @@ export function parseCommandLine(argv: string[]): Command {
       return adminToken(second, rest);
     case 'audit':
       return audit(second, rest);
+    case 'user':
+      return user(second, rest);
     default:
       throw new UsageError(`unknown command "${first}"`);
   }
@@ -126,7 +135,62 @@ function audit(sub: string | undefined, args: string[]): Command {
   }
 }
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean' }>;
+function user(sub: string | undefined, args: string[]): Command {
+  const command = `user ${sub ?? ''}`;
+  switch (sub) {
+    case 'add': {
+      const { values, username } = parseWithUsername(args, { role: { type: 'string', multiple: true }, 'display-name': { type: 'string' }, 'password-stdin': { type: 'boolean' } }, command);
+      return { name: 'user add', username, roles: roles(values.role, command), displayName: values['display-name'] as string | undefined, passwordStdin: values['password-stdin'] === true };
+    }
+    case 'list': {
+      const { values } = parse(args, { json: { type: 'boolean' } }, 'user list');
+      return { name: 'user list', json: values.json === true };
+    }
+    case 'roles': {
+      const { values, username } = parseWithUsername(args, { role: { type: 'string', multiple: true } }, command);
+      return { name: 'user roles', username, roles: roles(values.role, command) };
+    }
+    case 'password': {
+      const { values, username } = parseWithUsername(args, { 'password-stdin': { type: 'boolean' } }, command);
+      return { name: 'user password', username, passwordStdin: values['password-stdin'] === true };
+    }
+    case 'disable':
+    case 'enable': {
+      const { username } = parseWithUsername(args, {}, command);
+      return { name: sub === 'disable' ? 'user disable' : 'user enable', username };
+    }
+    case undefined:
+      throw new UsageError('"user" needs a subcommand: add, list, roles, password, disable or enable');
+    default:
+      throw new UsageError(`unknown user subcommand "${sub}" (use add, list, roles, password, disable or enable)`);
+  }
+}
+
+function roles(raw: string | boolean | string[] | undefined, command: string): Role[] {
+  const list = Array.isArray(raw) ? raw : [];
+  if (list.length === 0) throw new UsageError(`"${command}" needs at least one --role (${ROLES.join(', ')})`);
+  const result: Role[] = [];
+  for (const role of list) {
+    const lower = role.toLowerCase();
+    if (!isRole(lower)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}, got "${role}"`);
+    if (!result.includes(lower)) result.push(lower);
+  }
+  return result;
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+/** Options plus exactly one positional argument, the username. */
+function parseWithUsername(args: string[], options: OptionSpec, command: string): { values: Record<string, string | boolean | string[] | undefined>; username: string } {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: true }) as typeof parsed;
+  } catch (error) {
+    throw new UsageError(`${command}: ${rephrase((error as Error).message)}`);
+  }
+  if (parsed.positionals.length !== 1) throw new UsageError(`"${command}" needs exactly one USERNAME${parsed.positionals.length > 1 ? `, got "${parsed.positionals.join('", "')}"` : ''}`);
+  return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, username: parsed.positionals[0] };
+}
 
 function parse(args: string[], options: OptionSpec, command: string): { values: Record<string, string | boolean | undefined> } {
   try {
