@@ -7,6 +7,9 @@ import { AgentZoneService } from './agent-zone.service';
 import { SetRequiredZoneDto } from './dto/required-zone.dto';
 import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
 import { Roles } from '../auth/roles.decorator';
+import { actingPerson } from '../../common/acting-person';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
 
 /** REST: the zone a device must be in (a partner's machine marked as belonging to the development LAN). */
 @ApiTags('agents')
@@ -24,8 +27,8 @@ export class AgentZoneController {
   @ApiOkResponse({ type: AgentView, description: 'set; the last reported zone is judged at once (network.wrong_zone)' })
   @ApiBadRequestResponse({ description: 'zone names no defined zone' })
   @ApiNotFoundResponse()
-  async setRequiredZone(@Param('id', uuidParam('id')) id: string, @Body() body: SetRequiredZoneDto): Promise<AgentView> {
-    await this.zones.setRequiredZone(id, body.zone, body.changedBy);
+  async setRequiredZone(@Param('id', uuidParam('id')) id: string, @Body() body: SetRequiredZoneDto, @CurrentPrincipal() principal: Principal): Promise<AgentView> {
+    await this.zones.setRequiredZone(id, body.zone, actingPerson(principal, 'changedBy', body.changedBy));
     return agentView(await this.agents.get(id));
   }
 }

@@ -9,6 +9,9 @@ import { WhitelistRequestsService } from './whitelist-requests.service';
 import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
 import { Roles } from '../auth/roles.decorator';
 import { READERS } from '../auth/roles';
+import { actingPerson, requireActingPerson } from '../../common/acting-person';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
 
 /** REST: applications for whitelist entries and their decisions (CONTROLS.md C3). */
 @ApiTags('network')
@@ -22,8 +25,8 @@ export class WhitelistRequestsController {
   @Roles('admin', 'it', 'security')
   @ApiCreatedResponse({ type: WhitelistRequestView, description: 'filed, waiting for a decision' })
   @ApiBadRequestResponse({ description: 'a bad field, named in the message' })
-  file(@Body() body: RequestWhitelistEntryDto): Promise<WhitelistRequestView> {
-    return this.requests.file(body);
+  file(@Body() body: RequestWhitelistEntryDto, @CurrentPrincipal() principal: Principal): Promise<WhitelistRequestView> {
+    return this.requests.file({ ...body, requestedBy: requireActingPerson(principal, 'requestedBy', body.requestedBy) });
   }
 
   @Get()
@@ -48,8 +51,8 @@ export class WhitelistRequestsController {
   @ApiBadRequestResponse({ description: 'expiresAt later than requested, or past' })
   @ApiForbiddenResponse({ description: 'the approver is the requester, or the caller does not hold the role approver' })
   @ApiConflictResponse({ description: 'already decided or withdrawn' })
-  approve(@Param('id', uuidParam('id')) id: string, @Body() body: ApproveWhitelistRequestDto): Promise<WhitelistRequestView> {
-    return this.requests.approve(id, body);
+  approve(@Param('id', uuidParam('id')) id: string, @Body() body: ApproveWhitelistRequestDto, @CurrentPrincipal() principal: Principal): Promise<WhitelistRequestView> {
+    return this.requests.approve(id, { ...body, approvedBy: requireActingPerson(principal, 'approvedBy', body.approvedBy) });
   }
 
   @Post(':id/reject')
@@ -57,8 +60,8 @@ export class WhitelistRequestsController {
   @HttpCode(200)
   @ApiOkResponse({ type: WhitelistRequestView })
   @ApiConflictResponse({ description: 'already decided or withdrawn' })
-  reject(@Param('id', uuidParam('id')) id: string, @Body() body: RejectWhitelistRequestDto): Promise<WhitelistRequestView> {
-    return this.requests.reject(id, body);
+  reject(@Param('id', uuidParam('id')) id: string, @Body() body: RejectWhitelistRequestDto, @CurrentPrincipal() principal: Principal): Promise<WhitelistRequestView> {
+    return this.requests.reject(id, { ...body, rejectedBy: requireActingPerson(principal, 'rejectedBy', body.rejectedBy) });
   }
 
   @Post(':id/withdraw')
@@ -66,7 +69,7 @@ export class WhitelistRequestsController {
   @HttpCode(200)
   @ApiOkResponse({ type: WhitelistRequestView })
   @ApiConflictResponse({ description: 'already decided or withdrawn' })
-  withdraw(@Param('id', uuidParam('id')) id: string, @Body() body: WithdrawWhitelistRequestDto): Promise<WhitelistRequestView> {
-    return this.requests.withdraw(id, body);
+  withdraw(@Param('id', uuidParam('id')) id: string, @Body() body: WithdrawWhitelistRequestDto, @CurrentPrincipal() principal: Principal): Promise<WhitelistRequestView> {
+    return this.requests.withdraw(id, { ...body, withdrawnBy: actingPerson(principal, 'withdrawnBy', body.withdrawnBy) });
   }
 }

@@ -9,6 +9,7 @@ import { WhitelistExpiryScheduler } from './whitelist-expiry.scheduler';
 import { recordStep } from './whitelist-history';
 import { requestRecord, WhitelistRequestRecord, WhitelistRequestRow, WhitelistRequestStatus } from './whitelist.record';
 import { futureExpiry, validatedDestination, WhitelistService } from './whitelist.service';
+import type { Acted } from '../../common/acting-person';
 
 export interface WhitelistRequestFilter {
   status?: WhitelistRequestStatus;
@@ -32,7 +33,7 @@ export class WhitelistRequestsService {
     private readonly expiry: WhitelistExpiryScheduler,
   ) {}
 
-  async file(input: RequestWhitelistEntryDto, now = new Date()): Promise<WhitelistRequestRecord> {
+  async file(input: Acted<RequestWhitelistEntryDto, 'requestedBy'>, now = new Date()): Promise<WhitelistRequestRecord> {
     const expiresAt = futureExpiry(input.expiresAt, now);
     const id = randomUUID();
     await this.database.transaction(async (sql) => {
@@ -61,7 +62,7 @@ export class WhitelistRequestsService {
     return this.get(id);
   }
 
-  async approve(id: string, input: ApproveWhitelistRequestDto, now = new Date()): Promise<WhitelistRequestRecord> {
+  async approve(id: string, input: Acted<ApproveWhitelistRequestDto, 'approvedBy'>, now = new Date()): Promise<WhitelistRequestRecord> {
     const published = await this.database.transaction(async (sql) => {
       const before = await this.pending(sql, id, 'approved');
       if (sameName(input.approvedBy, before.requestedBy)) {
@@ -111,7 +112,7 @@ export class WhitelistRequestsService {
     return this.get(id);
   }
 
-  async reject(id: string, input: RejectWhitelistRequestDto, now = new Date()): Promise<WhitelistRequestRecord> {
+  async reject(id: string, input: Acted<RejectWhitelistRequestDto, 'rejectedBy'>, now = new Date()): Promise<WhitelistRequestRecord> {
     await this.database.transaction(async (sql) => {
       const before = await this.pending(sql, id, 'rejected');
       await sql.run("UPDATE whitelist_requests SET status = 'rejected', decided_by = ?, decided_at = ?, decision_reason = ? WHERE id = ? AND status = 'pending'", [

@@ -10,6 +10,9 @@ import { WhitelistService } from './whitelist.service';
 import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
 import { Roles } from '../auth/roles.decorator';
 import { READERS } from '../auth/roles';
+import { requireActingPerson } from '../../common/acting-person';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
 
 /**
  * REST: the destination whitelist (CONTROLS.md C3). The fixed routes (check, history) come before
@@ -60,8 +63,9 @@ export class WhitelistController {
   @Roles('admin')
   @ApiCreatedResponse({ type: WhitelistEntryView, description: 'added and approved; the next policy version (published now) carries it' })
   @ApiBadRequestResponse({ description: 'a bad field, named in the message (hostPattern, cidr, ports[0], zone, expiresAt, …)' })
-  create(@Body() body: CreateWhitelistEntryDto): Promise<WhitelistEntryView> {
-    return this.whitelist.create(body);
+  create(@Body() body: CreateWhitelistEntryDto, @CurrentPrincipal() principal: Principal): Promise<WhitelistEntryView> {
+    // requestedBy names whoever asked for the entry (not the caller), so it stays as the body says.
+    return this.whitelist.create({ ...body, approvedBy: requireActingPerson(principal, 'approvedBy', body.approvedBy) });
   }
 
   @Get(':id')
@@ -77,8 +81,8 @@ export class WhitelistController {
   @ApiOkResponse({ type: WhitelistEntryView, description: 'changed; a new policy version carries the change' })
   @ApiBadRequestResponse({ description: 'a bad field, named in the message' })
   @ApiConflictResponse({ description: 'the entry has ended' })
-  update(@Param('id', uuidParam('id')) id: string, @Body() body: UpdateWhitelistEntryDto): Promise<WhitelistEntryView> {
-    return this.whitelist.update(id, body);
+  update(@Param('id', uuidParam('id')) id: string, @Body() body: UpdateWhitelistEntryDto, @CurrentPrincipal() principal: Principal): Promise<WhitelistEntryView> {
+    return this.whitelist.update(id, { ...body, changedBy: requireActingPerson(principal, 'changedBy', body.changedBy) });
   }
 
   @Post(':id/expire')
@@ -86,7 +90,7 @@ export class WhitelistController {
   @HttpCode(200)
   @ApiOkResponse({ type: WhitelistEntryView, description: 'ended now (status revoked); a new policy version no longer carries it' })
   @ApiConflictResponse({ description: 'the entry has ended already' })
-  expire(@Param('id', uuidParam('id')) id: string, @Body() body: ExpireWhitelistEntryDto): Promise<WhitelistEntryView> {
-    return this.whitelist.expire(id, body);
+  expire(@Param('id', uuidParam('id')) id: string, @Body() body: ExpireWhitelistEntryDto, @CurrentPrincipal() principal: Principal): Promise<WhitelistEntryView> {
+    return this.whitelist.expire(id, { ...body, expiredBy: requireActingPerson(principal, 'expiredBy', body.expiredBy) });
   }
 }

@@ -17,6 +17,7 @@ import { zoneWithin } from './network-zones.service';
 import { WhitelistExpiryScheduler } from './whitelist-expiry.scheduler';
 import { historyRecord, recordStep, WhitelistHistoryRecord, WhitelistHistoryRow } from './whitelist-history';
 import { entryRecord, WhitelistEntryRecord } from './whitelist.record';
+import type { Acted } from '../../common/acting-person';
 
 export interface WhitelistFilter {
   zone?: string;
@@ -84,7 +85,7 @@ export class WhitelistService {
     private readonly expiry: WhitelistExpiryScheduler,
   ) {}
 
-  async create(input: CreateWhitelistEntryDto, now = new Date()): Promise<WhitelistEntryRecord> {
+  async create(input: Acted<CreateWhitelistEntryDto, 'approvedBy'>, now = new Date()): Promise<WhitelistEntryRecord> {
     const expiresAt = futureExpiry(input.expiresAt, now);
     const { id, published } = await this.database.transaction(async (sql) => {
       const destination = await validatedDestination(sql, input);
@@ -136,7 +137,7 @@ export class WhitelistService {
     return { id, published };
   }
 
-  async update(id: string, input: UpdateWhitelistEntryDto, now = new Date()): Promise<WhitelistEntryRecord> {
+  async update(id: string, input: Acted<UpdateWhitelistEntryDto, 'changedBy'>, now = new Date()): Promise<WhitelistEntryRecord> {
     const expiresAt = input.expiresAt === undefined ? undefined : input.expiresAt === null ? null : futureExpiry(input.expiresAt, now);
     const published = await this.database.transaction(async (sql) => {
       const before = await this.lockedRecord(sql, id, now);
@@ -180,7 +181,7 @@ export class WhitelistService {
   }
 
   /** Ends an entry now (status revoked, with who and why); the next policy version no longer carries it. */
-  async expire(id: string, input: ExpireWhitelistEntryDto, now = new Date()): Promise<WhitelistEntryRecord> {
+  async expire(id: string, input: Acted<ExpireWhitelistEntryDto, 'expiredBy'>, now = new Date()): Promise<WhitelistEntryRecord> {
     const published = await this.database.transaction(async (sql) => {
       const before = await this.lockedRecord(sql, id, now);
       if (before.status !== 'active') throw new ConflictException(`entry ${id} is ${before.status} already`);

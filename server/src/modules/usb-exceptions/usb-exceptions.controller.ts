@@ -21,6 +21,9 @@ import { UsbExceptionsService, UsbExceptionUse } from './usb-exceptions.service'
 import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
 import { Roles } from '../auth/roles.decorator';
 import { READERS } from '../auth/roles';
+import { requireActingPerson } from '../../common/acting-person';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import type { Principal } from '../auth/principal';
 
 class UsbExceptionView {
   @ApiProperty() id!: string;
@@ -109,8 +112,8 @@ export class UsbExceptionsController {
   @Roles('admin', 'it', 'security')
   @ApiCreatedResponse({ type: UsbExceptionView, description: 'the request, waiting for approval' })
   @ApiBadRequestResponse({ description: 'a bad field (named in the message), or an agent that is not enrolled' })
-  async request(@Body() body: RequestUsbExceptionDto): Promise<UsbExceptionView> {
-    return exceptionView(await this.exceptions.request(body));
+  async request(@Body() body: RequestUsbExceptionDto, @CurrentPrincipal() principal: Principal): Promise<UsbExceptionView> {
+    return exceptionView(await this.exceptions.request({ ...body, requestedBy: requireActingPerson(principal, 'requestedBy', body.requestedBy) }));
   }
 
   @Get()
@@ -141,8 +144,8 @@ export class UsbExceptionsController {
   @ApiOkResponse({ type: UsbExceptionView, description: 'approved; the next policy version carries it' })
   @ApiForbiddenResponse({ description: 'the approver is the requester, or the caller does not hold the role approver' })
   @ApiConflictResponse({ description: 'already decided, or its period has ended' })
-  async approve(@Param('id', uuidParam('id')) id: string, @Body() body: ApproveUsbExceptionDto): Promise<UsbExceptionView> {
-    return exceptionView(await this.exceptions.approve(id, body));
+  async approve(@Param('id', uuidParam('id')) id: string, @Body() body: ApproveUsbExceptionDto, @CurrentPrincipal() principal: Principal): Promise<UsbExceptionView> {
+    return exceptionView(await this.exceptions.approve(id, { ...body, approvedBy: requireActingPerson(principal, 'approvedBy', body.approvedBy) }));
   }
 
   @Post(':id/reject')
@@ -150,8 +153,8 @@ export class UsbExceptionsController {
   @HttpCode(200)
   @ApiOkResponse({ type: UsbExceptionView })
   @ApiConflictResponse({ description: 'already decided, or its period has ended' })
-  async reject(@Param('id', uuidParam('id')) id: string, @Body() body: RejectUsbExceptionDto): Promise<UsbExceptionView> {
-    return exceptionView(await this.exceptions.reject(id, body));
+  async reject(@Param('id', uuidParam('id')) id: string, @Body() body: RejectUsbExceptionDto, @CurrentPrincipal() principal: Principal): Promise<UsbExceptionView> {
+    return exceptionView(await this.exceptions.reject(id, { ...body, rejectedBy: requireActingPerson(principal, 'rejectedBy', body.rejectedBy) }));
   }
 
   @Post(':id/revoke')
@@ -159,7 +162,7 @@ export class UsbExceptionsController {
   @HttpCode(200)
   @ApiOkResponse({ type: UsbExceptionView, description: 'revoked; the next policy version no longer carries it' })
   @ApiConflictResponse({ description: 'not approved, or already ended' })
-  async revoke(@Param('id', uuidParam('id')) id: string, @Body() body: RevokeUsbExceptionDto): Promise<UsbExceptionView> {
-    return exceptionView(await this.exceptions.revoke(id, body));
+  async revoke(@Param('id', uuidParam('id')) id: string, @Body() body: RevokeUsbExceptionDto, @CurrentPrincipal() principal: Principal): Promise<UsbExceptionView> {
+    return exceptionView(await this.exceptions.revoke(id, { ...body, revokedBy: requireActingPerson(principal, 'revokedBy', body.revokedBy) }));
   }
 }

@@ -9,6 +9,7 @@ import type { ApproveUsbExceptionDto, RejectUsbExceptionDto, RequestUsbException
 import type { UsbExceptionStatusFilter } from './dto/list-usb-exceptions.query';
 import { UsbExceptionExpiryScheduler } from './usb-exception-expiry.scheduler';
 import { usbExceptionRecord, UsbExceptionRecord, UsbExceptionRow } from './usb-exception.record';
+import type { Acted } from '../../common/acting-person';
 
 /** The longest grant: C7 exceptions are for a trip or a project, not a standing registration. */
 export const MAX_EXCEPTION_DAYS = 90;
@@ -47,7 +48,7 @@ export class UsbExceptionsService {
     private readonly audit: AuditService,
   ) {}
 
-  async request(input: RequestUsbExceptionDto, now = new Date()): Promise<UsbExceptionRecord> {
+  async request(input: Acted<RequestUsbExceptionDto, 'requestedBy'>, now = new Date()): Promise<UsbExceptionRecord> {
     const notBefore = input.notBefore === undefined ? now : new Date(input.notBefore);
     const notAfter = new Date(input.notAfter);
     if (notAfter.getTime() <= notBefore.getTime()) throw new BadRequestException('notAfter must be later than notBefore');
@@ -85,7 +86,7 @@ export class UsbExceptionsService {
     return this.get(id, now);
   }
 
-  async approve(id: string, input: ApproveUsbExceptionDto, now = new Date()): Promise<UsbExceptionRecord> {
+  async approve(id: string, input: Acted<ApproveUsbExceptionDto, 'approvedBy'>, now = new Date()): Promise<UsbExceptionRecord> {
     const published = await this.database.transaction(async (sql) => {
       const current = await this.pending(sql, id, now, 'approved');
       if (sameName(input.approvedBy, current.requestedBy)) {
@@ -117,7 +118,7 @@ export class UsbExceptionsService {
     return this.get(id, now);
   }
 
-  async reject(id: string, input: RejectUsbExceptionDto, now = new Date()): Promise<UsbExceptionRecord> {
+  async reject(id: string, input: Acted<RejectUsbExceptionDto, 'rejectedBy'>, now = new Date()): Promise<UsbExceptionRecord> {
     // A request never reached the policy, so rejecting it publishes nothing.
     await this.database.transaction(async (sql) => {
       const current = await this.pending(sql, id, now, 'rejected');
@@ -132,7 +133,7 @@ export class UsbExceptionsService {
     return this.get(id, now);
   }
 
-  async revoke(id: string, input: RevokeUsbExceptionDto, now = new Date()): Promise<UsbExceptionRecord> {
+  async revoke(id: string, input: Acted<RevokeUsbExceptionDto, 'revokedBy'>, now = new Date()): Promise<UsbExceptionRecord> {
     const published = await this.database.transaction(async (sql) => {
       const current = await this.lockedRecord(sql, id, now);
       if (current.status === 'requested') throw new ConflictException(`exception ${id} has not been approved: reject it instead`);

@@ -27,7 +27,7 @@ class ZoneFieldsDto {
   @Max(10_000, { message: 'position must be a whole number from 0 to 10000' })
   position?: number;
 
-  @ApiPropertyOptional({ example: 'Taro Suzuki (IT)', description: 'who makes the change, for the history (default: admin)' })
+  @ApiPropertyOptional({ example: 'Taro Suzuki (IT)', description: 'who makes the change, for the history (default: admin); signed-in users and API tokens: leave out or give their own username' })
   @IsOptional()
   @IsString({ message: 'changedBy must be a string' })
   @Length(1, 256, { message: 'changedBy must be 1 to 256 characters' })

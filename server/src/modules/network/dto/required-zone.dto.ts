@@ -9,7 +9,7 @@ export class SetRequiredZoneDto {
   @Length(1, 64, { message: 'zone must be 1 to 64 characters, or null' })
   zone!: string | null;
 
-  @ApiPropertyOptional({ description: 'who makes the change, for the history (default: admin)' })
+  @ApiPropertyOptional({ description: 'who makes the change, for the history (default: admin); signed-in users and API tokens: leave out or give their own username' })
   @IsOptional()
   @IsString({ message: 'changedBy must be a string' })
   @Length(1, 256, { message: 'changedBy must be 1 to 256 characters' })

@@ -54,10 +54,11 @@ export class CreateWhitelistEntryDto extends DestinationFieldsDto {
   @Length(1, 256, { message: 'requestedBy must be 1 to 256 characters' })
   requestedBy!: string;
 
-  @ApiProperty({ example: 'Taro Suzuki (IT)' })
+  @ApiPropertyOptional({ example: 'Taro Suzuki (IT)', description: 'signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'approvedBy must be a string' })
   @Length(1, 256, { message: 'approvedBy must be 1 to 256 characters' })
-  approvedBy!: string;
+  approvedBy?: string;
 
   @ApiPropertyOptional({ description: 'ISO-8601; when the entry ends by itself (left out: no end)' })
   @IsOptional()
@@ -78,18 +79,20 @@ export class UpdateWhitelistEntryDto extends DestinationFieldsDto {
   @IsISO8601({ strict: true }, { message: 'expiresAt must be an ISO-8601 date-time or null' })
   expiresAt?: string | null;
 
-  @ApiProperty({ example: 'Taro Suzuki (IT)', description: 'who makes the change' })
+  @ApiPropertyOptional({ example: 'Taro Suzuki (IT)', description: 'who makes the change; signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'changedBy must be a string' })
   @Length(1, 256, { message: 'changedBy must be 1 to 256 characters' })
-  changedBy!: string;
+  changedBy?: string;
 }
 
 /** POST /api/v1/whitelist/:id/expire body: ends the entry now. */
 export class ExpireWhitelistEntryDto {
-  @ApiProperty()
+  @ApiPropertyOptional({ description: 'signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'expiredBy must be a string' })
   @Length(1, 256, { message: 'expiredBy must be 1 to 256 characters' })
-  expiredBy!: string;
+  expiredBy?: string;
 
   @ApiProperty({ example: 'project ended' })
   @IsString({ message: 'reason must be a string' })

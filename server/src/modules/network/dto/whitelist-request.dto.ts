@@ -9,10 +9,11 @@ export class RequestWhitelistEntryDto extends DestinationFieldsDto {
   @Length(1, 4096, { message: 'justification must be 1 to 4096 characters' })
   justification!: string;
 
-  @ApiProperty({ example: 'Hanako Yamada' })
+  @ApiPropertyOptional({ example: 'Hanako Yamada', description: 'signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'requestedBy must be a string' })
   @Length(1, 256, { message: 'requestedBy must be 1 to 256 characters' })
-  requestedBy!: string;
+  requestedBy?: string;
 
   @ApiPropertyOptional({ description: 'ISO-8601; when the entry should end (left out: no end asked for)' })
   @IsOptional()
@@ -22,10 +23,11 @@ export class RequestWhitelistEntryDto extends DestinationFieldsDto {
 
 /** POST /api/v1/whitelist/requests/:id/approve body. */
 export class ApproveWhitelistRequestDto {
-  @ApiProperty({ example: 'Taro Suzuki (manager)', description: 'who approves; not the requester' })
+  @ApiPropertyOptional({ example: 'Taro Suzuki (manager)', description: 'who approves; not the requester; signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'approvedBy must be a string' })
   @Length(1, 256, { message: 'approvedBy must be 1 to 256 characters' })
-  approvedBy!: string;
+  approvedBy?: string;
 
   @ApiPropertyOptional({ description: 'ISO-8601; an earlier end than requested (an approver may shorten, never lengthen)' })
   @IsOptional()
@@ -35,10 +37,11 @@ export class ApproveWhitelistRequestDto {
 
 /** POST /api/v1/whitelist/requests/:id/reject body. */
 export class RejectWhitelistRequestDto {
-  @ApiProperty()
+  @ApiPropertyOptional({ description: 'signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'rejectedBy must be a string' })
   @Length(1, 256, { message: 'rejectedBy must be 1 to 256 characters' })
-  rejectedBy!: string;
+  rejectedBy?: string;
 
   @ApiProperty({ example: 'use the internal mirror instead' })
   @IsString({ message: 'reason must be a string' })
@@ -48,7 +51,7 @@ export class RejectWhitelistRequestDto {
 
 /** POST /api/v1/whitelist/requests/:id/withdraw body. */
 export class WithdrawWhitelistRequestDto {
-  @ApiPropertyOptional({ description: 'who withdraws (default: the requester)' })
+  @ApiPropertyOptional({ description: 'who withdraws (default: the requester); signed-in users and API tokens: leave out or give their own username' })
   @IsOptional()
   @IsString({ message: 'withdrawnBy must be a string' })
   @Length(1, 256, { message: 'withdrawnBy must be 1 to 256 characters' })

@@ -43,10 +43,11 @@ export class RequestUsbExceptionDto {
   @Length(1, 4096, { message: 'justification must be 1 to 4096 characters' })
   justification!: string;
 
-  @ApiProperty({ example: 'Hanako Yamada' })
+  @ApiPropertyOptional({ example: 'Hanako Yamada', description: 'signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'requestedBy must be a string' })
   @Length(1, 256, { message: 'requestedBy must be 1 to 256 characters' })
-  requestedBy!: string;
+  requestedBy?: string;
 
   @ApiProperty({ enum: USB_EXCEPTION_MODE_NAMES, description: 'allow, or read_only to let the device be read only' })
   @IsIn(USB_EXCEPTION_MODE_NAMES, { message: `mode must be one of ${USB_EXCEPTION_MODE_NAMES.join(', ')}` })
@@ -55,10 +56,11 @@ export class RequestUsbExceptionDto {
 
 /** POST /api/v1/usb-exceptions/:id/approve body. */
 export class ApproveUsbExceptionDto {
-  @ApiProperty({ example: 'Taro Suzuki (manager)', description: 'who approves; not the requester' })
+  @ApiPropertyOptional({ example: 'Taro Suzuki (manager)', description: 'who approves; not the requester; signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'approvedBy must be a string' })
   @Length(1, 256, { message: 'approvedBy must be 1 to 256 characters' })
-  approvedBy!: string;
+  approvedBy?: string;
 
   @ApiPropertyOptional({ description: 'ISO-8601; an earlier end than requested (an approver may shorten, never extend)' })
   @IsOptional()
@@ -68,10 +70,11 @@ export class ApproveUsbExceptionDto {
 
 /** POST /api/v1/usb-exceptions/:id/reject body. */
 export class RejectUsbExceptionDto {
-  @ApiProperty()
+  @ApiPropertyOptional({ description: 'signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'rejectedBy must be a string' })
   @Length(1, 256, { message: 'rejectedBy must be 1 to 256 characters' })
-  rejectedBy!: string;
+  rejectedBy?: string;
 
   @ApiProperty({ example: 'use the encrypted team stick instead' })
   @IsString({ message: 'reason must be a string' })
@@ -81,10 +84,11 @@ export class RejectUsbExceptionDto {
 
 /** POST /api/v1/usb-exceptions/:id/revoke body. */
 export class RevokeUsbExceptionDto {
-  @ApiProperty()
+  @ApiPropertyOptional({ description: 'signed-in users and API tokens: leave out (or give your own username); the administrator token must name the person' })
+  @IsOptional()
   @IsString({ message: 'revokedBy must be a string' })
   @Length(1, 256, { message: 'revokedBy must be 1 to 256 characters' })
-  revokedBy!: string;
+  revokedBy?: string;
 
   @ApiProperty({ example: 'trip cancelled' })
   @IsString({ message: 'reason must be a string' })
