@@ -88,7 +88,7 @@ function VerifyResult({ state }: { state: { data: AuditVerification | undefined;
   );
   if (!result) {
     return (
-      <div className="verify verify-unknown" data-testid="audit-verify-result" data-state={state.error ? 'error' : 'checking'} role="status">
+      <div className="verify verify-unknown" data-testid={state.error ? 'audit-verify-result' : 'audit-verify-pending'} data-state={state.error ? 'error' : 'checking'} role="status">
         <div className="verify-text">{state.error ? <ErrorBanner error={state.error} /> : t.verify.checking}</div>
         {state.error ? again : null}
       </div>
@@ -96,7 +96,7 @@ function VerifyResult({ state }: { state: { data: AuditVerification | undefined;
   }
   if (result.ok) {
     return (
-      <div className="verify verify-ok" data-testid="audit-verify-result" data-state="ok" data-records={result.records} data-last-sequence={result.last?.sequence ?? 0} role="status">
+      <div className="verify verify-ok" data-testid="audit-verify-result" data-state="ok" data-intact="true" data-records={result.records} data-last-sequence={result.last?.sequence ?? 0} role="status">
         <span className="verify-icon" aria-hidden="true">
           ✓
         </span>
@@ -114,7 +114,7 @@ function VerifyResult({ state }: { state: { data: AuditVerification | undefined;
   }
   const broken = result.firstBroken;
   return (
-    <div className="verify verify-broken" data-testid="audit-verify-result" data-state="broken" data-broken-sequence={broken?.sequence ?? ''} role="alert">
+    <div className="verify verify-broken" data-testid="audit-verify-result" data-state="broken" data-intact="false" data-broken-sequence={broken?.sequence ?? ''} role="alert">
       <span className="verify-icon" aria-hidden="true">
         ✕
       </span>

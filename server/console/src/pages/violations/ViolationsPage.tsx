@@ -117,14 +117,22 @@ export function ViolationsPage() {
     [flashRow],
   );
 
-  const stream = useViolationStream((violation) => applyChange(violation, true), reload);
+  const agents = useApi<{ items: Agent[] }>('/agents');
+  const knownAgents = useRef(new Set<string>());
+  knownAgents.current = new Set((agents.data?.items ?? []).map((agent) => agent.id));
+  const stream = useViolationStream((violation) => {
+    applyChange(violation, true);
+    // A newly enrolled agent: offer it in the agent filter too.
+    if (violation.agentId && agents.data && !knownAgents.current.has(violation.agentId)) {
+      knownAgents.current.add(violation.agentId);
+      agents.reload();
+    }
+  }, reload);
 
   const setFilters = (next: ViolationFilters) => navigate(`/violations${queryFromFilters(next, { selected: selectedId ?? undefined })}`, { replace: true });
   const select = (id: string | null) => navigate(`/violations${queryFromFilters(filters, { selected: id ?? undefined })}`, { replace: true });
 
   const selected = selectedId ? (items.find((item) => item.id === selectedId) ?? null) : null;
-  const agents = useApi<{ items: Agent[] }>('/agents');
-
   const columns: Column<Violation>[] = [
     { key: 'time', header: t.columns.time, className: 'nowrap', render: (v) => <time dateTime={v.occurredAt}>{formatTime(v.occurredAt, lang)}</time> },
     { key: 'severity', header: t.columns.severity, render: (v) => <StatusBadge status={v.severity} label={t.severities[v.severity] ?? v.severity} /> },
@@ -151,18 +159,19 @@ export function ViolationsPage() {
         </div>
       ),
     },
+    { key: 'summary', header: t.columns.summary, className: 'summary-cell', render: (v) => v.summary },
+    { key: 'status', header: t.columns.status, render: (v) => <StatusBadge status={v.status} label={t.statuses[v.status] ?? v.status} testId="violation-status" /> },
+    { key: 'assignee', header: t.columns.assignee, render: (v) => (v.assignee ? v.assignee : <span className="muted">{t.unassigned}</span>) },
     {
-      key: 'summary',
-      header: t.columns.summary,
-      className: 'summary-cell',
+      key: 'open',
+      header: <span className="visually-hidden">{t.open}</span>,
+      className: 'nowrap',
       render: (v) => (
-        <Link to={`/violations/${encodeURIComponent(v.id)}`} data-testid="violation-open" onClick={(event) => event.stopPropagation()}>
-          {v.summary || t.open}
+        <Link to={`/violations/${encodeURIComponent(v.id)}`} data-testid="violation-open" title={t.open} onClick={(event) => event.stopPropagation()}>
+          {t.openShort} →
         </Link>
       ),
     },
-    { key: 'status', header: t.columns.status, render: (v) => <StatusBadge status={v.status} label={t.statuses[v.status] ?? v.status} testId="violation-status" /> },
-    { key: 'assignee', header: t.columns.assignee, render: (v) => (v.assignee ? v.assignee : <span className="muted">{t.unassigned}</span>) },
   ];
 
   const filtered = hasFilters(filters);
