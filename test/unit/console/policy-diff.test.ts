@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countKinds, groupChanges, lineDiff, pathText, previousVersion, sectionOf, summaryText, valueText, versionsOf } from '../../../server/console/src/pages/whitelist/policy-diff';
+import { countKinds, groupChanges, lineDiff, nextBeforeOf, pathText, previousVersion, sectionOf, summaryText, valueText, versionsOf } from '../../../server/console/src/pages/whitelist/policy-diff';
 
 describe('policy versions list', () => {
   test('the versions come from {items}, {versions} or a bare array; entries without a version are dropped', () => {
@@ -10,6 +10,12 @@ describe('policy versions list', () => {
     assert.deepEqual(versionsOf([item, { createdAt: 'x' }, null]), [item]);
     assert.deepEqual(versionsOf({ items: [{ version: '4', publishedAt: '2031-01-02T00:00:00Z' }] }), [{ version: 4, createdAt: '2031-01-02T00:00:00Z', summary: '' }]);
     assert.deepEqual(versionsOf(undefined), []);
+  });
+
+  test('older pages follow nextBefore until it is null', () => {
+    assert.equal(nextBeforeOf({ items: [], nextBefore: 41 }), 41);
+    assert.equal(nextBeforeOf({ items: [], nextBefore: null }), null);
+    assert.equal(nextBeforeOf([]), null);
   });
 
   test('a summary reads as one line whatever its shape', () => {
@@ -38,6 +44,10 @@ describe('policy diff layout', () => {
     assert.equal(sectionOf(['network', 'zones', 0]), 'network.zones');
     assert.equal(sectionOf('usb.unregisteredDeviceMode'), 'usb');
     assert.equal(sectionOf('transfer.watchedFolders[0]'), 'transfer');
+    // The collector names list items by their identity.
+    assert.equal(sectionOf('network.whitelist[entryId=0c3e2f4a-1b2c-4d5e-8f90-123456789abc].ports'), 'network.whitelist');
+    assert.equal(sectionOf('network.zones[name=dev.lan].cidrs'), 'network.zones');
+    assert.equal(sectionOf('network.zones[order]'), 'network.zones');
     const groups = groupChanges([
       { path: 'network.whitelist[10].zone', kind: 'changed', before: '', after: 'dev-lan' },
       { path: 'usb.registeredDeviceMode', kind: 'changed', before: 'allow', after: 'read_only' },

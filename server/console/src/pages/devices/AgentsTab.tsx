@@ -51,7 +51,10 @@ export function AgentsTab({ onEnroll }: { onEnroll: () => void }) {
       render: (agent) => (
         <>
           <strong>{agent.hostname}</strong>
-          <span className="cell-sub">{factsOf(agent).os}</span>
+          <span className="cell-sub">
+            <code title={agent.id}>{agent.id.slice(0, 8)}</code>
+            {factsOf(agent).os ? ` · ${factsOf(agent).os}` : ''}
+          </span>
         </>
       ),
     },

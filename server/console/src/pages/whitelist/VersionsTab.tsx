@@ -1,17 +1,28 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useApi } from '../../api/client';
 import { useLanguage, useMessages } from '../../i18n';
 import { Button, EmptyState, ErrorBanner, Field, formatTime, StatusBadge, Table, type Column } from '../../ui';
+import { messages as sharedMessages } from '../shared/messages';
 import { messages } from './messages';
-import { countKinds, groupChanges, lineDiff, pathText, previousVersion, summaryText, valueText, versionsOf, type PolicyChange, type PolicyDiff, type PolicyVersionSummary } from './policy-diff';
+import { countKinds, groupChanges, lineDiff, nextBeforeOf, pathText, previousVersion, summaryText, valueText, versionsOf, type PolicyChange, type PolicyDiff, type PolicyVersionSummary } from './policy-diff';
 import './whitelist.css';
 
 /** The policy versions, newest first, and the differences between any two. */
 export function VersionsTab() {
   const t = useMessages(messages);
+  const s = useMessages(sharedMessages);
   const { lang } = useLanguage();
-  const list = useApi<unknown>('/policy/versions');
-  const versions = versionsOf(list.data);
+  const list = useApi<unknown>('/policy/versions?limit=200');
+  // Older pages (nextBefore), appended as they are asked for.
+  const [before, setBefore] = useState<number | null>(null);
+  const older = useApi<unknown>(before === null ? null : `/policy/versions?limit=200&before=${before}`);
+  const [olderVersions, setOlderVersions] = useState<PolicyVersionSummary[]>([]);
+  useEffect(() => {
+    if (older.data !== undefined) setOlderVersions((current) => [...current, ...versionsOf(older.data).filter((item) => !current.some((known) => known.version === item.version))]);
+  }, [older.data]);
+  const firstPage = versionsOf(list.data);
+  const versions = useMemo(() => [...firstPage, ...olderVersions.filter((item) => !firstPage.some((known) => known.version === item.version))], [firstPage, olderVersions]);
+  const nextBefore = nextBeforeOf(before === null ? list.data : older.data);
   const [from, setFrom] = useState<number | null>(null);
   const [to, setTo] = useState<number | null>(null);
   const [shown, setShown] = useState<{ from: number; to: number } | null>(null);
@@ -83,6 +94,14 @@ export function VersionsTab() {
           </div>
           {shown ? <DiffView from={shown.from} to={shown.to} /> : <p className="muted">{t.versions.pickTwo}</p>}
           <Table testId="policy-versions" columns={columns} rows={versions} rowKey={(item) => String(item.version)} rowProps={(item) => ({ 'data-testid': 'policy-version-row', 'data-version': String(item.version) })} />
+          <ErrorBanner error={older.error} onRetry={older.reload} />
+          {nextBefore !== null ? (
+            <div className="pager">
+              <Button busy={older.loading} onClick={() => setBefore(nextBefore)} data-testid="policy-versions-older">
+                {s.loadMore}
+              </Button>
+            </div>
+          ) : null}
         </>
       ) : null}
     </>

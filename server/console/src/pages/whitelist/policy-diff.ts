@@ -40,6 +40,13 @@ export function versionsOf(answer: unknown): PolicyVersionSummary[] {
     }));
 }
 
+/** The version to pass as before= for the next (older) page; null on the last page. */
+export function nextBeforeOf(answer: unknown): number | null {
+  if (answer === null || typeof answer !== 'object' || Array.isArray(answer)) return null;
+  const value = (answer as { nextBefore?: unknown }).nextBefore;
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : null;
+}
+
 /** The summary as one line of text (a list joined by "; ", an object as its JSON). */
 export function summaryText(summary: unknown): string {
   if (summary === null || summary === undefined) return '';
