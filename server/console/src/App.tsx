@@ -25,7 +25,7 @@ export function App() {
 
   useEffect(() => {
     if (session.status === 'signed-out' && !onSignIn) {
-      const next = route.path === '/' ? '' : `?next=${encodeURIComponent(route.path + route.search)}`;
+      const next = route.path === '/' || session.signedOutOnPurpose ? '' : `?next=${encodeURIComponent(route.path + route.search)}`;
       navigate(`/signin${next}`, { replace: true });
     } else if (signedIn && onSignIn) {
       const next = route.query.get('next');
@@ -33,7 +33,7 @@ export function App() {
     } else if (signedIn && route.path === '/') {
       navigate(landingPath(session.user!.roles), { replace: true });
     }
-  }, [session.status, session.user, signedIn, onSignIn, route.path, route.search, route.query]);
+  }, [session.status, session.user, session.signedOutOnPurpose, signedIn, onSignIn, route.path, route.search, route.query]);
 
   if (session.status === 'loading') return <Splash />;
   if (!signedIn) return <SignInPage />;

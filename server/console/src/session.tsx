@@ -22,6 +22,8 @@ interface SessionState {
   user: SessionUser | null;
   /** Set when the session ended under the user (401 from a call), to tell them why they see sign-in. */
   expired: boolean;
+  /** Set when the user signed out themselves: sign-in then does not offer to return to the page they left. */
+  signedOutOnPurpose: boolean;
   signIn: (username: string, password: string) => Promise<void>;
   signOut: () => Promise<void>;
 }
@@ -32,11 +34,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<SessionStatus>('loading');
   const [user, setUser] = useState<SessionUser | null>(null);
   const [expired, setExpired] = useState(false);
+  const [signedOutOnPurpose, setSignedOutOnPurpose] = useState(false);
 
   const accept = useCallback((response: SessionResponse) => {
     setCsrfToken(response.csrfToken);
     setUser(response.user);
     setExpired(false);
+    setSignedOutOnPurpose(false);
     setStatus('signed-in');
   }, []);
 
@@ -83,11 +87,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setCsrfToken(null);
       setUser(null);
       setExpired(false);
+      setSignedOutOnPurpose(true);
       setStatus('signed-out');
     }
   }, []);
 
-  const value = useMemo(() => ({ status, user, expired, signIn, signOut }), [status, user, expired, signIn, signOut]);
+  const value = useMemo(() => ({ status, user, expired, signedOutOnPurpose, signIn, signOut }), [status, user, expired, signedOutOnPurpose, signIn, signOut]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 
