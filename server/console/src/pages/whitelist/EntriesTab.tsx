@@ -58,7 +58,7 @@ export function EntriesTab({ zones, generation, onAdd, onRequest, onEdit, onChan
     },
     { key: 'ports', header: t.col.ports, render: (entry) => (entry.ports.length === 0 ? <span className="muted">{t.allPorts}</span> : formatPorts(entry.ports)) },
     { key: 'protocol', header: t.col.protocol, render: (entry) => `${entry.protocol} / ${entry.service}` },
-    { key: 'zone', header: t.col.zone, render: (entry) => (entry.zone === '' ? <span className="muted">{s.everyZone}</span> : entry.zone) },
+    { key: 'zone', header: t.col.zone, className: 'nowrap', render: (entry) => (entry.zone === '' ? <span className="muted">{s.everyZone}</span> : entry.zone) },
     { key: 'justification', header: t.col.justification, render: (entry) => <span className="wrap-anywhere">{entry.justification}</span> },
     {
       key: 'people',
