@@ -217,6 +217,8 @@ for (const kind of DATABASE_KINDS) {
       const sut = await startTestCollector(t, kind);
       if (sut === null) return;
       const feed = sut.collector.app.get(ViolationFeed);
+      // Keepalives every 15 s in production; sooner here so the test sees one.
+      feed.timing = { ...feed.timing, keepaliveMs: 300 };
       const agent = await enrollAgent(t, sut);
       const { violation: before } = await violationFrom(t, sut, agent, 'BEFORE-1');
 
@@ -239,6 +241,7 @@ for (const kind of DATABASE_KINDS) {
       const change = await stream.next((item) => item.data.id === violation.id && item.data.status === 'acknowledged', 2_000);
       assert.equal(change.data.note, 'looking');
       assert.notEqual(change.id, created.id);
+      await eventually('a keepalive comment', () => (stream.comments.includes('keepalive') ? true : undefined), 2_000);
 
       // Disconnect after the creation; meanwhile the violation is resolved and a new one is made.
       stream.close();

@@ -18,9 +18,11 @@ export interface FeedTiming {
   pollMs: number;
   /** How far back each look reaches (see the class comment for why). */
   lookBackMs: number;
+  /** How often an open stream sends a `: keepalive` comment, so proxies and browsers keep an idle one open. */
+  keepaliveMs: number;
 }
 
-export const DEFAULT_FEED_TIMING: FeedTiming = { pollMs: 250, lookBackMs: 10_000 };
+export const DEFAULT_FEED_TIMING: FeedTiming = { pollMs: 250, lookBackMs: 10_000, keepaliveMs: 15_000 };
 /** A resumed stream replays at most this many changes; beyond that the client is told to reload. */
 export const RESUME_LIMIT = 1_000;
 

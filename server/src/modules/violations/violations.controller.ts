@@ -206,9 +206,6 @@ function deviceView(violation: ViolationEntity): ViolationDeviceView | Violation
   return { ...subject, serialQuality: subject.serialQuality ?? 'unspecified' };
 }
 
-/** How often a stream says it is still there, so proxies and browsers keep an idle one open. */
-export const KEEPALIVE_MS = 15_000;
-
 /** REST: violations for reviewers. */
 @ApiExtraModels(ViolationDeviceView, ViolationMachineView, ViolationUserDayView, ViolationDestinationView)
 @ApiTags('violations')
@@ -323,7 +320,7 @@ export class ViolationsController {
     }
     send(pending.splice(0));
     live = true;
-    keepalive = setInterval(() => response.write(': keepalive\n\n'), KEEPALIVE_MS);
+    keepalive = setInterval(() => response.write(': keepalive\n\n'), this.feed.timing.keepaliveMs);
     keepalive.unref();
   }
 
