@@ -121,7 +121,7 @@ export function ViolationsPage() {
   const knownAgents = useRef(new Set<string>());
   knownAgents.current = new Set((agents.data?.items ?? []).map((agent) => agent.id));
   const stream = useViolationStream((violation) => {
-    applyChange(violation, true);
+    changed(violation, true);
     // A newly enrolled agent: offer it in the agent filter too.
     if (violation.agentId && agents.data && !knownAgents.current.has(violation.agentId)) {
       knownAgents.current.add(violation.agentId);
@@ -132,7 +132,27 @@ export function ViolationsPage() {
   const setFilters = (next: ViolationFilters) => navigate(`/violations${queryFromFilters(next, { selected: selectedId ?? undefined })}`, { replace: true });
   const select = (id: string | null) => navigate(`/violations${queryFromFilters(filters, { selected: id ?? undefined })}`, { replace: true });
 
-  const selected = selectedId ? (items.find((item) => item.id === selectedId) ?? null) : null;
+  // A selected violation not in the list (an older page, or outside the filters, e.g. from a shared link) is fetched by itself.
+  const [extra, setExtra] = useState<Violation | null>(null);
+  const listed = selectedId ? (items.find((item) => item.id === selectedId) ?? null) : null;
+  useEffect(() => {
+    if (!selectedId || loading || listed) return;
+    let cancelled = false;
+    api.get<Violation>(`/violations/${encodeURIComponent(selectedId)}`).then(
+      (violation) => !cancelled && setExtra(violation),
+      () => !cancelled && setExtra(null),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [selectedId, loading, Boolean(listed)]); // eslint-disable-line react-hooks/exhaustive-deps
+  const selected = listed ?? (extra && extra.id === selectedId ? extra : null);
+  const extraRef = useRef(extra);
+  extraRef.current = extra;
+  const changed = (violation: Violation, highlight: boolean) => {
+    if (extraRef.current?.id === violation.id && !itemsRef.current.some((item) => item.id === violation.id)) setExtra(violation);
+    else applyChange(violation, highlight);
+  };
   const columns: Column<Violation>[] = [
     { key: 'time', header: t.columns.time, className: 'nowrap', render: (v) => <time dateTime={v.occurredAt}>{formatTime(v.occurredAt, lang)}</time> },
     { key: 'severity', header: t.columns.severity, render: (v) => <StatusBadge status={v.severity} label={t.severities[v.severity] ?? v.severity} /> },
@@ -232,7 +252,7 @@ export function ViolationsPage() {
                 {t.open} →
               </Link>
             </p>
-            <TriagePanel violation={selected} onChanged={(violation) => applyChange(violation, false)} />
+            <TriagePanel violation={selected} onChanged={(violation) => changed(violation, false)} />
           </aside>
         ) : items.length > 0 ? (
           <aside className="feed-hint muted">{t.selectHint}</aside>
