@@ -82,6 +82,24 @@ const server = start('mamori-server', serverBin, ['run'], {
 await waitForLine(server, /"msg":"mamori-server ready"/, '[server]');
 console.log(`quickstart: collector up (gRPC ${grpcAddress} over mutual TLS, REST http://${httpAddress}/api/v1, OpenAPI http://${httpAddress}/api/docs)`);
 
+// A console user holding every role, so one person can try every screen; its password is made
+// once and kept beside the administrator token.
+const consolePasswordFile = join(home, 'console-password');
+if (!existsSync(consolePasswordFile)) {
+  const password = randomBytes(18).toString('base64url');
+  const created = await api('POST', '/api/v1/users', {
+    username: 'admin',
+    displayName: 'Quickstart administrator',
+    roles: ['admin', 'security', 'approver', 'it', 'auditor'],
+    password,
+  });
+  if (created?.statusCode === 409) {
+    // The user outlived its password file: a new password is set instead of guessing the old one.
+    await api('POST', `/api/v1/users/${(await api('GET', '/api/v1/users')).items.find((user) => user.username === 'admin').id}/password`, { password });
+  }
+  writeFileSync(consolePasswordFile, `${password}\n`, { mode: 0o600 });
+}
+
 // The company-issued stick of the demo; the other storage stick in the script is a personal one.
 await api('POST', '/api/v1/usb-register', {
   vendorId: '0781', productId: '5567', serial: '4C530001231120115142', label: 'Demo issued stick', holder: 'Demo User', department: 'Demo',
@@ -105,6 +123,7 @@ const agent = start('mamori-agent', agentBin, ['run', '--state-dir', agentState]
 await waitForLine(agent, /"msg":"mamori-agent running"/, '[agent]');
 
 console.log(`quickstart: agent enrolled and running (state in ${agentState}); it replays fake USB devices from ${usbScript}`);
+console.log(`quickstart: console http://${httpAddress}/ — sign in as "admin" with the password in ${consolePasswordFile}`);
 console.log('quickstart: try, in another terminal:');
 console.log(`  curl -s -H "Authorization: Bearer $(cat ${tokenFile})" http://${httpAddress}/api/v1/violations`);
 console.log(`  node ${agentBin} status --state-dir ${agentState}`);
