@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Event } from '../../../agent/src/generated/mamori/v1/events';
+import { Event } from '../../../agent/src/generated/mamori/v1/events';
 import type { UploadEventsResponse } from '../../../agent/src/generated/mamori/v1/telemetry';
 import { ViolationFeed } from '../../../server/src/modules/violations/violation-feed.service';
 import { DATABASE_KINDS } from '../../support/databases';
@@ -194,14 +194,31 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(unassigned.body.assignee, null);
       assert.deepEqual(await ids('assignee=sato'), []);
 
-      // The trail: the attach that raised it, and its audit records.
+      // The trail: the attach that raised it, the plug's later storage report, and its audit records.
+      const storage = Event.fromPartial({
+        eventId: randomUUID(),
+        occurredAt: { seconds: String(Math.floor(Date.now() / 1000) + 1), nanos: 0 },
+        sequence: '900001',
+        userName: 'alice',
+        usbStorageVolumes: {
+          device: event.usbDeviceAttached!.device,
+          attachedEventId: event.eventId,
+          blockDevices: [{ deviceNode: '/dev/sdb', parentNode: '', sizeBytes: '16008609792' }],
+          allDataVolumesEncrypted: false,
+        },
+      });
+      await upload(t, sut, agent, [storage, usbAttached({ serial: 'UNRELATED-3' })]);
       const trail = await sut.rest('GET', `/api/v1/violations/${violation.id}/trail`);
       assert.equal(trail.status, 200, JSON.stringify(trail.body));
       assert.deepEqual(
-        trail.body.events.map((item: Record<string, any>) => [item.eventId, item.role, item.kind]),
-        [[event.eventId, 'trigger', trail.body.events[0].kind]],
+        trail.body.events.map((item: Record<string, any>) => [item.eventId, item.role]),
+        [
+          [event.eventId, 'trigger'],
+          [storage.eventId, 'plug_event'],
+        ],
+        'the attach and the storage report naming the plug; not the agent\'s other events',
       );
-      assert.equal(trail.body.events[0].payload.usbDeviceAttached?.device?.serial ?? trail.body.events[0].payload.device?.serial ?? 'TRIAGE-1', 'TRIAGE-1');
+      assert.equal(trail.body.events[1].payload.attachedEventId, event.eventId);
       const audit = trail.body.audit as Array<Record<string, any>>;
       assert.equal(audit.length, 3, 'three triage records: false positive, assigned, unassigned');
       assert.deepEqual([audit[0].after.assignee, audit[1].after.assignee, audit[2].after.status], [null, 'sato', 'false_positive'], 'newest first');
