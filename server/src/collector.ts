@@ -117,6 +117,8 @@ export async function startCollector(config: CollectorConfig, logger: JsonLogger
         .setDescription('Violations, agents, the USB register, enrollment tokens and policy of a mamori installation.')
         .setVersion('v1')
         .addBearerAuth()
+        // The console's sign-in session (POST /api/v1/auth/login sets it; send X-CSRF-Token on changes).
+        .addCookieAuth('mamori_session')
         .build(),
     );
     SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
