@@ -153,7 +153,9 @@ export function ViolationsPage() {
     if (extraRef.current?.id === violation.id && !itemsRef.current.some((item) => item.id === violation.id)) setExtra(violation);
     else applyChange(violation, highlight);
   };
-  const columns: Column<Violation>[] = [
+  // With the triage panel open the list keeps what identifies a row; host, user and assignee move under the summary.
+  const compact = selected !== null;
+  const allColumns: Column<Violation>[] = [
     { key: 'time', header: t.columns.time, className: 'nowrap', render: (v) => <time dateTime={v.occurredAt}>{formatTime(v.occurredAt, lang)}</time> },
     { key: 'severity', header: t.columns.severity, render: (v) => <StatusBadge status={v.severity} label={t.severities[v.severity] ?? v.severity} /> },
     {
@@ -179,7 +181,17 @@ export function ViolationsPage() {
         </div>
       ),
     },
-    { key: 'summary', header: t.columns.summary, className: 'summary-cell', render: (v) => v.summary },
+    {
+      key: 'summary',
+      header: t.columns.summary,
+      className: 'summary-cell',
+      render: (v) => (
+        <>
+          <div>{v.summary}</div>
+          {compact ? <div className="muted small">{[v.hostname, v.userName, v.assignee ? `→ ${v.assignee}` : ''].filter(Boolean).join(' · ')}</div> : null}
+        </>
+      ),
+    },
     { key: 'status', header: t.columns.status, render: (v) => <StatusBadge status={v.status} label={t.statuses[v.status] ?? v.status} testId="violation-status" /> },
     { key: 'assignee', header: t.columns.assignee, render: (v) => (v.assignee ? v.assignee : <span className="muted">{t.unassigned}</span>) },
     {
@@ -193,6 +205,7 @@ export function ViolationsPage() {
       ),
     },
   ];
+  const columns = compact ? allColumns.filter((column) => !['device', 'assignee', 'open'].includes(column.key)) : allColumns;
 
   const filtered = hasFilters(filters);
   let body;
