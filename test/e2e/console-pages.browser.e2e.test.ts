@@ -79,6 +79,8 @@ describe('the console pages for the whitelist, USB register, devices and users',
     const change = admin.locator('[data-testid="policy-diff-change"]', { hasText: 'network.whitelist' });
     await change.first().waitFor();
     assert.equal(await change.first().getAttribute('data-kind'), 'added');
+    // The change log names the step, what it was about and who took it.
+    await admin.locator('[data-testid="whitelist-history-row"][data-kind="entry.created"]', { hasText: 'git.example.co.jp' }).getByText('tanaka').waitFor();
     await saveScreenshot(admin, 'console-policy-diff');
 
     // IT creates an enrollment token: the secret and the command are shown once.

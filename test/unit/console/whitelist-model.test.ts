@@ -8,6 +8,7 @@ import {
   entryPatch,
   formatPorts,
   formOfEntry,
+  historySubject,
   orderRequests,
   parsePortsInput,
   splitList,
@@ -169,5 +170,15 @@ describe('whitelist requests and queries', () => {
 
   test('zone lists split on lines and commas, blanks dropped', () => {
     assert.deepEqual(splitList('10.0.0.0/8\n 10.1.0.0/16 ,\n\nfd00::/8'), ['10.0.0.0/8', '10.1.0.0/16', 'fd00::/8']);
+  });
+});
+
+describe('whitelist change log', () => {
+  test('a step names its destination, zone or, failing that, its subject id', () => {
+    assert.equal(historySubject({ kind: 'entry.created', subjectId: 'e1', before: null, after: { hostPattern: 'git.example.com', cidr: '' } }), 'git.example.com');
+    assert.equal(historySubject({ kind: 'request.approved', subjectId: 'r1', before: { hostPattern: '', cidr: '10.0.0.0/8' }, after: null }), '10.0.0.0/8');
+    assert.equal(historySubject({ kind: 'zone.deleted', subjectId: 'dev-lan', before: { name: 'dev-lan' }, after: null }), 'dev-lan');
+    assert.equal(historySubject({ kind: 'agent.required_zone', subjectId: 'a1', before: null, after: { zone: 'dev-lan' } }), 'a1');
+    assert.equal(historySubject({ kind: 'entry.expired', subjectId: 'e2', before: null, after: null }), 'e2');
   });
 });

@@ -1,9 +1,10 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useApi } from '../../api/client';
 import { useLanguage, useMessages } from '../../i18n';
 import { Button, EmptyState, ErrorBanner, Field, formatTime, StatusBadge, Table, type Column } from '../../ui';
 import { messages as sharedMessages } from '../shared/messages';
 import { messages } from './messages';
+import { historySubject, type HistoryStep, type Page as ListPage } from './whitelist-model';
 import { countKinds, groupChanges, lineDiff, nextBeforeOf, pathText, previousVersion, summaryText, valueText, versionsOf, type PolicyChange, type PolicyDiff, type PolicyVersionSummary } from './policy-diff';
 import './whitelist.css';
 
@@ -104,17 +105,80 @@ export function VersionsTab() {
           ) : null}
         </>
       ) : null}
+      <HistoryPanel onVersion={compareWithPrevious} />
     </>
+  );
+}
+
+/** Every step on zones, entries, requests and required zones, newest first, with the version it published. */
+function HistoryPanel({ onVersion }: { onVersion: (version: number) => void }) {
+  const t = useMessages(messages);
+  const s = useMessages(sharedMessages);
+  const { lang } = useLanguage();
+  const [cursor, setCursor] = useState<string | null>(null);
+  const first = useApi<ListPage<HistoryStep>>('/whitelist/history?limit=50');
+  const more = useApi<ListPage<HistoryStep>>(cursor === null ? null : `/whitelist/history?limit=50&cursor=${encodeURIComponent(cursor)}`);
+  const [extra, setExtra] = useState<HistoryStep[]>([]);
+  useEffect(() => {
+    if (more.data) setExtra((current) => [...current, ...more.data!.items.filter((item) => !current.some((known) => known.id === item.id))]);
+  }, [more.data]);
+  const rows = [...(first.data?.items ?? []), ...extra];
+  const nextCursor = extra.length > 0 ? (more.data?.nextCursor ?? null) : (first.data?.nextCursor ?? null);
+  const columns: Column<HistoryStep>[] = [
+    { key: 'at', header: t.history.at, className: 'nowrap', render: (step) => formatTime(step.at, lang) },
+    { key: 'kind', header: t.history.kind, render: (step) => t.history.kinds[step.kind] ?? step.kind },
+    { key: 'subject', header: t.history.subject, render: (step) => <code className="wrap-anywhere">{historySubject(step)}</code> },
+    { key: 'actor', header: t.history.actor, render: (step) => step.actor },
+    { key: 'reason', header: t.history.reason, render: (step) => <span className="wrap-anywhere">{step.reason ?? ''}</span> },
+    {
+      key: 'version',
+      header: t.col.version,
+      className: 'num',
+      render: (step) =>
+        step.policyVersion === null ? (
+          <span className="muted">—</span>
+        ) : (
+          <button type="button" className="button button-quiet" onClick={() => onVersion(step.policyVersion!)} data-testid="whitelist-history-version">
+            {step.policyVersion}
+          </button>
+        ),
+    },
+  ];
+  return (
+    <section className="section-gap" data-testid="whitelist-history">
+      <h2>{t.history.title}</h2>
+      <p className="muted">{t.history.intro}</p>
+      <ErrorBanner error={first.error ?? more.error} onRetry={first.reload} />
+      {first.data ? (
+        <Table
+          columns={columns}
+          rows={rows}
+          rowKey={(step) => step.id}
+          rowProps={(step) => ({ 'data-testid': 'whitelist-history-row', 'data-kind': step.kind })}
+          empty={<EmptyState title={t.history.emptyTitle} testId="whitelist-history-empty" />}
+        />
+      ) : null}
+      {nextCursor ? (
+        <div className="pager">
+          <Button busy={more.loading} onClick={() => setCursor(nextCursor)} data-testid="whitelist-history-more">
+            {s.loadMore}
+          </Button>
+        </div>
+      ) : null}
+    </section>
   );
 }
 
 function DiffView({ from, to }: { from: number; to: number }) {
   const t = useMessages(messages);
   const diff = useApi<PolicyDiff>(`/policy/versions/${to}/diff?against=${from}`);
+  const panel = useRef<HTMLElement>(null);
+  // Asked for from the change log further down: bring the answer into view.
+  useEffect(() => panel.current?.scrollIntoView({ block: 'nearest' }), [from, to]);
   const changes = diff.data?.changes ?? [];
   const counts = countKinds(changes);
   return (
-    <section className="panel" data-testid="policy-diff">
+    <section className="panel" data-testid="policy-diff" ref={panel}>
       <h2>{t.versions.diffTitle(from, to)}</h2>
       <ErrorBanner error={diff.error} onRetry={diff.reload} />
       {diff.data ? (

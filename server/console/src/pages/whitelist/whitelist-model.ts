@@ -221,3 +221,32 @@ export function entriesQuery(filter: { q: string; status: string; zone: string; 
   if (filter.cursor) params.set('cursor', filter.cursor);
   return `/whitelist?${params.toString()}`;
 }
+
+/** One step of GET /api/v1/whitelist/history. */
+export interface HistoryStep {
+  id: string;
+  at: string;
+  kind: string;
+  subjectId: string;
+  actor: string;
+  reason: string | null;
+  before: unknown;
+  after: unknown;
+  policyVersion: number | null;
+}
+
+/**
+ * What a history step is about, as people know it: the destination of an entry or request, the
+ * zone's name, or the agent with its zone; the subject id when the record says nothing better.
+ */
+export function historySubject(step: Pick<HistoryStep, 'kind' | 'subjectId' | 'before' | 'after'>): string {
+  const record = (step.after ?? step.before) as Record<string, unknown> | null;
+  if (record !== null && typeof record === 'object') {
+    if (step.kind.startsWith('entry.') || step.kind.startsWith('request.')) {
+      const target = typeof record.hostPattern === 'string' && record.hostPattern !== '' ? record.hostPattern : typeof record.cidr === 'string' ? record.cidr : '';
+      if (target !== '') return target;
+    }
+    if (step.kind.startsWith('zone.') && typeof record.name === 'string') return record.name;
+  }
+  return step.subjectId;
+}
