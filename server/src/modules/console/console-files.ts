@@ -81,7 +81,7 @@ function isFile(path: string): boolean {
 export function notBuiltMessage(indexFile: string): string {
   return (
     `The mamori console has not been built: ${indexFile} does not exist.\n` +
-    'Build it with "npm run build" (or "npx vite build --config server/console/vite.config.ts" from the source folder), ' +
+    'Build it with "npm run build" (or "npx vite build --config server/console/vite.config.mts" from the source folder), ' +
     'or point MAMORI_CONSOLE_DIR at a folder holding a built console, then reload.\n' +
     'The REST API under /api/v1 works without it.\n'
   );

@@ -4,13 +4,13 @@ import react from '@vitejs/plugin-react';
 
 /*
  * The console build. Run from the repository root:
- *   npx vite build --config server/console/vite.config.ts
+ *   npx vite build --config server/console/vite.config.mts
  * Output goes to <repo>/dist/console (served by the collector's ConsoleModule); set
- * MAMORI_CONSOLE_OUT_DIR to build somewhere else. `npx vite --config server/console/vite.config.ts`
+ * MAMORI_CONSOLE_OUT_DIR to build somewhere else. `npx vite --config server/console/vite.config.mts`
  * starts a dev server that forwards /api to the collector at MAMORI_CONSOLE_API
  * (default http://127.0.0.1:8080).
  */
-const consoleRoot = __dirname;
+const consoleRoot = import.meta.dirname;
 const repoRoot = path.resolve(consoleRoot, '..', '..');
 const outDir = process.env.MAMORI_CONSOLE_OUT_DIR
   ? path.resolve(process.env.MAMORI_CONSOLE_OUT_DIR)
