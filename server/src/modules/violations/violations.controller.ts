@@ -278,8 +278,10 @@ export class ViolationsController {
       for (const change of changes) {
         const key = `${change.cursor}`;
         if (delivered.has(key)) continue;
-        if (resumeFrom !== null && !after(change.position, resumeFrom)) continue;
-        // Only the replay can overlap what the live feed sends (the poller never repeats itself), so only its keys are kept.
+        // The live feed sends only changes made after this stream subscribed (the poller never
+        // repeats itself), so it is not filtered by the resume cursor: a change stamped before the
+        // cursor but committed later is new to the client. Only the replay can overlap it, so only
+        // the replay's keys are kept.
         if (!live) delivered.add(key);
         response.write(`event: violation\nid: ${change.cursor}\ndata: ${JSON.stringify(locatedView(change.located))}\n\n`);
       }
@@ -357,8 +359,4 @@ function resumePositionOf(header: string | undefined): CursorPosition | null {
   const position = decodeCursor(header.trim());
   if (position === null || !cursorIdFits(position.id, 'uuid')) throw new BadRequestException('Last-Event-ID is not an event id this stream sent');
   return position;
-}
-
-function after(a: CursorPosition, b: CursorPosition): boolean {
-  return a.at > b.at || (a.at === b.at && a.id > b.id);
 }
