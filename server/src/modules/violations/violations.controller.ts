@@ -276,7 +276,7 @@ export class ViolationsController {
     response.on('close', cleanUp);
     const send = (changes: ViolationChange[]) => {
       for (const change of changes) {
-        const key = `${change.cursor}`;
+        const key = change.cursor;
         if (delivered.has(key)) continue;
         // The live feed sends only changes made after this stream subscribed (the poller never
         // repeats itself), so it is not filtered by the resume cursor: a change stamped before the
@@ -309,10 +309,11 @@ export class ViolationsController {
       try {
         replay = await this.feed.changesAfter(resumeFrom, RESUME_LIMIT + 1);
       } catch (error) {
-        // The headers are out: end the stream, and the client reconnects with the same Last-Event-ID.
-        response.end();
+        // The headers are out, so no error status can follow: say what failed and end the stream;
+        // the client reconnects with the same Last-Event-ID.
+        response.end(`event: resync\ndata: ${JSON.stringify({ reason: `could not read the changes since Last-Event-ID (${String(error)}); reload the list` })}\n\n`);
         cleanUp();
-        throw error;
+        return;
       }
       if (closed) return;
       send(replay.slice(0, RESUME_LIMIT));
