@@ -189,6 +189,25 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await ids('department=Sales'), [violation.id]);
       assert.deepEqual(await ids('department=Lab'), []);
       assert.equal((await sut.rest('GET', `/api/v1/violations/${violation.id}`)).body.department, 'Sales');
+      // A condition about a machine no agent runs on (an overdue loan) takes the department of the ledger row it names, as the ledger has it now.
+      const yesterday = new Date(Date.now() - 86_400_000);
+      const loan = await sut.rest('POST', '/api/v1/ledger/devices', {
+        assetTag: 'PC-LATE',
+        hardwareSerial: 'L-1',
+        department: 'Finance',
+        holder: 'Jiro Sato',
+        status: 'on_loan',
+        loanedSince: '2020-01-01',
+        dueBack: `${yesterday.getFullYear()}-${String(yesterday.getMonth() + 1).padStart(2, '0')}-${String(yesterday.getDate()).padStart(2, '0')}`,
+      });
+      assert.equal(loan.status, 201, JSON.stringify(loan.body));
+      const overdue = (await sut.rest('GET', '/api/v1/violations?rule=ledger.overdue')).body.items as Array<{ id: string; department: string }>;
+      assert.equal(overdue.length, 1);
+      assert.equal(overdue[0].department, 'Finance');
+      assert.deepEqual(await ids('department=Finance'), [overdue[0].id]);
+      assert.equal((await sut.rest('PATCH', `/api/v1/ledger/devices/${loan.body.id}`, { department: 'Audit' })).status, 200);
+      assert.deepEqual(await ids('department=Audit'), [overdue[0].id]);
+      assert.deepEqual(await ids('department=Finance'), []);
 
       const unassigned = await sut.rest('PATCH', `/api/v1/violations/${violation.id}`, { assignee: null });
       assert.equal(unassigned.body.assignee, null);
