@@ -177,6 +177,18 @@ describe('the console pages for the whitelist, USB register, devices and users',
     });
     assert.equal(write.status, 403);
 
+    // The administrator says which zone the laptop must be in.
+    await collector.rest.expect(201, 'POST', '/api/v1/zones', { name: 'office', mode: 'audit', cidrs: ['10.9.0.0/16'] });
+    await admin.goto('/devices');
+    await admin.locator(`[data-testid="device-row"][data-agent-id="${agent.agentId}"]`).getByTestId('device-details').click();
+    await admin.getByTestId('device-required-zone').selectOption('office');
+    await admin.getByTestId('device-required-zone-save').click();
+    await eventually('the required zone stored', async () => {
+      const stored = await collector.rest.expect<{ requiredZone: string | null }>(200, 'GET', `/api/v1/agents/${agent.agentId}`);
+      return stored.requiredZone === 'office' ? true : undefined;
+    }, 10_000);
+    await admin.keyboard.press('Escape');
+
     // The administrator sees every user with their roles.
     await admin.goto('/users');
     await admin.getByTestId('users').waitFor();

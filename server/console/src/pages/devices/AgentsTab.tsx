@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'react';
+import { useSession } from '../../session';
 import { api, useApi } from '../../api/client';
 import { useLanguage, useMessages } from '../../i18n';
 import { Button, Dialog, EmptyState, ErrorBanner, Field, formatAge, formatTime, StatusBadge, Table, type Column } from '../../ui';
@@ -212,7 +213,15 @@ export function AgentsTab({ onEnroll }: { onEnroll: () => void }) {
           }
         />
       ) : null}
-      <AgentDetail agent={shown} ledger={shown ? byAgent.get(shown.id) : undefined} onClose={() => setShown(null)} />
+      <AgentDetail
+        agent={shown}
+        ledger={shown ? byAgent.get(shown.id) : undefined}
+        onClose={() => setShown(null)}
+        onChanged={(agent) => {
+          setShown(agent);
+          agents.reload();
+        }}
+      />
       <ReasonDialog
         open={revoking !== null}
         title={revoking ? t.revokeTitle(revoking.hostname) : ''}
@@ -241,7 +250,7 @@ function text(value: unknown): string {
   return String(value);
 }
 
-function AgentDetail({ agent, ledger, onClose }: { agent: Agent | null; ledger: LedgerDevice | undefined; onClose: () => void }) {
+function AgentDetail({ agent, ledger, onClose, onChanged }: { agent: Agent | null; ledger: LedgerDevice | undefined; onClose: () => void; onChanged: (agent: Agent) => void }) {
   const t = useMessages(messages);
   const { lang } = useLanguage();
   if (agent === null) return <Dialog open={false} title="" onClose={onClose} />;
@@ -278,7 +287,9 @@ function AgentDetail({ agent, ledger, onClose }: { agent: Agent | null; ledger: 
             <dt>{d.reportedZone}</dt>
             <dd>{agent.reportedZone || t.zoneNone}</dd>
             <dt>{d.requiredZone}</dt>
-            <dd>{agent.requiredZone ?? '—'}</dd>
+            <dd>
+              <RequiredZone agent={agent} onChanged={onChanged} />
+            </dd>
           </dl>
         </section>
         <section>
@@ -361,5 +372,45 @@ function AgentDetail({ agent, ledger, onClose }: { agent: Agent | null; ledger: 
         </section>
       </div>
     </Dialog>
+  );
+}
+
+/** The zone the device must be in (network.wrong_zone when it is elsewhere); admin sets it. */
+function RequiredZone({ agent, onChanged }: { agent: Agent; onChanged: (agent: Agent) => void }) {
+  const t = useMessages(messages);
+  const session = useSession();
+  const zones = useApi<{ items: Array<{ name: string }> }>(session.hasRole('admin') ? '/zones' : null);
+  const [value, setValue] = useState(agent.requiredZone ?? '');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  if (!session.hasRole('admin')) return <>{agent.requiredZone ?? t.detail.noRequiredZone}</>;
+  const save = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      onChanged(await api.send<Agent>('PATCH', `/agents/${agent.id}/required-zone`, { zone: value === '' ? null : value }));
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <div className="button-row">
+        <select value={value} onChange={(event) => setValue(event.target.value)} aria-label={t.detail.requiredZone} data-testid="device-required-zone">
+          <option value="">{t.detail.noRequiredZone}</option>
+          {(zones.data?.items ?? []).map((zone) => (
+            <option key={zone.name} value={zone.name}>
+              {zone.name}
+            </option>
+          ))}
+        </select>
+        <Button requires={['admin']} busy={busy} disabled={value === (agent.requiredZone ?? '')} onClick={() => void save()} data-testid="device-required-zone-save">
+          {t.detail.setZone}
+        </Button>
+      </div>
+      <ErrorBanner error={error ?? zones.error} />
+    </>
   );
 }

@@ -75,6 +75,8 @@ const en = {
     startedAt: 'Agent started',
     reportedZone: 'Zone reported',
     requiredZone: 'Required zone',
+    noRequiredZone: 'none',
+    setZone: 'Set',
   },
   tokens: {
     create: 'Create token',
@@ -182,6 +184,8 @@ const ja: Messages = {
     startedAt: 'エージェントの起動日時',
     reportedZone: '報告されたゾーン',
     requiredZone: '必須ゾーン',
+    noRequiredZone: 'なし',
+    setZone: '設定',
   },
   tokens: {
     create: 'トークンを作成',
