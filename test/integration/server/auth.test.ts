@@ -330,6 +330,10 @@ for (const kind of DATABASE_KINDS) {
       // Another username is not locked by it.
       const other = await call(base, 'POST', '/api/v1/auth/login', { body: { username: 'someone-else', password: 'not the password at all' } });
       assert.equal(other.status, 401);
+      // A new password set by an operator lifts the lock.
+      const users = sut.collector.app.get(UsersService);
+      await users.setPassword((await users.getByUsername('root')).id, 'a brand new passphrase');
+      await signIn(base, 'root', 'a brand new passphrase');
     });
 
     test('the built mamori-server adds the first administrator from the command line (--password-stdin), who then signs in', async (t) => {

@@ -186,8 +186,8 @@ export class UsersService {
   }
 
   /**
-   * Sets a new password chosen by an administrator (REST) or the operator (CLI) and ends every
-   * session of that user. `action` tells the audit log whether it was a reset or the user's own change.
+   * Sets a new password chosen by an administrator (REST) or the operator (CLI), ends every
+   * session of that user and lifts a sign-in lock on their name. `action` tells the audit log whether it was a reset or the user's own change.
    */
   async setPassword(
     id: string,
@@ -202,6 +202,8 @@ export class UsersService {
       const user = await this.getWithin(sql, id, true);
       if (user.authProvider !== 'local') throw new ConflictException(`user "${user.username}" signs in through ${user.authProvider}, not with a password`);
       await sql.run('UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?', [passwordHash, now, now, id]);
+      // A new password also lifts a sign-in lock, so an operator can let a locked-out user back in.
+      await sql.run('DELETE FROM login_throttle WHERE username = ?', [user.username]);
       const sessionsEnded =
         options.keepSessionId === undefined
           ? await sql.run('DELETE FROM user_sessions WHERE user_id = ?', [id])
