@@ -336,6 +336,36 @@ for (const kind of DATABASE_KINDS) {
       await signIn(base, 'root', 'a brand new passphrase');
     });
 
+    test('a session ends after the idle limit and at its absolute expiry; over HTTPS (X-Forwarded-Proto) the cookie is Secure', async (t) => {
+      const sut = await startTestCollector(t, kind, { MAMORI_SESSION_IDLE_MINUTES: '30', MAMORI_SESSION_MAX_HOURS: '2' });
+      if (sut === null) return;
+      const base = sut.httpBase;
+      await addFirstAdmin(sut);
+      const secure = await call(base, 'POST', '/api/v1/auth/login', { body: { username: 'root', password: ROOT_PASSWORD }, headers: { 'x-forwarded-proto': 'https' } });
+      assert.equal(secure.status, 200);
+      assert.match(secure.headers.get('set-cookie') ?? '', /; Secure$/);
+      const hours = (Date.parse(secure.body.expiresAt) - Date.now()) / 3_600_000;
+      assert.ok(hours > 1.99 && hours <= 2, `absolute limit ${hours} h`);
+
+      const idle = await signIn(base, 'root', ROOT_PASSWORD);
+      const expired = await signIn(base, 'root', ROOT_PASSWORD);
+      const database = sut.collector.core.database;
+      const idOf = async (session: SignedIn) =>
+        (await database.query<{ id: string }>('SELECT id FROM user_sessions WHERE secret_hash = ?', [createHash('sha256').update(session.cookie.split('=')[1]).digest('hex')]))[0].id;
+      const idleId = await idOf(idle);
+      const expiredId = await idOf(expired);
+      await database.transaction(async (sql) => {
+        await sql.run('UPDATE user_sessions SET last_seen_at = ? WHERE id = ?', [Date.now() - 31 * 60_000, idleId]);
+        await sql.run('UPDATE user_sessions SET expires_at = ? WHERE id = ?', [Date.now() - 1_000, expiredId]);
+      });
+      const afterIdle = await call(base, 'GET', '/api/v1/auth/session', { cookie: idle.cookie });
+      assert.equal(afterIdle.status, 401);
+      assert.equal(afterIdle.body.message, 'your session ended after 30 minutes without activity; sign in again');
+      const afterExpiry = await call(base, 'GET', '/api/v1/auth/session', { cookie: expired.cookie });
+      assert.equal(afterExpiry.status, 401);
+      assert.match(afterExpiry.body.message, /^your session expired at \d{4}-/);
+    });
+
     test('the built mamori-server adds the first administrator from the command line (--password-stdin), who then signs in', async (t) => {
       const database = await provideDatabase(t, kind);
       if (database === null) return;
