@@ -195,6 +195,19 @@ describe('the console pages for the whitelist, USB register, devices and users',
     await admin.locator('[data-testid="user-row"][data-username="suzuki"]', { hasText: 'approver' }).waitFor();
     await saveScreenshot(admin, 'console-users');
 
+    // A Japanese browser gets these pages in Japanese.
+    const japanese = await openPage(t, browser, { baseURL, locale: 'ja-JP' });
+    japanese.on('pageerror', (error) => errors.push(`ja: ${error.message}`));
+    await japanese.goto('/signin');
+    await japanese.getByTestId('signin-username').fill('suzuki');
+    await japanese.getByTestId('signin-password').fill(PASSWORD);
+    await japanese.getByTestId('signin-submit').click();
+    await japanese.getByTestId('whoami').waitFor();
+    await japanese.goto('/usb?tab=exceptions');
+    await japanese.getByTestId('usb-tab-exceptions').getByText('例外').waitFor();
+    await japanese.locator('[data-testid="usb-exception-row"]', { hasText: 'CUSTOMER-0042' }).getByText('有効').waitFor();
+    await saveScreenshot(japanese, 'console-usb-exceptions-ja');
+
     assert.deepEqual(errors, [], 'no page threw');
   });
 });
