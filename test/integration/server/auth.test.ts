@@ -275,6 +275,12 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(everyones.body.items.length, 3);
       const notYours = await call(base, 'DELETE', `/api/v1/api-tokens/${created.body.id}`, { cookie: bobSession.cookie, csrf: bobSession.csrf });
       assert.equal(notYours.status, 404);
+      // A disabled owner's tokens stop working.
+      assert.equal((await call(base, 'PATCH', `/api/v1/users/${bob.body.id}`, { cookie: root.cookie, csrf: root.csrf, body: { disabled: true } })).status, 200);
+      const disabledOwner = await call(base, 'GET', '/api/v1/audit', { token: bobToken.body.token });
+      assert.equal(disabledOwner.status, 401);
+      assert.equal(disabledOwner.body.message, 'API token "triage bot" belongs to "bob", who is disabled');
+      assert.equal((await call(base, 'GET', '/api/v1/auth/session', { cookie: bobSession.cookie })).status, 401, 'and their sessions end');
 
       // Expired: refused with a message that says so.
       await sut.collector.core.database.transaction((sql) => sql.run('UPDATE api_tokens SET expires_at = ? WHERE id = ?', [Date.now() - 1000, adminScoped.body.id]));

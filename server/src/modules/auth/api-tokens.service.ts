@@ -6,7 +6,6 @@ import { effectiveTokenRoles, formatApiToken, orderedRoles, rolesFromJson } from
 import type { Principal } from './principal';
 import type { Role } from './roles';
 import { sha256Hex } from './sessions.service';
-import { userRecord, UserRow } from './users.service';
 
 export const API_TOKEN_MIN_DAYS = 1;
 export const API_TOKEN_MAX_DAYS = 365;
@@ -135,7 +134,7 @@ export class ApiTokensService {
 
   /** A presented token as a Principal, or 401 naming why it is refused. */
   async authenticate(id: string, secret: string, now = new Date()): Promise<Principal> {
-    const rows = await this.database.query<ApiTokenRow & { owner: string } & Record<string, unknown>>(
+    const rows = await this.database.query<ApiTokenRow & { u_id: string; u_username: string; u_display_name: string; u_roles: string; u_disabled: boolean | number }>(
       `SELECT t.id, t.user_id, t.name, t.roles, t.secret_hash, t.created_at, t.expires_at, t.last_used_at, t.revoked_at,
               u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name, u.roles AS u_roles, u.disabled AS u_disabled
          FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?`,
@@ -146,13 +145,13 @@ export class ApiTokensService {
     if (row === undefined || !timingSafeEqual(presented, Buffer.from(row.secret_hash, 'hex'))) throw new UnauthorizedException('API token is not valid');
     if (row.revoked_at !== null) throw new UnauthorizedException(`API token "${row.name}" was revoked at ${new Date(Number(row.revoked_at)).toISOString()}`);
     if (Number(row.expires_at) <= now.getTime()) throw new UnauthorizedException(`API token "${row.name}" expired at ${new Date(Number(row.expires_at)).toISOString()}`);
-    const owner = userRecord({
+    const owner = {
       id: String(row.u_id),
       username: String(row.u_username),
-      display_name: String(row.u_display_name),
-      roles: String(row.u_roles),
-      disabled: row.u_disabled as boolean,
-    } as UserRow);
+      displayName: String(row.u_display_name),
+      roles: rolesFromJson(String(row.u_roles)),
+      disabled: Boolean(Number(row.u_disabled)),
+    };
     if (owner.disabled) throw new UnauthorizedException(`API token "${row.name}" belongs to "${owner.username}", who is disabled`);
     if (row.last_used_at === null || now.getTime() - Number(row.last_used_at) >= LAST_USED_RESOLUTION_MS) {
       await this.database.transaction((sql) => sql.run('UPDATE api_tokens SET last_used_at = ? WHERE id = ?', [now, row.id]));
