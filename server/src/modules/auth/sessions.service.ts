@@ -85,11 +85,14 @@ export class SessionsService {
     const nameWait = lockRemainingMs(throttle.length === 0 ? null : throttleState(throttle[0]), now.getTime());
     if (nameWait > 0) this.throttled(nameWait, now, { username, address, layer: 'username' });
 
+    // Made (once per process) before the user is looked up, so the first sign-in costs the same
+    // whether or not the name exists.
+    const dummy = await dummyPasswordHash();
     const user = await this.users.findByUsername(username);
     let good: boolean;
     if (user === null || user.passwordHash === null) {
       // Same work as a wrong password, so the response time does not tell which names exist.
-      await verifyPassword(password, await dummyPasswordHash());
+      await verifyPassword(password, dummy);
       good = false;
     } else {
       good = (await verifyPassword(password, user.passwordHash)) && !user.disabled;
