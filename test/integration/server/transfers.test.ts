@@ -248,6 +248,11 @@ for (const kind of DATABASE_KINDS) {
       if (sut === null) return;
       assert.equal((await sut.rest('POST', '/api/v1/usb-register', { vendorId: '0781', productId: '5567', serial: 'STICK-1', label: 'Sales 1', holder: 'Hanako', department: 'Sales' })).status, 201);
       const agent = await enrollAgent(t, sut, 'alice-pc');
+      // Alice's laptop is in the ledger (linked by hand: this agent sends no heartbeat to match it by),
+      // so her violations carry its department in the feed and in the transfer.
+      const laptop = await sut.rest('POST', '/api/v1/ledger/devices', { assetTag: 'PC-ALICE', hostname: 'alice-pc', department: 'Payroll', holder: 'alice', status: 'on_loan' });
+      assert.equal(laptop.status, 201);
+      assert.equal((await sut.rest('PATCH', `/api/v1/ledger/devices/${laptop.body.id}`, { agentId: agent.agentId })).status, 200);
       const { version, lineageId } = await policyOf(sut);
       const stick = plug({}, version, lineageId);
       const myNumber: Array<[PersonalDataKind, number]> = [[PersonalDataKind.PERSONAL_DATA_KIND_MY_NUMBER, 2]];
@@ -274,7 +279,8 @@ for (const kind of DATABASE_KINDS) {
       assert.doesNotMatch(JSON.stringify(raised), /\d{12}/, 'no matched value anywhere');
       const zipViolation = raised.find((item) => item.eventId === halfProtected.eventId)!;
       assert.match(zipViolation.summary, /1 password-protected entry not counted/);
-      assert.deepEqual((await transferOf(sut, leaked)).violations.map((item: { id: string }) => item.id), [violation.id], 'the transfer links to its violation');
+      assert.equal(violation.department, 'Payroll');
+      assert.deepEqual((await transferOf(sut, leaked)).violations, [violation], 'the transfer links to its violation, shown as the feed shows it (with its department)');
       assert.deepEqual((await transferOf(sut, onLuks)).violations, []);
       assert.deepEqual((await transferOf(sut, protectedZip)).violations, []);
     });

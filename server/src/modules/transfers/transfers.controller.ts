@@ -4,7 +4,8 @@ import { Readable } from 'node:stream';
 import { cursorOf, DEFAULT_PAGE_SIZE, timeWindowOf } from '../../common/list-query.dto';
 import { toUsbHex } from '../../common/usb-hex';
 import { uuidParam } from '../../common/uuid-param';
-import { ViolationView, violationView } from '../violations/violations.controller';
+import { locatedView, ViolationView } from '../violations/violations.controller';
+import { ViolationsService } from '../violations/violations.service';
 import { ExportTransfersQuery, ListTransfersQuery } from './dto/list-transfers.query';
 import type { TransferRecord } from './transfer.record';
 import { csvLine, TRANSFER_CSV_COLUMNS, transferCsvRow } from './transfers-csv';
@@ -141,7 +142,10 @@ export function transferView(transfer: TransferRecord): TransferView {
 @ApiRoleForbiddenResponse()
 @Controller('api/v1/transfers')
 export class TransfersController {
-  constructor(private readonly transfers: TransfersService) {}
+  constructor(
+    private readonly transfers: TransfersService,
+    private readonly violations: ViolationsService,
+  ) {}
 
   @Get()
   @Roles(...READERS)
@@ -200,6 +204,8 @@ export class TransfersController {
     const detail = await this.transfers.get(id);
     const usb = deviceView(detail.transfer);
     const entry = detail.registerEntry;
+    // Read back through the violations module so each carries its machine's ledger department, as the feed shows it.
+    const violations = await this.violations.byIds(detail.violations.map((violation) => violation.id));
     return {
       ...transferView(detail.transfer),
       deviceLink:
@@ -222,7 +228,7 @@ export class TransfersController {
               attachedEventId: detail.transfer.attachedEventId,
               attachEventStored: detail.attachEventStored,
             },
-      violations: detail.violations.map(violationView),
+      violations: violations.map(locatedView),
     };
   }
 }

@@ -168,11 +168,6 @@ export function locatedView({ violation, department }: LocatedViolation): Violat
   return viewOf(violation, department);
 }
 
-/** The view of a violation whose department was not looked up (''). */
-export function violationView(violation: ViolationEntity): ViolationView {
-  return viewOf(violation, '');
-}
-
 function viewOf(violation: ViolationEntity, department: string): ViolationView {
   return {
     id: violation.id,
