@@ -45,7 +45,7 @@ export class ConfigError extends Error {
   }
 }
 
-const KNOWN_VARIABLES = [
+export const KNOWN_VARIABLES = [
   'MAMORI_DATA_DIR',
   'MAMORI_DATABASE_URL',
   'MAMORI_GRPC_ADDRESS',

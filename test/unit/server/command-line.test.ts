@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError } from '../../../server/src/cli/cli-usage';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError, USAGE } from '../../../server/src/cli/cli-usage';
+import { KNOWN_VARIABLES } from '../../../server/src/config/collector-config';
 import { parseCommandLine } from '../../../server/src/cli/command-line';
 
 const ID = '0f8b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d';
@@ -61,4 +64,13 @@ test('audit verify parses, with --json, and names a bad subcommand or option', (
   assert.throws(() => parseCommandLine(['audit']), (error: Error) => error instanceof UsageError && /needs a subcommand: verify/.test(error.message));
   assert.throws(() => parseCommandLine(['audit', 'delete']), (error: Error) => error instanceof UsageError && /unknown audit subcommand "delete"/.test(error.message));
   assert.throws(() => parseCommandLine(['audit', 'verify', '--fix']), (error: Error) => error instanceof UsageError && /"--fix"/.test(error.message));
+});
+
+test('--help names every configuration variable the collector accepts, and the README documents each', () => {
+  // Compiled tests run from dist/test/unit/server; the README sits at the repository root.
+  const readme = readFileSync(join(__dirname, '../../../../README.md'), 'utf8');
+  for (const variable of KNOWN_VARIABLES) {
+    assert.ok(USAGE.includes(variable), `--help does not name ${variable}`);
+    assert.ok(readme.includes(`\`${variable}\``), `README does not document ${variable}`);
+  }
 });
