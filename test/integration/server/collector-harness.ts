@@ -37,24 +37,37 @@ export async function startTestCollector(
 ): Promise<TestCollector | null> {
   const database = await provideDatabase(t, kind);
   if (database === null) return null;
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
-  const config = loadCollectorConfig({
-    MAMORI_DATA_DIR: database.dataDir,
-    MAMORI_DATABASE_URL: database.url,
-    MAMORI_GRPC_ADDRESS: `127.0.0.1:${grpcPort}`,
-    MAMORI_HTTP_ADDRESS: `127.0.0.1:${httpPort}`,
-    MAMORI_ADMIN_TOKEN: ADMIN_TOKEN,
-    MAMORI_SERVER_NAMES: 'localhost,127.0.0.1',
-    MAMORI_LOG_LEVEL: 'warn',
-    ...env,
-  });
   const logs: string[] = [];
-  const collector = await startCollector(config, new JsonLogger('warn', (line) => logs.push(line)), options);
-  t.after(() => collector.close());
+  let grpcPort = 0;
+  let httpPort = 0;
+  let collector: RunningCollector | undefined;
+  // A port found free can be taken by another process before the collector binds it (freePort
+  // closes its probe first); such a start is retried on new ports instead of failing the test.
+  for (let attempt = 1; collector === undefined; attempt++) {
+    grpcPort = await freePort();
+    httpPort = await freePort();
+    const config = loadCollectorConfig({
+      MAMORI_DATA_DIR: database.dataDir,
+      MAMORI_DATABASE_URL: database.url,
+      MAMORI_GRPC_ADDRESS: `127.0.0.1:${grpcPort}`,
+      MAMORI_HTTP_ADDRESS: `127.0.0.1:${httpPort}`,
+      MAMORI_ADMIN_TOKEN: ADMIN_TOKEN,
+      MAMORI_SERVER_NAMES: 'localhost,127.0.0.1',
+      MAMORI_LOG_LEVEL: 'warn',
+      ...env,
+    });
+    const portsChosenHere = env.MAMORI_GRPC_ADDRESS === undefined && env.MAMORI_HTTP_ADDRESS === undefined;
+    try {
+      collector = await startCollector(config, new JsonLogger('warn', (line) => logs.push(line)), options);
+    } catch (error) {
+      if (!portsChosenHere || attempt >= 3 || !/EADDRINUSE|address already in use/i.test(String((error as Error)?.message ?? error))) throw error;
+    }
+  }
+  const started = collector;
+  t.after(() => started.close());
   const httpBase = `http://127.0.0.1:${httpPort}`;
   return {
-    collector,
+    collector: started,
     grpcTarget: `127.0.0.1:${grpcPort}`,
     httpBase,
     caPem: collector.core.pki.caCertificatePem,
