@@ -7,6 +7,7 @@ import type { UploadEventsResponse } from '../../../agent/src/generated/mamori/v
 import { ViolationFeed } from '../../../server/src/modules/violations/violation-feed.service';
 import { DATABASE_KINDS } from '../../support/databases';
 import { ADMIN_TOKEN, EnrolledAgent, enrollAgent, startTestCollector, telemetryClient, TestCollector, unary, usbAttached } from './collector-harness';
+import { apiToken, signIn } from './role-users';
 
 const PASSWORD = 'correct horse battery staple 42';
 
@@ -47,10 +48,11 @@ class EventStreamReader {
   status = 0;
   contentType = '';
 
-  static async open(t: TestContext, sut: TestCollector, lastEventId?: string): Promise<EventStreamReader> {
+  /** Opens the stream as the administrator token, or with `credential` headers (a session cookie, an API token). */
+  static async open(t: TestContext, sut: TestCollector, lastEventId?: string, credential: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` }): Promise<EventStreamReader> {
     const reader = new EventStreamReader();
     t.after(() => reader.close());
-    const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'text/event-stream' };
+    const headers: Record<string, string> = { ...credential, accept: 'text/event-stream' };
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
     const response = await fetch(`${sut.httpBase}/api/v1/violations/stream`, { headers, signal: reader.abort.signal });
     reader.status = response.status;
@@ -77,7 +79,12 @@ class EventStreamReader {
     } catch {
       // aborted by close()
     }
+    this.finished = true;
+    for (const wake of this.waiters.splice(0)) wake();
   }
+
+  /** True once the server ended the response. */
+  finished = false;
 
   private take(block: string): void {
     const fields: Record<string, string> = {};
@@ -249,6 +256,54 @@ for (const kind of DATABASE_KINDS) {
   });
 
   describe(`violation stream (${kind})`, () => {
+    test('a stream ends with the reason when its caller may no longer read it: a disabled user, a role taken away, a revoked API token', async (t) => {
+      const sut = await startTestCollector(t, kind);
+      if (sut === null) return;
+      const feed = sut.collector.app.get(ViolationFeed);
+      // The caller is checked again at every keepalive (15 s in production).
+      feed.timing = { ...feed.timing, keepaliveMs: 200 };
+      const agent = await enrollAgent(t, sut);
+      const sato = await createUser(sut, 'sato', ['security']);
+      const suzuki = await createUser(sut, 'suzuki', ['auditor']);
+      await createUser(sut, 'kimura', ['security']);
+      const satoSession = await signIn(sut, 'sato', PASSWORD);
+      const suzukiSession = await signIn(sut, 'suzuki', PASSWORD);
+      const kimuraToken = await apiToken(sut, await signIn(sut, 'kimura', PASSWORD), ['security']);
+      const streams = {
+        sato: await EventStreamReader.open(t, sut, undefined, { cookie: satoSession.cookie }),
+        suzuki: await EventStreamReader.open(t, sut, undefined, { cookie: suzukiSession.cookie }),
+        kimura: await EventStreamReader.open(t, sut, undefined, { authorization: `Bearer ${kimuraToken.token}` }),
+      };
+      for (const [who, stream] of Object.entries(streams)) assert.equal(stream.status, 200, `${who} opens the stream`);
+      await eventually('keepalives on every stream', () => (Object.values(streams).every((stream) => stream.comments.includes('keepalive')) ? true : undefined), 3_000);
+
+      assert.equal((await sut.rest('PATCH', `/api/v1/users/${sato.id}`, { disabled: true })).status, 200);
+      assert.equal((await sut.rest('PATCH', `/api/v1/users/${suzuki.id}`, { roles: ['it'] })).status, 200);
+      const tokens = await sut.rest('GET', '/api/v1/api-tokens?all=true');
+      const kimuraTokenId = (tokens.body.items as Array<Record<string, any>>).find((item) => item.username === 'kimura')?.id;
+      assert.ok(kimuraTokenId, `kimura's token is listed: ${JSON.stringify(tokens.body)}`);
+      assert.equal((await sut.rest('DELETE', `/api/v1/api-tokens/${kimuraTokenId}`)).status, 204);
+
+      const endedSato = await streams.sato.next((item) => item.event === 'ended', 3_000);
+      assert.equal(endedSato.data.statusCode, 401);
+      assert.match(endedSato.data.message, /session has ended|disabled/);
+      const endedSuzuki = await streams.suzuki.next((item) => item.event === 'ended', 3_000);
+      assert.equal(endedSuzuki.data.statusCode, 403);
+      assert.match(endedSuzuki.data.message, /this needs the role admin, security or auditor; you hold it/);
+      const endedKimura = await streams.kimura.next((item) => item.event === 'ended', 3_000);
+      assert.equal(endedKimura.data.statusCode, 401);
+      assert.match(endedKimura.data.message, /was revoked/);
+      await eventually('every ended response to finish', () => (Object.values(streams).every((stream) => stream.finished) ? true : undefined), 3_000);
+      await eventually('the ended streams to unsubscribe', () => (feed.listenerCount === 0 ? true : undefined), 3_000);
+
+      // A caller still allowed keeps its stream and sees new violations.
+      const admin = await EventStreamReader.open(t, sut);
+      const { violation } = await violationFrom(t, sut, agent, 'STILL-ALLOWED-1');
+      await admin.next((item) => item.data.id === violation.id, 2_000);
+      await eventually('a keepalive after the re-check', () => (admin.comments.includes('keepalive') ? true : undefined), 3_000);
+      assert.ok(!admin.events.some((item) => item.event === 'ended'));
+    });
+
     test('a new violation arrives within a second, a triage arrives as a change, Last-Event-ID resumes without repeating; closing cleans up', async (t) => {
       const sut = await startTestCollector(t, kind);
       if (sut === null) return;

@@ -42,6 +42,11 @@ export function onUnauthorized(listener: () => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
+/** For answers that do not come through request() (the violation stream): the session ended. */
+export function reportUnauthorized(): void {
+  for (const listener of unauthorizedListeners) listener();
+}
+
 export function apiUrl(path: string): string {
   if (path.startsWith('/api/')) return path;
   return `/api/v1${path.startsWith('/') ? path : `/${path}`}`;
@@ -89,7 +94,7 @@ async function request<T>(method: string, path: string, body?: unknown, options:
       retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
       body: parsed,
     });
-    if (response.status === 401 && !options.quiet401) for (const listener of unauthorizedListeners) listener();
+    if (response.status === 401 && !options.quiet401) reportUnauthorized();
     throw error;
   }
   return parsed as T;

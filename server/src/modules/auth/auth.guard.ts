@@ -60,7 +60,25 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  private async authenticate(request: GuardedRequest): Promise<Principal> {
+  /**
+   * For a response that stays open (the violation stream): whether the request's credential still
+   * authenticates and still holds one of `roles`, checked without counting as session activity.
+   * Null while it does; else the status (401: signed out, expired, disabled, revoked; 403: the
+   * role was taken away) and the message a refused request would get.
+   */
+  async recheck(request: GuardedRequest, roles: readonly Role[]): Promise<{ statusCode: 401 | 403; message: string } | null> {
+    try {
+      const principal = await this.authenticate(request, { touch: false });
+      const forbidden = roleDecision(roles, principal.roles);
+      return forbidden === null ? null : { statusCode: 403, message: forbidden.message };
+    } catch (error) {
+      if (error instanceof UnauthorizedException) return { statusCode: 401, message: error.message };
+      if (error instanceof ForbiddenException) return { statusCode: 403, message: error.message };
+      throw error;
+    }
+  }
+
+  private async authenticate(request: GuardedRequest, options: { touch?: boolean } = {}): Promise<Principal> {
     const credential = credentialOf(header(request, 'authorization'), header(request, 'cookie'));
     let principal: Principal;
     switch (credential.kind) {
@@ -80,7 +98,7 @@ export class AuthGuard implements CanActivate {
         break;
       }
       case 'session': {
-        const session = await this.sessions.authenticate(credential.secret);
+        const session = await this.sessions.authenticate(credential.secret, new Date(), options);
         if (isUnsafeMethod(request.method)) {
           const crossSite = crossSiteDecision(header(request, 'origin'), header(request, 'host'), header(request, 'sec-fetch-site'));
           if (crossSite !== null) throw new ForbiddenException(crossSite);

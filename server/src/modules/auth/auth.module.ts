@@ -12,8 +12,9 @@ import { UsersService } from './users.service';
 /** Users, sign-in sessions, API tokens, and the global guard that checks every REST route's roles. */
 @Module({
   imports: [AdminAuthModule],
-  providers: [UsersService, SessionsService, ApiTokensService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [UsersService, SessionsService, ApiTokensService, AuthGuard, { provide: APP_GUARD, useExisting: AuthGuard }],
   controllers: [AuthController, UsersController, ApiTokensController],
-  exports: [UsersService, SessionsService, ApiTokensService],
+  // AuthGuard is exported for responses that stay open and re-check their caller (the violation stream).
+  exports: [UsersService, SessionsService, ApiTokensService, AuthGuard],
 })
 export class AuthModule {}

@@ -113,8 +113,12 @@ export class SessionsService {
     return this.open(user, address, now, rehash);
   }
 
-  /** The session `secret` (from the cookie) as a Principal, or 401 saying it has ended. */
-  async authenticate(secret: string, now = new Date()): Promise<SessionPrincipal> {
+  /**
+   * The session `secret` (from the cookie) as a Principal, or 401 saying it has ended. `touch:
+   * false` checks without counting as activity (a long-lived stream re-checking its caller must
+   * not keep an idle session alive).
+   */
+  async authenticate(secret: string, now = new Date(), options: { touch?: boolean } = {}): Promise<SessionPrincipal> {
     const rows = await this.database.query<SessionJoinRow>(
       `SELECT u.*, s.id AS session_id, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, s.expires_at
          FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.secret_hash = ?`,
@@ -128,7 +132,7 @@ export class SessionsService {
     if (state === 'idle') throw new UnauthorizedException(`your session ended after ${this.limits.idleMs / 60_000} minutes without activity; sign in again`);
     const user = userRecord(row);
     if (user.disabled) throw new UnauthorizedException(`user "${user.username}" is disabled`);
-    if (now.getTime() - Number(row.last_seen_at) >= LAST_SEEN_RESOLUTION_MS) {
+    if (options.touch !== false && now.getTime() - Number(row.last_seen_at) >= LAST_SEEN_RESOLUTION_MS) {
       await this.database.transaction((sql) => sql.run('UPDATE user_sessions SET last_seen_at = ? WHERE id = ?', [now, row.session_id]));
     }
     return {

@@ -12,6 +12,7 @@ import { LocatedViolation, ViolationsService } from './violations.service';
 import { RESUME_LIMIT, ViolationChange, ViolationFeed } from './violation-feed.service';
 import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
 import { Roles } from '../auth/roles.decorator';
+import { AuthGuard, type GuardedRequest } from '../auth/auth.guard';
 import { READERS } from '../auth/roles';
 
 /** The USB device of a usb.* violation. */
@@ -211,6 +212,7 @@ export class ViolationsController {
   constructor(
     private readonly violations: ViolationsService,
     private readonly feed: ViolationFeed,
+    private readonly guard: AuthGuard,
   ) {}
 
   @Get()
@@ -237,7 +239,10 @@ export class ViolationsController {
    * Server-Sent Events: `event: violation` with the violation's view for every violation created
    * or changed after connecting, `id:` its cursor; `Last-Event-ID` resumes after that cursor
    * (replaying at most RESUME_LIMIT changes, then `event: resync` tells the client to reload the
-   * list); a `: keepalive` comment every 15 s. Declared before `:id` so the UUID pipe never sees it.
+   * list); a `: keepalive` comment every 15 s. At each keepalive the caller's credential and role
+   * are checked again: a session that ended, a disabled user, a revoked token or a role taken away
+   * ends the stream with `event: ended` `{statusCode, message}` (a stream would otherwise outlive
+   * them). Declared before `:id` so the UUID pipe never sees it.
    */
   @Get('stream')
   @Roles(...READERS)
@@ -318,7 +323,25 @@ export class ViolationsController {
     }
     send(pending.splice(0));
     live = true;
-    keepalive = setInterval(() => response.write(': keepalive\n\n'), this.feed.timing.keepaliveMs);
+    let checking = false;
+    const keepAliveIfStillAllowed = async () => {
+      if (closed || checking) return;
+      checking = true;
+      try {
+        // A database that cannot answer the check does not end the stream; the next tick tries again.
+        const ended = await this.guard.recheck(request as unknown as GuardedRequest, READERS).catch(() => null);
+        if (closed) return;
+        if (ended !== null) {
+          response.end(`event: ended\ndata: ${JSON.stringify(ended)}\n\n`);
+          cleanUp();
+          return;
+        }
+        response.write(': keepalive\n\n');
+      } finally {
+        checking = false;
+      }
+    };
+    keepalive = setInterval(() => void keepAliveIfStillAllowed(), this.feed.timing.keepaliveMs);
     keepalive.unref();
   }
 

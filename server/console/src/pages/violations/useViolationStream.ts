@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import { apiUrl } from '../../api/client';
+import { apiUrl, reportUnauthorized } from '../../api/client';
 import type { Violation } from '../../api/types';
 
 export type StreamState = 'connecting' | 'live' | 'offline';
@@ -8,7 +8,8 @@ export type StreamState = 'connecting' | 'live' | 'offline';
  * Follows GET /api/v1/violations/stream. The browser's EventSource resumes by itself after a
  * dropped connection (sending Last-Event-ID); when the server refuses or ends the stream, a new
  * one is opened after a pause and `onResync` asks the page to reload what it shows, as it does
- * for the server's `resync` event (more changes were missed than it replays).
+ * for the server's `resync` event (more changes were missed than it replays). The server's
+ * `ended` event (the caller may no longer read the feed) closes it for good when the session ended.
  */
 export function useViolationStream(onViolation: (violation: Violation) => void, onResync: () => void): StreamState {
   const [state, setState] = useState<StreamState>('connecting');
@@ -40,6 +41,27 @@ export function useViolationStream(onViolation: (violation: Violation) => void, 
         }
       });
       source.addEventListener('resync', () => handlers.current.onResync());
+      // The server ended the stream because the caller may no longer read it: signed out or
+      // disabled (401: the session shows sign-in with the reason), or the role was taken away
+      // (403: try again later like any refusal, which shows the feed as offline).
+      source.addEventListener('ended', (event) => {
+        let statusCode = 0;
+        try {
+          statusCode = Number((JSON.parse((event as MessageEvent<string>).data) as { statusCode?: number }).statusCode);
+        } catch {
+          // no reason given: treated as a refusal
+        }
+        source?.close();
+        source = null;
+        setState('offline');
+        if (statusCode === 401) {
+          stopped = true;
+          reportUnauthorized();
+          return;
+        }
+        hadFailure = true;
+        retry = window.setTimeout(open, 5000);
+      });
       source.onerror = () => {
         if (!source) return;
         if (source.readyState === EventSource.CLOSED) {
