@@ -1,0 +1,112 @@
+#!/bin/sh
+# Installs the mamori agent from this unpacked bundle, enrolls it and starts it under systemd.
+#
+#   sudo ./install.sh --server HOST:PORT --token TOKEN [--prefix /opt/mamori-agent]
+#                     [--state-dir /var/lib/mamori-agent] [--root DIR] [--no-systemd]
+#
+# Layout: <prefix>/releases/<bundle name>/ holds this bundle, <prefix>/current points at it (swapped
+# with one rename, so a later version replaces it atomically), /usr/local/bin/mamori-agent points at
+# <prefix>/current/bin/mamori-agent, <prefix>/install.conf records the options for uninstall.sh.
+# --root DIR installs under DIR instead of / (a chroot-like tree; the unit and the records still name
+# the paths as seen from inside it). --no-systemd installs the unit file but runs no systemctl.
+# Exit codes: 0 installed, 1 failed, 2 bad usage.
+set -eu
+
+usage() {
+  sed -n '4,5p' "$0" | sed 's/^# *//' >&2
+  exit 2
+}
+fail() {
+  echo "install.sh: $*" >&2
+  exit 1
+}
+
+server='' token='' prefix=/opt/mamori-agent state_dir=/var/lib/mamori-agent root='' systemd=yes
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --server) [ $# -ge 2 ] || usage; server=$2; shift 2 ;;
+    --token) [ $# -ge 2 ] || usage; token=$2; shift 2 ;;
+    --prefix) [ $# -ge 2 ] || usage; prefix=$2; shift 2 ;;
+    --state-dir) [ $# -ge 2 ] || usage; state_dir=$2; shift 2 ;;
+    --root) [ $# -ge 2 ] || usage; root=${2%/}; shift 2 ;;
+    --no-systemd) systemd=no; shift ;;
+    --zone) echo "install.sh: --zone is not supported yet; set the zone a laptop must be in from the console (device details) after it enrolled" >&2; exit 2 ;;
+    -h|--help) usage ;;
+    *) echo "install.sh: unknown option $1" >&2; usage ;;
+  esac
+done
+case "$prefix" in /*) ;; *) echo "install.sh: --prefix must be an absolute path" >&2; exit 2 ;; esac
+case "$state_dir" in /*) ;; *) echo "install.sh: --state-dir must be an absolute path" >&2; exit 2 ;; esac
+if [ -n "$root" ]; then
+  [ -d "$root" ] || fail "--root $root is not a folder"
+  root=$(CDPATH= cd -- "$root" && pwd -P)
+elif [ "$(id -u)" != 0 ]; then
+  fail "run as root (the agent's state and unit are system-wide), or give --root DIR"
+fi
+
+bundle=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P)
+[ -x "$bundle/bin/mamori-agent" ] && [ -f "$bundle/MANIFEST.sha256" ] || fail "$bundle is not an unpacked mamori-agent bundle"
+name=$(basename "$bundle")
+version=$(cat "$bundle/VERSION")
+
+# The bundle must be intact before anything is installed from it.
+(cd "$bundle" && sha256sum --quiet --strict -c MANIFEST.sha256) || fail "$bundle does not match its MANIFEST.sha256; unpack it again"
+
+dest="$root$prefix"
+state="$root$state_dir"
+agent="$dest/current/bin/mamori-agent"
+already_enrolled=no
+[ -f "$state/agent.json" ] && already_enrolled=yes
+if [ "$already_enrolled" = no ]; then
+  [ -n "$server" ] || fail "--server HOST:PORT is required (this host is not enrolled yet)"
+  [ -n "$token" ] || fail "--token TOKEN is required (this host is not enrolled yet)"
+fi
+
+# 1. The release folder, copied beside the others and checked, then made current with one rename.
+mkdir -p "$dest/releases"
+chmod 0755 "$dest" "$dest/releases"
+if [ ! -d "$dest/releases/$name" ]; then
+  rm -rf "$dest/releases/.$name.partial"
+  cp -R "$bundle" "$dest/releases/.$name.partial"
+  (cd "$dest/releases/.$name.partial" && sha256sum --quiet --strict -c MANIFEST.sha256) || fail "the copy in $dest/releases does not match the manifest"
+  mv "$dest/releases/.$name.partial" "$dest/releases/$name"
+fi
+ln -sfn "releases/$name" "$dest/.current.new"
+mv -T "$dest/.current.new" "$dest/current"
+
+# 2. The state folder: owner-only, the private key and the spool live there.
+mkdir -p "$state"
+chmod 0700 "$state"
+[ "$(id -u)" = 0 ] && chown root:root "$state"
+
+cat > "$dest/install.conf" <<EOF
+# Written by install.sh; read by uninstall.sh.
+PREFIX=$prefix
+STATE_DIR=$state_dir
+VERSION=$version
+EOF
+
+mkdir -p "$root/usr/local/bin"
+ln -sfn "$prefix/current/bin/mamori-agent" "$root/usr/local/bin/mamori-agent"
+
+# 3. Enrollment (skipped when this state folder already holds an identity: a reinstall or upgrade).
+if [ "$already_enrolled" = yes ]; then
+  echo "install.sh: $state_dir already holds an enrollment; keeping it"
+else
+  "$agent" enroll --server "$server" --token "$token" --state-dir "$state" || fail "enrollment failed (see above); the files stay installed, run install.sh again"
+fi
+
+# 4. The systemd unit.
+unit_dir="$root/etc/systemd/system"
+mkdir -p "$unit_dir"
+sed -e "s|@PREFIX@|$prefix|g" -e "s|@STATE_DIR@|$state_dir|g" "$bundle/systemd/mamori-agent.service" > "$unit_dir/mamori-agent.service"
+chmod 0644 "$unit_dir/mamori-agent.service"
+if [ "$systemd" = yes ]; then
+  [ -d /run/systemd/system ] || fail "systemd is not running here; the unit is in $unit_dir, start the agent another way or use --no-systemd"
+  systemctl daemon-reload
+  systemctl enable mamori-agent.service
+  systemctl restart mamori-agent.service
+  echo "install.sh: mamori-agent $version installed in $prefix and started (systemctl status mamori-agent)"
+else
+  echo "install.sh: mamori-agent $version installed in $root$prefix; not started (--no-systemd)"
+fi
