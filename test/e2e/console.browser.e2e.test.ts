@@ -95,6 +95,20 @@ describe('the console in headless Chromium', () => {
     await eventually('the feed row shows resolved', async () =>
       (await row.getByTestId('violation-status').getAttribute('data-status')) === 'resolved' ? true : undefined, 10_000);
 
+    // Assign it to a reviewer the panel offers (only enabled users holding security are offered).
+    const offered = await panel.getByTestId('triage-assignee-options').locator('option').evaluateAll((options) => options.map((option) => (option as { value: string }).value));
+    assert.deepEqual(offered, ['sato']);
+    await panel.getByTestId('triage-assignee').fill('sato');
+    await panel.getByTestId('triage-assign').click();
+    await eventually('assigned', async () => ((await collector.rest.expect<{ assignee: string | null }>(200, 'GET', `/api/v1/violations/${violation.id}`)).assignee === 'sato' ? true : undefined), 10_000);
+    // The feed's assignee filter: "Unassigned" leaves it out, sato's list shows it, and the URL keeps the choice.
+    await reviewer.getByTestId('filter-assignee').selectOption({ label: 'Unassigned' });
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
+    assert.match(reviewer.url(), /unassigned=true/);
+    await reviewer.getByTestId('filter-assignee').selectOption('sato');
+    await row.waitFor({ timeout: 10_000 });
+    assert.match(reviewer.url(), /assignee=sato/);
+
     // The full evidence: the device identity and the event trail.
     await reviewer.goto(`/violations/${violation.id}`);
     await reviewer.getByTestId('violation-identity').getByText(PERSONAL_STICK.serial).waitFor();

@@ -107,6 +107,7 @@ const MATRIX: Row[] = [
 
   { method: 'GET', route: '/api/v1/violations', allowed: R },
   { method: 'GET', route: '/api/v1/violations/stream', allowed: R },
+  { method: 'GET', route: '/api/v1/violations/assignees', allowed: R },
   { method: 'GET', route: '/api/v1/violations/:id', allowed: R },
   { method: 'GET', route: '/api/v1/violations/:id/trail', allowed: R },
   { method: 'PATCH', route: '/api/v1/violations/:id', allowed: ['security'] },

@@ -183,7 +183,16 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(await ids(`severity=${violation.severity}`), [violation.id, elsewhere.id].sort());
       assert.deepEqual(await ids(`severity=${violation.severity === 'critical' ? 'low' : 'critical'}`), []);
       assert.deepEqual(await ids('assignee=sato'), [violation.id]);
+      assert.deepEqual(await ids('unassigned=true'), [elsewhere.id], 'what nobody has picked up yet');
+      assert.deepEqual(await ids('unassigned=false'), [violation.id]);
+      const badUnassigned = await sut.rest('GET', '/api/v1/violations?unassigned=maybe');
+      assert.equal(badUnassigned.status, 400);
+      assert.match(badUnassigned.body.message, /unassigned must be true or false/);
       assert.deepEqual(await ids('status=false_positive'), [violation.id]);
+      // The people the console offers to assign to: enabled users holding security, not IT, not the disabled one.
+      const assignees = await sut.rest('GET', '/api/v1/violations/assignees');
+      assert.equal(assignees.status, 200, JSON.stringify(assignees.body));
+      assert.deepEqual(assignees.body.items, [{ username: 'sato', displayName: 'sato' }]);
       const badSeverity = await sut.rest('GET', '/api/v1/violations?severity=urgent');
       assert.equal(badSeverity.status, 400);
       assert.match(badSeverity.body.message, /severity must be one of low, medium, high, critical/);

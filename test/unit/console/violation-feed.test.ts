@@ -48,6 +48,15 @@ describe('violation filters and the URL', () => {
     assert.equal(hasFilters(filters), false);
   });
 
+  test('"unassigned" is its own filter: kept in the URL, sent to the server, wins over an assignee, and leaves out assigned violations from live changes', () => {
+    assert.equal(queryFromFilters({ unassigned: 'true', status: 'open' }), '?status=open&unassigned=true');
+    assert.deepEqual(filtersFromQuery(new URLSearchParams('unassigned=true&assignee=alice')), { unassigned: 'true' });
+    assert.deepEqual(filtersFromQuery(new URLSearchParams('unassigned=yes&assignee=alice')), { assignee: 'alice' });
+    assert.equal(new URLSearchParams(apiQueryFromFilters({ unassigned: 'true' }, NOW, 50)).get('unassigned'), 'true');
+    assert.equal(matchesFilters(violation('a'), { unassigned: 'true' }, NOW), true);
+    assert.equal(matchesFilters(violation('a', { assignee: 'alice' }), { unassigned: 'true' }, NOW), false);
+  });
+
   test('the selected row rides along after the filters, and an empty filter set makes an empty query', () => {
     assert.equal(queryFromFilters({ status: 'open' }, { selected: 'abc' }), '?status=open&selected=abc');
     assert.equal(queryFromFilters({}), '');

@@ -45,6 +45,8 @@ export interface ViolationFilters {
   department?: string;
   agentId?: string;
   assignee?: string;
+  /** 'true': only violations nobody is assigned to (wins over assignee). */
+  unassigned?: 'true';
   /** A relative window; wins over since/until. */
   range?: TimeRange;
   /** ISO 8601 */
@@ -53,7 +55,7 @@ export interface ViolationFilters {
   until?: string;
 }
 
-export const FILTER_KEYS = ['rule', 'severity', 'status', 'department', 'agentId', 'assignee', 'range', 'since', 'until'] as const;
+export const FILTER_KEYS = ['rule', 'severity', 'status', 'department', 'agentId', 'assignee', 'unassigned', 'range', 'since', 'until'] as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -77,8 +79,11 @@ export function filtersFromQuery(query: URLSearchParams): ViolationFilters {
   if (department) filters.department = department;
   const agentId = text('agentId', 64);
   if (agentId && UUID.test(agentId)) filters.agentId = agentId.toLowerCase();
-  const assignee = text('assignee', 64);
-  if (assignee) filters.assignee = assignee;
+  if (text('unassigned', 8) === 'true') filters.unassigned = 'true';
+  else {
+    const assignee = text('assignee', 64);
+    if (assignee) filters.assignee = assignee;
+  }
   const range = text('range', 8);
   if (range && (TIME_RANGES as readonly string[]).includes(range)) filters.range = range as TimeRange;
   else {
@@ -113,7 +118,7 @@ export function queryFromFilters(filters: ViolationFilters, extra: Record<string
 /** The GET /api/v1/violations query: the filters with a relative range turned into `since` at `now`. */
 export function apiQueryFromFilters(filters: ViolationFilters, now: number, limit: number, cursor?: string | null): string {
   const params = new URLSearchParams();
-  for (const key of ['rule', 'severity', 'status', 'department', 'agentId', 'assignee'] as const) {
+  for (const key of ['rule', 'severity', 'status', 'department', 'agentId', 'assignee', 'unassigned'] as const) {
     const value = filters[key];
     if (value) params.set(key, value);
   }
@@ -145,6 +150,7 @@ export function matchesFilters(violation: ViolationLike, filters: ViolationFilte
   if (filters.agentId && (violation.agentId ?? '').toLowerCase() !== filters.agentId.toLowerCase()) return false;
   if (filters.department && (violation.department ?? '') !== filters.department) return false;
   if (filters.assignee && (violation.assignee ?? '').toLowerCase() !== filters.assignee.toLowerCase()) return false;
+  if (filters.unassigned === 'true' && violation.assignee) return false;
   const window = timeWindow(filters, now);
   const at = Date.parse(violation.occurredAt);
   if (window.since !== undefined && at < window.since) return false;

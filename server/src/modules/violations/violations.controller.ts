@@ -158,6 +158,15 @@ class TrailEventView {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'the event as the agent sent it' }) payload!: Record<string, unknown>;
 }
 
+class AssigneeView {
+  @ApiProperty() username!: string;
+  @ApiProperty() displayName!: string;
+}
+
+class AssigneeListView {
+  @ApiProperty({ type: [AssigneeView] }) items!: AssigneeView[];
+}
+
 class ViolationTrailView {
   @ApiProperty({ type: [TrailEventView], description: 'the stored events behind the violation, oldest first (at most 200)' }) events!: TrailEventView[];
   @ApiProperty({ type: 'array', items: { type: 'object' }, description: 'its audit records (as GET /api/v1/audit shows them), newest first' })
@@ -227,12 +236,21 @@ export class ViolationsController {
         severity: query.severity,
         department: query.department,
         assignee: query.assignee,
+        unassigned: query.unassigned,
         ...timeWindowOf(query),
       },
       query.limit ?? DEFAULT_PAGE_SIZE,
       cursorOf(query, 'uuid'),
     );
     return { items: page.items.map(locatedView), nextCursor: page.nextCursor };
+  }
+
+  /** Who violations can be assigned to (enabled users holding the role security), for the console's picker. */
+  @Get('assignees')
+  @Roles(...READERS)
+  @ApiOkResponse({ type: AssigneeListView })
+  async assignees(): Promise<AssigneeListView> {
+    return { items: await this.violations.assignees() };
   }
 
   /**

@@ -14,6 +14,8 @@ export interface ViolationFilter {
   severity?: string;
   department?: string;
   assignee?: string;
+  /** true: nobody assigned; false: somebody assigned. */
+  unassigned?: boolean;
   since?: Date;
   until?: Date;
 }
@@ -84,6 +86,8 @@ export class ViolationsService {
     if (filter.status !== undefined) query.andWhere('v.status = :status', { status: filter.status });
     if (filter.severity !== undefined) query.andWhere('v.severity = :severity', { severity: filter.severity });
     if (filter.assignee !== undefined) query.andWhere('v.assignee = :assignee', { assignee: filter.assignee.toLowerCase() });
+    if (filter.unassigned === true) query.andWhere('v.assignee IS NULL');
+    if (filter.unassigned === false) query.andWhere('v.assignee IS NOT NULL');
     if (filter.department !== undefined) {
       // The machine's ledger row: the one matched to the violation's agent, else the one a
       // condition violation names (an overdue loan of a machine that never enrolled).
@@ -102,6 +106,11 @@ export class ViolationsService {
     const rows = await query.orderBy('v.occurred_at', 'DESC').addOrderBy('v.id', 'DESC').take(limit + 1).getMany();
     const page = pageOf(rows, limit, (row) => ({ at: row.occurredAt.getTime(), id: row.id }));
     return { items: await this.locate(page.items), nextCursor: page.nextCursor };
+  }
+
+  /** The people violations can be assigned to. */
+  assignees(): Promise<Assignee[]> {
+    return assignableUsers(this.database);
   }
 
   async get(id: string): Promise<LocatedViolation> {
@@ -259,20 +268,42 @@ export class ViolationsService {
  * The stored username of `username` when it names an enabled user holding the role security;
  * otherwise a 400 that says which of those it is not.
  */
+/** A person violations can be assigned to: an enabled user holding the role security. */
+export interface Assignee {
+  username: string;
+  displayName: string;
+}
+
+/** Every enabled user holding the role security, by username (what the console offers to assign to). */
+export async function assignableUsers(sql: Pick<SqlExecutor, 'query'>): Promise<Assignee[]> {
+  const rows = await sql.query<{ username: string; display_name: string; roles: string; disabled: boolean | number | string }>(
+    'SELECT username, display_name, roles, disabled FROM users ORDER BY username',
+  );
+  return rows.filter((row) => !isTrue(row.disabled) && rolesOf(row.roles).includes(ASSIGNEE_ROLE)).map((row) => ({ username: row.username, displayName: row.display_name }));
+}
+
+function isTrue(value: boolean | number | string): boolean {
+  return value === true || value === 1 || value === '1' || value === 't' || value === 'true';
+}
+
+function rolesOf(json: string): string[] {
+  try {
+    const roles: unknown = JSON.parse(json);
+    return Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 export async function assignableUser(sql: SqlExecutor, username: string): Promise<string> {
   const folded = username.trim().toLowerCase();
   const rows = await sql.query<{ username: string; roles: string; disabled: boolean | number | string }>('SELECT username, roles, disabled FROM users WHERE username = ?', [folded]);
   if (rows.length === 0) throw new BadRequestException(`assignee "${username}" is not a user of this collector`);
   const user = rows[0];
-  if (user.disabled === true || user.disabled === 1 || user.disabled === '1' || user.disabled === 't') throw new BadRequestException(`assignee "${username}" is a disabled user`);
-  let roles: unknown;
-  try {
-    roles = JSON.parse(user.roles);
-  } catch {
-    roles = [];
-  }
-  if (!Array.isArray(roles) || !roles.includes(ASSIGNEE_ROLE)) {
-    throw new BadRequestException(`assignee "${username}" does not hold the role ${ASSIGNEE_ROLE} (holds ${Array.isArray(roles) && roles.length > 0 ? roles.join(', ') : 'no role'})`);
+  if (isTrue(user.disabled)) throw new BadRequestException(`assignee "${username}" is a disabled user`);
+  const roles = rolesOf(user.roles);
+  if (!roles.includes(ASSIGNEE_ROLE)) {
+    throw new BadRequestException(`assignee "${username}" does not hold the role ${ASSIGNEE_ROLE} (holds ${roles.length > 0 ? roles.join(', ') : 'no role'})`);
   }
   return user.username;
 }

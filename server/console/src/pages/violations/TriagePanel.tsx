@@ -5,6 +5,7 @@ import { useMessages } from '../../i18n';
 import { useSession } from '../../session';
 import { Button, ErrorBanner, Field, StatusBadge } from '../../ui';
 import { messages } from './messages';
+import { useAssignees } from './useAssignees';
 
 const TRIAGER = ['security'] as const;
 
@@ -17,6 +18,7 @@ export function TriagePanel({ violation, onChanged }: { violation: Violation; on
   const t = useMessages(messages);
   const session = useSession();
   const [note, setNote] = useState('');
+  const assignees = useAssignees();
   const [assignee, setAssignee] = useState(violation.assignee ?? '');
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(undefined);
@@ -105,8 +107,15 @@ export function TriagePanel({ violation, onChanged }: { violation: Violation; on
       ) : null}
       <form className="triage-assign" onSubmit={assign}>
         <Field label={t.triage.assignee} hint={t.triage.assigneeHint}>
-          <input data-testid="triage-assignee" value={assignee} maxLength={64} autoComplete="off" disabled={!session.hasRole('security')} onChange={(event) => setAssignee(event.target.value)} />
+          <input data-testid="triage-assignee" list="triage-assignee-options" value={assignee} maxLength={64} autoComplete="off" disabled={!session.hasRole('security')} onChange={(event) => setAssignee(event.target.value)} />
         </Field>
+        <datalist id="triage-assignee-options" data-testid="triage-assignee-options">
+          {assignees.map((person) => (
+            <option key={person.username} value={person.username}>
+              {person.displayName}
+            </option>
+          ))}
+        </datalist>
         <div className="button-row">
           <Button requires={TRIAGER} type="submit" busy={busy !== null && busy.startsWith(t.triage.assign)} disabled={busy !== null} data-testid="triage-assign">
             {t.triage.assign}

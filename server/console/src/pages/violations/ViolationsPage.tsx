@@ -20,6 +20,7 @@ import { Link, navigate, useRoute } from '../../router';
 import { Button, EmptyState, ErrorBanner, Field, Page, StatusBadge, Table, formatTime, type Column } from '../../ui';
 import { messages } from './messages';
 import { TriagePanel } from './TriagePanel';
+import { useAssignees } from './useAssignees';
 import { useViolationStream, type StreamState } from './useViolationStream';
 
 const PAGE_SIZE = 50;
@@ -284,8 +285,12 @@ function LiveIndicator({ state }: { state: StreamState }) {
   );
 }
 
+/** The assignee filter's value for "nobody assigned" (never a username: usernames have no spaces). */
+const UNASSIGNED = ' unassigned';
+
 function FilterBar({ filters, agents, onChange }: { filters: ViolationFilters; agents: Agent[]; onChange: (filters: ViolationFilters) => void }) {
   const t = useMessages(messages);
+  const assignees = useAssignees();
   const [custom, setCustom] = useState(Boolean(filters.since || filters.until));
   const set = (patch: Partial<ViolationFilters>) => {
     const next: ViolationFilters = { ...filters, ...patch };
@@ -337,7 +342,25 @@ function FilterBar({ filters, agents, onChange }: { filters: ViolationFilters; a
         </select>
       </Field>
       <TextFilter label={t.filters.department} testId="filter-department" value={filters.department} onCommit={(department) => set({ department })} />
-      <TextFilter label={t.filters.assignee} testId="filter-assignee" value={filters.assignee} onCommit={(assignee) => set({ assignee })} />
+      <Field label={t.filters.assignee}>
+        <select
+          data-testid="filter-assignee"
+          value={filters.unassigned ? UNASSIGNED : (filters.assignee ?? '')}
+          onChange={(event) => {
+            const value = event.target.value;
+            set(value === UNASSIGNED ? { unassigned: 'true', assignee: undefined } : { assignee: value, unassigned: undefined });
+          }}
+        >
+          <option value="">{t.filters.any}</option>
+          <option value={UNASSIGNED}>{t.unassigned}</option>
+          {assignees.map((person) => (
+            <option key={person.username} value={person.username}>
+              {person.displayName && person.displayName !== person.username ? `${person.displayName} (${person.username})` : person.username}
+            </option>
+          ))}
+          {filters.assignee && !assignees.some((person) => person.username === filters.assignee!.toLowerCase()) ? <option value={filters.assignee}>{filters.assignee}</option> : null}
+        </select>
+      </Field>
       <Field label={t.filters.time}>
         <select
           data-testid="filter-range"

@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { TimeWindowPageQuery } from '../../../common/list-query.dto';
 import { VIOLATION_SEVERITIES, VIOLATION_STATUSES } from '../violation.entity';
 
@@ -36,4 +37,10 @@ export class ListViolationsQuery extends TimeWindowPageQuery {
   @IsString({ message: 'assignee must be a string' })
   @MaxLength(64, { message: 'assignee must be at most 64 characters' })
   assignee?: string;
+
+  @ApiPropertyOptional({ description: 'true: only violations nobody is assigned to; false: only assigned ones' })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: 'unassigned must be true or false' })
+  unassigned?: boolean;
 }
