@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Language, Parser, type Node } from 'web-tree-sitter';
+import { skipOrFail } from '../../support/prerequisites';
+import { REPO_ROOT } from '../../support/processes';
+import { makeTempDir } from '../../support/temp-dir';
+
+// deploy/agent/windows: the PowerShell installer and the C# service host. There is no PowerShell
+// and no Windows here: the scripts are parsed with the tree-sitter PowerShell grammar (WebAssembly,
+// from the npm registry), the service host is compiled with Mono's C# compiler at the C# level
+// of the .NET Framework 4 compiler that install.ps1 uses, and the documentation is held to the
+// scripts' param() blocks and exit codes. Nothing here has run on Windows.
+const WINDOWS_DIR = join(REPO_ROOT, 'deploy', 'agent', 'windows');
+const SCRIPTS = ['install.ps1'];
+
+let parser: Parser | undefined;
+async function powershellParser(): Promise<Parser> {
+  if (parser === undefined) {
+    await Parser.init();
+    const language = await Language.load(join(REPO_ROOT, 'node_modules', 'tree-sitter-powershell', 'tree-sitter-powershell.wasm'));
+    parser = new Parser();
+    parser.setLanguage(language);
+  }
+  return parser;
+}
+
+/** Every ERROR or MISSING node, as "line:column text". */
+function syntaxErrors(root: Node): string[] {
+  const errors: string[] = [];
+  const visit = (node: Node) => {
+    if (node.isError || node.isMissing) {
+      errors.push(`${node.startPosition.row + 1}:${node.startPosition.column + 1} ${node.isMissing ? 'missing ' : ''}${node.text.slice(0, 60)}`);
+    }
+    if (node.hasError) for (const child of node.children) if (child) visit(child);
+  };
+  visit(root);
+  return errors;
+}
+
+async function parse(source: string) {
+  const tree = (await powershellParser()).parse(source);
+  assert.ok(tree, 'the parser returned no tree');
+  return tree;
+}
+
+/** The names declared in the script's top-level param() block, from the parse tree. */
+function paramNames(root: Node): string[] {
+  const block = root.children.find((child) => child?.type === 'param_block');
+  assert.ok(block, 'no top-level param() block');
+  return block.descendantsOfType('script_parameter').map((parameter) => {
+    const variable = parameter!.descendantsOfType('variable')[0];
+    assert.ok(variable, `a parameter without a variable: ${parameter!.text}`);
+    return variable!.text.replace(/^\$/, '');
+  });
+}
+
+test('the PowerShell scripts parse without a syntax error', async (t) => {
+  for (const script of SCRIPTS) {
+    const source = readFileSync(join(WINDOWS_DIR, script), 'utf8');
+    const started = Date.now();
+    const tree = await parse(source);
+    assert.deepEqual(syntaxErrors(tree.rootNode), [], `${script} has syntax errors`);
+    t.diagnostic(`${script}: ${source.split('\n').length} lines parsed in ${Date.now() - started} ms`);
+  }
+});
+
+test('the parser finds a syntax error in a broken copy (so the check above can fail)', async () => {
+  const source = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
+  for (const broken of [source.replace('$ErrorActionPreference = ', '$ErrorActionPreference = = ('), source.replace(/\}\s*$/, '')]) {
+    assert.notDeepEqual(syntaxErrors((await parse(broken)).rootNode), []);
+  }
+});
+
+test('the parameters in the README are the parameters of the scripts, and each has help', async () => {
+  const readme = readFileSync(join(WINDOWS_DIR, 'README.md'), 'utf8');
+  const installSection = readme.slice(readme.indexOf('## install.ps1 parameters'), readme.indexOf('### install.ps1 exit codes'));
+  const documented = [...installSection.matchAll(/^\| `-(\w+)/gm)].map((match) => match[1]);
+  const source = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
+  const declared = paramNames((await parse(source)).rootNode);
+  assert.deepEqual([...documented].sort(), [...declared].sort());
+  for (const script of SCRIPTS) {
+    const text = readFileSync(join(WINDOWS_DIR, script), 'utf8');
+    for (const name of paramNames((await parse(text)).rootNode)) {
+      assert.match(text, new RegExp(`\\.PARAMETER ${name}\\n`), `${script}: -${name} has no .PARAMETER help`);
+      assert.match(readme, new RegExp(`-${name}\\b`), `${script}: -${name} is not in the README`);
+    }
+  }
+});
+
+test('the exit codes install.ps1 uses are the ones its help and the README list', () => {
+  const source = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
+  const used = new Set([...source.matchAll(/Stop-Install (\d+) /g), ...source.matchAll(/^\s*exit (\d+)$/gm)].map((match) => match[1]));
+  const helpLine = /Exit codes: ([^\n]+(?:\n[^\n.][^\n]*)*)/.exec(source)?.[1] ?? '';
+  const inHelp = new Set([...helpLine.matchAll(/(\d+) [a-z]/g)].map((match) => match[1]));
+  const readme = readFileSync(join(WINDOWS_DIR, 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('### install.ps1 exit codes'), readme.indexOf('## Intune'));
+  const inReadme = new Set([...table.matchAll(/^\| (\d+) \|/gm)].map((match) => match[1]));
+  assert.ok(used.size >= 5, `found only exit codes ${[...used]}`);
+  assert.deepEqual([...used].sort(), [...inHelp].sort(), 'exit codes used vs .DESCRIPTION');
+  assert.deepEqual([...used].sort(), [...inReadme].sort(), 'exit codes used vs README');
+});
+
+test('the service host compiles at the C# level of the .NET Framework 4 compiler', (t) => {
+  if (spawnSync('mcs', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    return skipOrFail(t, "Mono's C# compiler mcs is not installed (Debian packages mono-mcs, libmono-system-serviceprocess4.0-cil)");
+  }
+  const out = makeTempDir('mamori-service-host-');
+  t.after(() => out.cleanup());
+  const exe = join(out.path, 'mamori-agent-service.exe');
+  // The same options install.ps1 gives csc.exe; C# 5 is what that compiler understands.
+  const compile = spawnSync('mcs', ['-langversion:5', '-nologo', '-optimize+', '-target:exe', `-out:${exe}`, '-reference:System.ServiceProcess.dll', join(WINDOWS_DIR, 'MamoriAgentService.cs')], { encoding: 'utf8' });
+  assert.equal(compile.status, 0, `${compile.stdout}${compile.stderr}`);
+  assert.ok(existsSync(exe));
+  // Its usage check runs anywhere (the service part needs Windows's SCM).
+  if (spawnSync('mono', ['--version'], { stdio: 'ignore' }).status === 0) {
+    const usage = spawnSync('mono', [exe], { encoding: 'utf8' });
+    assert.equal(usage.status, 2);
+    assert.match(usage.stderr, /usage: mamori-agent-service\.exe --state-dir DIR/);
+  }
+  const installer = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
+  assert.match(installer, /\/reference:System\.ServiceProcess\.dll/);
+  assert.match(installer, /'"\{0\}" --state-dir "\{1\}" --log-dir "\{2\}"'/, 'the service command line install.ps1 registers');
+});
+
+test('the installer sets recovery actions, a LocalSystem service and an ACL for SYSTEM and Administrators only', () => {
+  const installer = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
+  assert.match(installer, /sc\.exe failure \$ServiceName reset= \d+ actions= restart\/\d+/);
+  assert.match(installer, /sc\.exe failureflag \$ServiceName 1/);
+  assert.match(installer, /New-Service -Name \$ServiceName .*-StartupType Automatic/s);
+  assert.match(installer, /SetAccessRuleProtection\(\$true, \$false\)/);
+  const sids = [...installer.matchAll(/SecurityIdentifier\('([^']+)'\)/g)].map((match) => match[1]);
+  assert.deepEqual(sids.sort(), ['S-1-5-18', 'S-1-5-32-544']);
+});
