@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CollectorUnderTest } from './support/cluster';
+import { packAgentBundle } from '../integration/deploy/agent-bundle';
+import { skipOrFail } from '../support/prerequisites';
+import { RunningProcess } from '../support/processes';
+import { makeTempDir } from '../support/temp-dir';
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+// The deployment proof: a freshly packed bundle's install.sh installs into a temporary root
+// (systemd replaced by starting the installed agent directly), enrolls against a real collector
+// process, and the installed agent's heartbeat reaches it.
+test('install.sh installs a packed bundle into a root folder, enrolls, and the installed agent reports a heartbeat', async (t) => {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return skipOrFail(t, 'the install test runs the linux-x64 bundle; this is not linux-x64');
+  const collector = await CollectorUnderTest.start(t, 'sqlite');
+  if (collector === null) return;
+  const work = makeTempDir('mamori-install-');
+  t.after(() => work.cleanup());
+  const bundle = await packAgentBundle(work.path);
+  const root = join(work.path, 'root');
+  spawnSync('mkdir', ['-p', root]);
+
+  const { token } = await collector.createEnrollmentToken({ maxUses: 1 });
+  // Refused before anything is installed: no token on a host that is not enrolled.
+  const noToken = spawnSync('sh', [join(bundle.top, 'install.sh'), '--server', `127.0.0.1:${collector.grpcPort}`, '--root', root, '--no-systemd'], { encoding: 'utf8' });
+  assert.equal(noToken.status, 1);
+  assert.match(noToken.stderr, /--token TOKEN is required/);
+  const zone = spawnSync('sh', [join(bundle.top, 'install.sh'), '--zone', 'dev-lan'], { encoding: 'utf8' });
+  assert.equal(zone.status, 2);
+  assert.match(zone.stderr, /--zone is not supported yet/);
+
+  const install = spawnSync('sh', [join(bundle.top, 'install.sh'), '--server', `127.0.0.1:${collector.grpcPort}`, '--token', token, '--root', root, '--no-systemd'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, MAMORI_AGENT_LOG_LEVEL: 'warn' },
+  });
+  assert.equal(install.status, 0, `${install.stdout}\n${install.stderr}`);
+
+  const prefix = join(root, 'opt/mamori-agent');
+  assert.equal(readlinkSync(join(prefix, 'current')), `releases/${bundle.name}`);
+  assert.equal(readlinkSync(join(root, 'usr/local/bin/mamori-agent')), '/opt/mamori-agent/current/bin/mamori-agent');
+  const state = join(root, 'var/lib/mamori-agent');
+  assert.equal(statSync(state).mode & 0o777, 0o700);
+  assert.equal(statSync(state).uid, process.getuid!());
+  assert.ok(existsSync(join(state, 'agent.json')), 'enrolled');
+  const unit = readFileSync(join(root, 'etc/systemd/system/mamori-agent.service'), 'utf8');
+  assert.match(unit, /^ExecStart=\/opt\/mamori-agent\/current\/bin\/mamori-agent run --state-dir \/var\/lib\/mamori-agent$/m);
+  assert.match(unit, /^ReadWritePaths=\/var\/lib\/mamori-agent$/m);
+  assert.doesNotMatch(unit, /@PREFIX@|@STATE_DIR@/);
+  assert.match(readFileSync(join(prefix, 'install.conf'), 'utf8'), /^STATE_DIR=\/var\/lib\/mamori-agent$/m);
+
+  // systemd's own check of the installed unit, with its paths pointed into the root (verify checks
+  // that ExecStart is executable). A misspelt directive is only a warning to systemd: it fails here.
+  const verifyDir = join(work.path, 'verify');
+  mkdirSync(verifyDir);
+  const unitHere = join(verifyDir, 'mamori-agent.service');
+  writeFileSync(unitHere, unit.replaceAll('/opt/mamori-agent', prefix).replaceAll('/var/lib/mamori-agent', state));
+  const verify = spawnSync('systemd-analyze', ['verify', unitHere], { encoding: 'utf8' });
+  if (verify.error) skipOrFail(t, `systemd-analyze is not installed (Debian package systemd): ${verify.error.message}`);
+  else {
+    assert.equal(verify.status, 0, `systemd-analyze verify: ${verify.stdout}${verify.stderr}`);
+    assert.doesNotMatch(verify.stderr, /Unknown|ignoring|Failed|not executable/i, verify.stderr);
+    const security = spawnSync('systemd-analyze', ['security', '--offline=true', unitHere], { encoding: 'utf8' });
+    const exposure = /Overall exposure level for mamori-agent\.service: ([0-9.]+)/.exec(security.stdout);
+    assert.ok(exposure, security.stdout + security.stderr);
+    t.diagnostic(`systemd-analyze security exposure: ${exposure[1]} (0 best, 10 worst)`);
+    assert.ok(Number(exposure[1]) <= 5.5, `exposure ${exposure[1]}`);
+  }
+
+  const installed = join(prefix, 'current/bin/mamori-agent');
+  const status = JSON.parse(spawnSync(installed, ['status', '--json', '--state-dir', state], { encoding: 'utf8' }).stdout) as { enrolled: boolean; agentId: string };
+  assert.equal(status.enrolled, true);
+
+  // A second run of install.sh (a reinstall) keeps the enrollment and needs no token.
+  const again = spawnSync('sh', [join(bundle.top, 'install.sh'), '--root', root, '--no-systemd'], { encoding: 'utf8' });
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /already holds an enrollment; keeping it/);
+
+  // systemd replaced by a direct start of what the unit would run.
+  const agent = new RunningProcess(
+    'installed mamori-agent',
+    spawn(installed, ['run', '--state-dir', state], {
+      env: {
+        PATH: process.env.PATH,
+        MAMORI_AGENT_USB_BACKEND: 'unsupported',
+        MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
+        MAMORI_AGENT_EGRESS_BACKEND: 'unsupported',
+        MAMORI_AGENT_HEARTBEAT_SECONDS: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  t.after(() => agent.stop());
+  await agent.waitForLine(/"msg":"mamori-agent running"/, 30_000);
+  const startedAt = Date.now();
+  const seen = await eventually('a heartbeat from the installed agent', async () => {
+    const device = await collector.rest.expect<{ lastSeenAt: string | null }>(200, 'GET', `/api/v1/agents/${status.agentId}`);
+    return device.lastSeenAt !== null && Date.parse(device.lastSeenAt) >= startedAt - 1_000 ? device : undefined;
+  });
+  assert.ok(seen.lastSeenAt);
+  assert.ok(lstatSync(join(prefix, 'current')).isSymbolicLink());
+});
