@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { EnrollmentServiceClient, EnrollResponse } from '../../../agent/src/generated/mamori/v1/enrollment';
 import { TelemetryServiceClient } from '../../../agent/src/generated/mamori/v1/telemetry';
+import { adminTokenActor } from '../../../server/src/modules/audit/audit-context';
 import { DATABASE_KINDS, provideDatabase } from '../../support/databases';
 import { freePort } from '../../support/ports';
 import { runNodeProgram, SERVER_BIN, startNodeProgram } from '../../support/processes';
@@ -155,6 +156,17 @@ for (const kind of DATABASE_KINDS) {
       assert.match(refused.stderr, /MAMORI_ADMIN_TOKEN is set/);
       assert.doesNotMatch(refused.stdout, /administrator API token/);
       assert.equal(await status(second), 200, 'a refused reset changes nothing');
+
+      // The audit log holds the token's birth (by the collector) and its reset (by the command line), with fingerprints, never the token.
+      const audit = await fetch(`http://127.0.0.1:${httpPort}/api/v1/audit?subjectType=admin_token`, { headers: { authorization: `Bearer ${second}` } });
+      const records = ((await audit.json()) as { items: Array<{ action: string; actor: { kind: string; id: string }; after: { fingerprint: string } }> }).items;
+      assert.deepEqual(records.map((record) => [record.action, record.actor.kind, record.actor.id]), [
+        ['admin_token.reset', 'system', 'cli'],
+        ['admin_token.created', 'system', 'collector'],
+      ]);
+      assert.equal(records[1].after.fingerprint, adminTokenActor(first).id);
+      assert.equal(records[0].after.fingerprint, adminTokenActor(second).id);
+      assert.doesNotMatch(JSON.stringify(records), new RegExp(`${first}|${second}`));
     });
   });
 }

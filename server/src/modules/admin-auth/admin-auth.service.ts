@@ -54,7 +54,14 @@ export class AdminAuthService {
     return this.database.transaction(async (sql) => {
       const rows = await sql.query<{ token_hash: string }>('SELECT token_hash FROM admin_credentials');
       if (rows.length > 0) return null;
-      return this.storeNew(sql, now);
+      const token = await this.storeNew(sql, now);
+      // The break-glass credential's birth is in the chain too (actor: the collector itself).
+      await this.audit.appendWithin(
+        sql,
+        { action: 'admin_token.created', subjectType: 'admin_token', subjectId: 'administrator', before: null, after: { storedTokens: 1, fingerprint: adminTokenActor(token).id } },
+        now,
+      );
+      return token;
     });
   }
 
