@@ -287,7 +287,7 @@ const SH_LAUNCHER = `#!/bin/sh
 # mamori-agent launcher: runs the agent with the Node runtime shipped beside it, so the machine
 # needs no Node of its own. Follows a symbolic link to itself (e.g. from /usr/local/bin).
 self=$(readlink -f -- "$0" 2>/dev/null || printf '%s' "$0")
-top=$(CDPATH= cd -- "$(dirname -- "$self")/.." && pwd -P) || exit 1
+top=$(CDPATH='' cd -- "$(dirname -- "$self")/.." && pwd -P) || exit 1
 exec "$top/node/bin/node" "$top/app/main.js" "$@"
 `;
 

@@ -39,13 +39,13 @@ case "$prefix" in /*) ;; *) echo "install.sh: --prefix must be an absolute path"
 case "$state_dir" in /*) ;; *) echo "install.sh: --state-dir must be an absolute path" >&2; exit 2 ;; esac
 if [ -n "$root" ]; then
   [ -d "$root" ] || fail "--root $root is not a folder"
-  root=$(CDPATH= cd -- "$root" && pwd -P)
+  root=$(CDPATH='' cd -- "$root" && pwd -P)
 elif [ "$(id -u)" != 0 ]; then
   fail "run as root (the agent's state and unit are system-wide), or give --root DIR"
 fi
 
-bundle=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P)
-[ -x "$bundle/bin/mamori-agent" ] && [ -f "$bundle/MANIFEST.sha256" ] || fail "$bundle is not an unpacked mamori-agent bundle"
+bundle=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd -P)
+if [ ! -x "$bundle/bin/mamori-agent" ] || [ ! -f "$bundle/MANIFEST.sha256" ]; then fail "$bundle is not an unpacked mamori-agent bundle"; fi
 name=$(basename "$bundle")
 version=$(cat "$bundle/VERSION")
 
