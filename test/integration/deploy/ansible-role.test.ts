@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipOrFail } from '../../support/prerequisites';
 import { REPO_ROOT } from '../../support/processes';
 import { makeTempDir } from '../../support/temp-dir';
+import { startTestCollector } from '../server/collector-harness';
+import { packAgentBundle } from './agent-bundle';
 
 // deploy/ansible: the mamori_agent role, its example playbooks, checked with Debian's ansible.
 const ANSIBLE_DIR = join(REPO_ROOT, 'deploy', 'ansible');
@@ -24,6 +26,29 @@ function ansiblePlaybook(args: string[], cwd: string, home: string) {
     timeout: 120_000,
   });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+/**
+ * The same, without blocking this process: the collector that install.sh enrolls against runs
+ * in this process and must keep answering.
+ */
+function ansiblePlaybookAsync(args: string[], cwd: string, home: string): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('ansible-playbook', args, {
+      cwd,
+      env: { ...process.env, ANSIBLE_HOME: home, ANSIBLE_LOCAL_TEMP: join(home, 'tmp'), ANSIBLE_NOCOLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolvePromise({ status, output });
+    });
+  });
 }
 
 test('the rollout and uninstall playbooks pass ansible-playbook --syntax-check', (t) => {
@@ -88,4 +113,64 @@ test('the enrollment token never reaches the output: every command given it has 
   for (const task of withToken) assert.match(task, /\n\s+no_log: true/, `task without no_log:\n${task}`);
   // The failure message masks the token.
   assert.match(install, /replace\(mamori_agent_enrollment_token, '\*+'\)/);
+});
+
+test('the role installs, enrolls and then leaves alone a host (localhost into a temporary root), spending one token use', async (t) => {
+  if (!haveAnsible()) return skipOrFail(t, 'ansible-playbook is not installed (Debian package ansible-core)');
+  if (process.platform !== 'linux' || process.arch !== 'x64') return skipOrFail(t, 'the role run installs the linux-x64 bundle; this is not linux-x64');
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return skipOrFail(t, 'install.sh with --root still writes owner-only state as root; run as root');
+  const collector = await startTestCollector(t, 'sqlite');
+  if (collector === null) return;
+  const work = makeTempDir('mamori-ansible-run-');
+  t.after(() => work.cleanup());
+  const packed = await packAgentBundle(work.path);
+  t.diagnostic(`bundle ${(packed.archiveBytes / 1048576).toFixed(1)} MB packed in ${packed.packMs} ms`);
+  const created = await collector.rest<{ id: string; token: string }>('POST', '/api/v1/enrollment-tokens', { label: 'ansible rollout', maxUses: 3, expiresInSeconds: 3600 });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+
+  const root = join(work.path, 'root');
+  mkdirSync(root);
+  const inventory = join(work.path, 'inventory.ini');
+  writeFileSync(inventory, `[mamori_agents]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n`);
+  const vars = join(work.path, 'vars.json');
+  writeFileSync(vars, JSON.stringify({
+    mamori_agent_bundle: packed.archive,
+    mamori_agent_server: collector.grpcTarget,
+    mamori_agent_enrollment_token: created.body.token,
+    mamori_agent_root: root,
+    mamori_agent_manage_service: false,
+    mamori_agent_stage_dir: join(work.path, 'stage'),
+    // Already root: no sudo.
+    ansible_become: false,
+  }));
+  const home = join(work.path, 'ansible-home');
+  const run = async () => {
+    const started = Date.now();
+    const result = await ansiblePlaybookAsync(['-i', inventory, '-e', `@${vars}`, 'playbook.yml'], ANSIBLE_DIR, home);
+    return { ...result, ms: Date.now() - started };
+  };
+  const recap = (output: string) => /localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(output);
+
+  const first = await run();
+  assert.equal(first.status, 0, first.output);
+  assert.ok(!first.output.includes(created.body.token), 'the token appears in the ansible output');
+  assert.ok(Number(recap(first.output)?.[2]) > 0, first.output);
+  t.diagnostic(`first run (install and enroll): ${first.ms} ms`);
+
+  const agent = join(root, 'opt/mamori-agent/current/bin/mamori-agent');
+  const status = spawnSync(agent, ['status', '--state-dir', join(root, 'var/lib/mamori-agent'), '--json'], { encoding: 'utf8' });
+  assert.equal(status.status, 0, status.stdout + status.stderr);
+  const agentId = (JSON.parse(status.stdout) as { agentId: string }).agentId;
+  const listed = await collector.rest<{ items: Array<{ id: string }> }>('GET', '/api/v1/agents');
+  assert.ok(listed.body.items.some((item) => item.id === agentId), `agent ${agentId} is not listed by the collector`);
+  assert.ok(existsSync(join(root, 'etc/systemd/system/mamori-agent.service')));
+  assert.equal(existsSync(join(work.path, 'stage')), false, 'the staging folder is removed');
+
+  // Enrolled with the same version: nothing changes and no token use is spent.
+  const second = await run();
+  assert.equal(second.status, 0, second.output);
+  assert.equal(recap(second.output)?.[2], '0', `the second run changed something:\n${second.output}`);
+  t.diagnostic(`second run (nothing to do): ${second.ms} ms`);
+  const tokens = await collector.rest<{ items: Array<{ id: string; uses: number }> }>('GET', '/api/v1/enrollment-tokens');
+  assert.equal(tokens.body.items.find((item) => item.id === created.body.id)?.uses, 1);
 });
