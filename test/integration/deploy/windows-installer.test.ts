@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { skipOrFail } from '../../support/prerequisites';
@@ -14,7 +14,7 @@ import { makeTempDir } from '../../support/temp-dir';
 // of the .NET Framework 4 compiler that install.ps1 uses, and the documentation is held to the
 // scripts' param() blocks and exit codes. Nothing here has run on Windows.
 const WINDOWS_DIR = join(REPO_ROOT, 'deploy', 'agent', 'windows');
-const SCRIPTS = ['install.ps1'];
+const SCRIPTS = readdirSync(WINDOWS_DIR).filter((file) => file.endsWith('.ps1')).sort();
 
 let parser: Parser | undefined;
 async function powershellParser(): Promise<Parser> {
@@ -46,10 +46,10 @@ async function parse(source: string) {
   return tree;
 }
 
-/** The names declared in the script's top-level param() block, from the parse tree. */
+/** The names declared in the script's top-level param() block, from the parse tree ([] without one). */
 function paramNames(root: Node): string[] {
   const block = root.children.find((child) => child?.type === 'param_block');
-  assert.ok(block, 'no top-level param() block');
+  if (!block) return [];
   return block.descendantsOfType('script_parameter').map((parameter) => {
     const variable = parameter!.descendantsOfType('variable')[0];
     assert.ok(variable, `a parameter without a variable: ${parameter!.text}`);
@@ -58,6 +58,7 @@ function paramNames(root: Node): string[] {
 }
 
 test('the PowerShell scripts parse without a syntax error', async (t) => {
+  assert.deepEqual(SCRIPTS, ['gpo-startup.ps1', 'install.ps1', 'intune-detect.ps1']);
   for (const script of SCRIPTS) {
     const source = readFileSync(join(WINDOWS_DIR, script), 'utf8');
     const started = Date.now();
@@ -80,6 +81,7 @@ test('the parameters in the README are the parameters of the scripts, and each h
   const documented = [...installSection.matchAll(/^\| `-(\w+)/gm)].map((match) => match[1]);
   const source = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
   const declared = paramNames((await parse(source)).rootNode);
+  assert.ok(declared.length >= 4, `install.ps1 declares ${declared.join(', ')}`);
   assert.deepEqual([...documented].sort(), [...declared].sort());
   for (const script of SCRIPTS) {
     const text = readFileSync(join(WINDOWS_DIR, script), 'utf8');
@@ -133,4 +135,19 @@ test('the installer sets recovery actions, a LocalSystem service and an ACL for 
   assert.match(installer, /SetAccessRuleProtection\(\$true, \$false\)/);
   const sids = [...installer.matchAll(/SecurityIdentifier\('([^']+)'\)/g)].map((match) => match[1]);
   assert.deepEqual(sids.sort(), ['S-1-5-18', 'S-1-5-32-544']);
+});
+
+test('gpo-startup.ps1 passes install.ps1 only parameters it declares, and intune-detect.ps1 names the version it ships with', async () => {
+  const installParams = paramNames((await parse(readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8'))).rootNode);
+  const gpo = readFileSync(join(WINDOWS_DIR, 'gpo-startup.ps1'), 'utf8');
+  const call = /& \(Join-Path \$PSScriptRoot 'install\.ps1'\)([^\n]+)/.exec(gpo)?.[1];
+  assert.ok(call, 'gpo-startup.ps1 does not call install.ps1');
+  const passed = [...call.matchAll(/ -(\w+) \$(\w+)/g)];
+  assert.ok(passed.length >= 2);
+  for (const [, name, variable] of passed) {
+    assert.ok(installParams.includes(name!), `install.ps1 has no -${name}`);
+    assert.equal(variable, name, `-${name} is given $${variable}`);
+  }
+  const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  assert.match(readFileSync(join(WINDOWS_DIR, 'intune-detect.ps1'), 'utf8'), new RegExp(`^\\$Version = '${version.replace(/\./g, '\\.')}'$`, 'm'));
 });
