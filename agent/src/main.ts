@@ -21,6 +21,10 @@ Commands:
                       enroll this host with a mamori collector
   run [--state-dir DIR]
                       run the agent daemon (SIGTERM/SIGINT stop it in an orderly way)
+  uninstall --code CODE [--state-dir DIR]
+                      present the uninstall code IT issued for this device; exit 0
+                      when the collector accepts it (the agent is revoked; uninstall.sh
+                      then removes the files), 1 when it refuses
   status [--state-dir DIR] [--json]
                       show enrollment, connection, spool depth, drops, policy version
                       disk-encryption posture, and the places watched for file
@@ -44,6 +48,7 @@ const OPTIONS = {
   enroll: { server: { type: 'string' }, token: { type: 'string' }, 'state-dir': { type: 'string' } },
   run: { 'state-dir': { type: 'string' } },
   status: { 'state-dir': { type: 'string' }, json: { type: 'boolean' } },
+  uninstall: { code: { type: 'string' }, 'state-dir': { type: 'string' } },
 } as const;
 
 class UsageError extends Error {}
@@ -79,6 +84,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run':
       return runCommand({ stateDir });
+    case 'uninstall': {
+      if (typeof values.code !== 'string' || values.code.trim() === '') throw new UsageError('uninstall needs --code CODE (IT issues one per device)');
+      const { uninstallCommand } = await import('./commands/uninstall.command.js');
+      return uninstallCommand({ stateDir, code: values.code });
+    }
     default:
       return statusCommand({ stateDir, json: values.json === true });
   }

@@ -21,8 +21,10 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 
 // The deployment proof: a freshly packed bundle's install.sh installs into a temporary root
 // (systemd replaced by starting the installed agent directly), enrolls against a real collector
-// process, and the installed agent's heartbeat reaches it.
-test('install.sh installs a packed bundle into a root folder, enrolls, and the installed agent reports a heartbeat', async (t) => {
+// process, and the installed agent's heartbeat reaches it. Then uninstall.sh without a code issued
+// and with a wrong code is refused (nothing removed, every attempt in the audit log), and with the
+// issued code removes everything and the collector revokes the agent.
+test('install.sh installs a packed bundle into a root folder, enrolls, the installed agent reports a heartbeat; uninstall.sh removes it only with the code the collector issued', async (t) => {
   if (process.platform !== 'linux' || process.arch !== 'x64') return skipOrFail(t, 'the install test runs the linux-x64 bundle; this is not linux-x64');
   const collector = await CollectorUnderTest.start(t, 'sqlite');
   if (collector === null) return;
@@ -109,5 +111,58 @@ test('install.sh installs a packed bundle into a root folder, enrolls, and the i
     return device.lastSeenAt !== null && Date.parse(device.lastSeenAt) >= startedAt - 1_000 ? device : undefined;
   });
   assert.ok(seen.lastSeenAt);
-  assert.ok(lstatSync(join(prefix, 'current')).isSymbolicLink());
+
+  const uninstallSh = join(prefix, 'current/uninstall.sh');
+  const uninstall = (code: string) => spawnSync('sh', [uninstallSh, '--code', code, '--root', root, '--no-systemd'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  const attempts = async () =>
+    (await collector.rest.expect<{ items: Array<{ action: string; after: { outcome: string } }> }>(200, 'GET', `/api/v1/audit?subjectType=agent&subjectId=${status.agentId}`)).items
+      .filter((r) => r.action.startsWith('agent.uninstall'))
+      .map((r) => `${r.action}:${r.after?.outcome ?? ''}`)
+      .reverse();
+
+  // No code issued yet: refused, nothing removed.
+  const noCode = uninstall('0000-0000-0000-0000');
+  assert.equal(noCode.status, 1, noCode.stdout + noCode.stderr);
+  assert.match(noCode.stderr, /FAILED_PRECONDITION: no unused uninstall code was issued/);
+  assert.match(noCode.stderr, /nothing was removed/);
+
+  const issued = await collector.rest.expect<{ agentId: string; code: string; issuedAt: string }>(201, 'POST', `/api/v1/agents/${status.agentId}/uninstall-code`);
+  assert.match(issued.code, /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+  assert.equal((await collector.rest.request('POST', `/api/v1/agents/00000000-0000-4000-8000-000000000000/uninstall-code`)).status, 404);
+
+  // A wrong code: refused, the agent still installed and still reporting.
+  const wrong = uninstall(issued.code.startsWith('A') ? 'B' + issued.code.slice(1) : 'A' + issued.code.slice(1));
+  assert.equal(wrong.status, 1, wrong.stdout + wrong.stderr);
+  assert.match(wrong.stderr, /PERMISSION_DENIED: the uninstall code is not valid/);
+  for (const kept of [join(prefix, 'current/bin/mamori-agent'), join(state, 'agent.json'), join(root, 'etc/systemd/system/mamori-agent.service')]) {
+    assert.ok(existsSync(kept), `${kept} is still there`);
+  }
+  const refusedAt = Date.now();
+  await eventually('a heartbeat after the refused uninstall', async () => {
+    const device = await collector.rest.expect<{ lastSeenAt: string | null; status: string }>(200, 'GET', `/api/v1/agents/${status.agentId}`);
+    return device.status === 'enrolled' && device.lastSeenAt !== null && Date.parse(device.lastSeenAt) >= refusedAt ? device : undefined;
+  });
+
+  // The valid code (typed in lower case, as people do). systemd would stop the service once the
+  // code is accepted; here the directly started agent is stopped first.
+  await agent.stop();
+  const valid = uninstall(issued.code.toLowerCase());
+  assert.equal(valid.status, 0, valid.stdout + valid.stderr);
+  assert.match(valid.stdout, /accepted the uninstall code/);
+  for (const gone of [prefix, state, join(root, 'etc/systemd/system/mamori-agent.service'), join(root, 'usr/local/bin/mamori-agent')]) {
+    assert.ok(!existsSync(gone) && !isLink(gone), `${gone} is removed`);
+  }
+  assert.equal((await collector.rest.expect<{ status: string }>(200, 'GET', `/api/v1/agents/${status.agentId}`)).status, 'revoked');
+  assert.deepEqual(await attempts(), ['agent.uninstall.refused:no_code', 'agent.uninstall_code.issued:', 'agent.uninstall.refused:wrong_code', 'agent.uninstall.accepted:accepted']);
+  const issuedRecords = (await collector.rest.expect<{ items: Array<{ action: string; after: unknown; before: unknown }> }>(200, 'GET', `/api/v1/audit?action=agent.uninstall_code.issued&subjectId=${status.agentId}`)).items;
+  assert.equal(issuedRecords.length, 1);
+  assert.doesNotMatch(JSON.stringify(issuedRecords), new RegExp(issued.code), 'the code itself is never in the audit log');
 });
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

@@ -57,6 +57,7 @@ const MATRIX: Row[] = [
   { method: 'GET', route: '/api/v1/agents', allowed: R_IT },
   { method: 'GET', route: '/api/v1/agents/:id', allowed: R_IT },
   { method: 'POST', route: '/api/v1/agents/:id/revoke', allowed: ['it'] },
+  { method: 'POST', route: '/api/v1/agents/:id/uninstall-code', allowed: ['it'] },
   { method: 'PATCH', route: '/api/v1/agents/:id/required-zone', allowed: ['admin'] },
 
   { method: 'GET', route: '/api/v1/enrollment-tokens', allowed: R_IT },

@@ -1,11 +1,18 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { uuidParam } from '../../common/uuid-param';
 import { AgentEntity } from './agent.entity';
 import { AgentsService } from './agents.service';
+import { UninstallCodesService } from './uninstall-codes.service';
 import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
 import { Roles } from '../auth/roles.decorator';
 import { READERS } from '../auth/roles';
+
+export class UninstallCodeView {
+  @ApiProperty() agentId!: string;
+  @ApiProperty({ description: 'shown only in this answer (stored hashed); give it to the person removing the agent: `uninstall.sh --code CODE`' }) code!: string;
+  @ApiProperty() issuedAt!: string;
+}
 
 export class AgentView {
   @ApiProperty() id!: string;
@@ -64,7 +71,10 @@ export function agentView(agent: AgentEntity): AgentView {
 @ApiRoleForbiddenResponse()
 @Controller('api/v1/agents')
 export class AgentsController {
-  constructor(private readonly agents: AgentsService) {}
+  constructor(
+    private readonly agents: AgentsService,
+    private readonly uninstallCodes: UninstallCodesService,
+  ) {}
 
   @Get()
   @Roles(...READERS, 'it')
@@ -87,5 +97,14 @@ export class AgentsController {
   @ApiOkResponse({ type: AgentView })
   async revoke(@Param('id', uuidParam('id')) id: string): Promise<AgentView> {
     return agentView(await this.agents.revoke(id));
+  }
+
+  /** A new uninstall code for this device (replacing any earlier one), shown once. */
+  @Post(':id/uninstall-code')
+  @Roles('it')
+  @ApiCreatedResponse({ type: UninstallCodeView })
+  async issueUninstallCode(@Param('id', uuidParam('id')) id: string): Promise<UninstallCodeView> {
+    const issued = await this.uninstallCodes.issue(id);
+    return { agentId: issued.agentId, code: issued.code, issuedAt: issued.issuedAt.toISOString() };
   }
 }
