@@ -57,11 +57,12 @@ test('every shell script under deploy/agent passes sh -n and bash -n, and a brok
   assert.notEqual(spawnSync('sh', ['-n', join(broken.path, 'broken.sh')]).status, 0);
 });
 
-test('the macOS scripts are clean under shellcheck (POSIX sh)', (t) => {
+test('every shell script under deploy/agent is clean under shellcheck (POSIX sh)', (t) => {
   if (spawnSync('shellcheck', ['--version'], { stdio: 'ignore' }).status !== 0) {
     return skipOrFail(t, 'shellcheck is not installed (Debian package shellcheck)');
   }
-  const scripts = walk(MACOS_DIR).filter((file) => file.endsWith('.sh'));
+  const scripts = shellScripts();
+  assert.ok(scripts.length >= 3, scripts.join(', '));
   const check = spawnSync('shellcheck', ['--shell=sh', '--format=gcc', ...scripts], { encoding: 'utf8' });
   assert.equal(check.status, 0, check.stdout + check.stderr);
 });
@@ -158,4 +159,28 @@ test('the macOS install.sh refuses a tampered bundle, a missing token and bad op
   assert.equal(tampered.status, 1);
   assert.match(tampered.stderr, /does not match its MANIFEST\.sha256/);
   assert.equal(existsSync(join(root, 'usr/local/mamori-agent')), false, 'nothing is installed from a tampered bundle');
+});
+
+test('the macOS uninstall.sh removes nothing when mamori-agent uninstall does not accept the code, and needs a code', (t) => {
+  if (spawnSync('shasum', ['--version'], { stdio: 'ignore' }).status !== 0) return skipOrFail(t, 'shasum is not installed (Debian package perl)');
+  const work = makeTempDir('mamori-macos-uninstall-');
+  t.after(() => work.cleanup());
+  const bundle = bundleShapedFolder(work.path);
+  const root = join(work.path, 'root');
+  const stateDir = '/Library/Application Support/mamori-agent';
+  mkdirSync(join(root, stateDir), { recursive: true });
+  writeFileSync(join(root, stateDir, 'agent.json'), '{}\n');
+  const installed = spawnSync('sh', [join(bundle, 'install.sh'), '--root', root, '--no-launchd'], { encoding: 'utf8' });
+  assert.equal(installed.status, 0, installed.stdout + installed.stderr);
+  const uninstaller = join(root, 'usr/local/mamori-agent/current/uninstall.sh');
+  assert.ok(existsSync(uninstaller), 'uninstall.sh is installed with the release');
+
+  assert.equal(spawnSync('sh', [uninstaller, '--root', root, '--no-launchd'], { encoding: 'utf8' }).status, 2);
+  // The bundle-shaped folder has no runtime, so `mamori-agent uninstall` fails as a refusal would.
+  const refused = spawnSync('sh', [uninstaller, '--root', root, '--no-launchd', '--code', 'ABCD-EFGH'], { encoding: 'utf8' });
+  assert.equal(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /did not accept the uninstall code; nothing was removed/);
+  for (const kept of ['usr/local/mamori-agent/current/VERSION', `Library/LaunchDaemons/${LABEL}.plist`, join(stateDir, 'agent.json'), 'usr/local/bin/mamori-agent']) {
+    assert.ok(existsSync(join(root, kept)) || lstatSync(join(root, kept)).isSymbolicLink(), `${kept} was removed`);
+  }
 });

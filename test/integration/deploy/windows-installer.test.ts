@@ -58,7 +58,7 @@ function paramNames(root: Node): string[] {
 }
 
 test('the PowerShell scripts parse without a syntax error', async (t) => {
-  assert.deepEqual(SCRIPTS, ['gpo-startup.ps1', 'install.ps1', 'intune-detect.ps1']);
+  assert.deepEqual(SCRIPTS, ['gpo-startup.ps1', 'install.ps1', 'intune-detect.ps1', 'uninstall.ps1']);
   for (const script of SCRIPTS) {
     const source = readFileSync(join(WINDOWS_DIR, script), 'utf8');
     const started = Date.now();
@@ -77,6 +77,10 @@ test('the parser finds a syntax error in a broken copy (so the check above can f
 
 test('the parameters in the README are the parameters of the scripts, and each has help', async () => {
   const readme = readFileSync(join(WINDOWS_DIR, 'README.md'), 'utf8');
+  const uninstallSection = readme.slice(readme.indexOf('## Uninstall'));
+  const uninstallDocumented = [...uninstallSection.matchAll(/^\| `-(\w+)/gm)].map((match) => match[1]);
+  const uninstallDeclared = paramNames((await parse(readFileSync(join(WINDOWS_DIR, 'uninstall.ps1'), 'utf8'))).rootNode);
+  assert.deepEqual([...uninstallDocumented].sort(), [...uninstallDeclared].sort());
   const installSection = readme.slice(readme.indexOf('## install.ps1 parameters'), readme.indexOf('### install.ps1 exit codes'));
   const documented = [...installSection.matchAll(/^\| `-(\w+)/gm)].map((match) => match[1]);
   const source = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
@@ -92,17 +96,23 @@ test('the parameters in the README are the parameters of the scripts, and each h
   }
 });
 
-test('the exit codes install.ps1 uses are the ones its help and the README list', () => {
-  const source = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
-  const used = new Set([...source.matchAll(/Stop-Install (\d+) /g), ...source.matchAll(/^\s*exit (\d+)$/gm)].map((match) => match[1]));
-  const helpLine = /Exit codes: ([^\n]+(?:\n[^\n.][^\n]*)*)/.exec(source)?.[1] ?? '';
-  const inHelp = new Set([...helpLine.matchAll(/(\d+) [a-z]/g)].map((match) => match[1]));
+test('the exit codes install.ps1 and uninstall.ps1 use are the ones their help and the README list', () => {
   const readme = readFileSync(join(WINDOWS_DIR, 'README.md'), 'utf8');
-  const table = readme.slice(readme.indexOf('### install.ps1 exit codes'), readme.indexOf('## Intune'));
-  const inReadme = new Set([...table.matchAll(/^\| (\d+) \|/gm)].map((match) => match[1]));
-  assert.ok(used.size >= 5, `found only exit codes ${[...used]}`);
-  assert.deepEqual([...used].sort(), [...inHelp].sort(), 'exit codes used vs .DESCRIPTION');
-  assert.deepEqual([...used].sort(), [...inReadme].sort(), 'exit codes used vs README');
+  const installTable = readme.slice(readme.indexOf('### install.ps1 exit codes'), readme.indexOf('## Intune'));
+  const uninstallText = readme.slice(readme.indexOf('## Uninstall'));
+  const documented = {
+    'install.ps1': new Set([...installTable.matchAll(/^\| (\d+) \|/gm)].map((match) => match[1])),
+    'uninstall.ps1': new Set([...(/Exit codes: ([^]*)$/.exec(uninstallText)?.[1] ?? '').matchAll(/(\d+) [a-z]/g)].map((match) => match[1])),
+  };
+  for (const [script, inReadme] of Object.entries(documented)) {
+    const source = readFileSync(join(WINDOWS_DIR, script), 'utf8');
+    const used = new Set([...source.matchAll(/Stop-(?:Install|Uninstall) (\d+) /g), ...source.matchAll(/\bexit (\d+)\b/g)].map((match) => match[1]));
+    const helpLine = /Exit codes: ([^\n]+(?:\n[^\n.][^\n]*)*)/.exec(source)?.[1] ?? '';
+    const inHelp = new Set([...helpLine.matchAll(/(\d+) [a-z]/g)].map((match) => match[1]));
+    assert.ok(used.size >= 5, `${script}: found only exit codes ${[...used]}`);
+    assert.deepEqual([...used].sort(), [...inHelp].sort(), `${script}: exit codes used vs .DESCRIPTION`);
+    assert.deepEqual([...used].sort(), [...inReadme].sort(), `${script}: exit codes used vs README`);
+  }
 });
 
 test('the service host compiles at the C# level of the .NET Framework 4 compiler', (t) => {
