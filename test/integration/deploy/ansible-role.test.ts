@@ -115,7 +115,7 @@ test('the enrollment token never reaches the output: every command given it has 
   assert.match(install, /replace\(mamori_agent_enrollment_token, '\*+'\)/);
 });
 
-test('the role installs, enrolls and then leaves alone a host (localhost into a temporary root), spending one token use', async (t) => {
+test('the role installs, enrolls and then leaves alone a host (localhost into a temporary root), spending one token use; the uninstall playbook needs the device code', async (t) => {
   if (!haveAnsible()) return skipOrFail(t, 'ansible-playbook is not installed (Debian package ansible-core)');
   if (process.platform !== 'linux' || process.arch !== 'x64') return skipOrFail(t, 'the role run installs the linux-x64 bundle; this is not linux-x64');
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return skipOrFail(t, 'install.sh with --root still writes owner-only state as root; run as root');
@@ -173,4 +173,20 @@ test('the role installs, enrolls and then leaves alone a host (localhost into a 
   t.diagnostic(`second run (nothing to do): ${second.ms} ms`);
   const tokens = await collector.rest<{ items: Array<{ id: string; uses: number }> }>('GET', '/api/v1/enrollment-tokens');
   assert.equal(tokens.body.items.find((item) => item.id === created.body.id)?.uses, 1);
+
+  // The uninstall playbook: a wrong code removes nothing, the code issued for the device removes it.
+  const uninstall = (code: string) =>
+    ansiblePlaybookAsync(['-i', inventory, '-e', `@${vars}`, '-e', `mamori_agent_uninstall_code=${code}`, 'uninstall.yml'], ANSIBLE_DIR, home);
+  const issued = await collector.rest<{ code: string }>('POST', `/api/v1/agents/${agentId}/uninstall-code`);
+  assert.equal(issued.status, 201, JSON.stringify(issued.body));
+  const wrong = await uninstall(`${issued.body.code.slice(0, -1)}${issued.body.code.endsWith('0') ? '1' : '0'}`);
+  assert.notEqual(wrong.status, 0, wrong.output);
+  assert.ok(existsSync(agent), 'a refused code removed the agent');
+  const removed = await uninstall(issued.body.code);
+  assert.equal(removed.status, 0, removed.output);
+  assert.equal(existsSync(join(root, 'opt/mamori-agent')), false);
+  assert.equal(existsSync(join(root, 'var/lib/mamori-agent')), false);
+  assert.equal(existsSync(join(root, 'etc/systemd/system/mamori-agent.service')), false);
+  const after = await collector.rest<{ status: string }>('GET', `/api/v1/agents/${agentId}`);
+  assert.equal(after.body.status, 'revoked');
 });
