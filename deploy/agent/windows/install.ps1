@@ -39,10 +39,39 @@ param(
     [string]$LogFile = (Join-Path $env:ProgramData 'mamori-agent\logs\install.log')
 )
 
+# Intune's management extension starts installers with the 32-bit PowerShell on 64-bit Windows,
+# where Program Files means "Program Files (x86)" and System32 is redirected: start again as a
+# 64-bit process with the parameters given (the defaults are worked out again there).
+if ($env:PROCESSOR_ARCHITEW6432 -eq 'AMD64' -and -not [Environment]::Is64BitProcess) {
+    $arguments = @('-NoProfile', '-ExecutionPolicy', 'Bypass', '-File', $PSCommandPath)
+    foreach ($entry in $PSBoundParameters.GetEnumerator()) {
+        if ($entry.Value -is [System.Management.Automation.SwitchParameter]) {
+            if ($entry.Value.IsPresent) { $arguments += "-$($entry.Key)" }
+        } else {
+            $arguments += @("-$($entry.Key)", [string]$entry.Value)
+        }
+    }
+    & (Join-Path $env:WINDIR 'sysnative\WindowsPowerShell\v1.0\powershell.exe') @arguments
+    exit $LASTEXITCODE
+}
+
 Set-StrictMode -Version 3
 $ErrorActionPreference = 'Stop'
 $ServiceName = 'mamori-agent'
 $Bundle = $PSScriptRoot
+
+# Runs a program and returns its exit code and output lines. Windows PowerShell 5.1 turns a
+# native program's stderr into errors when it is redirected, which 'Stop' would make fatal.
+function Invoke-Native([string]$FilePath, [string[]]$Arguments) {
+    $previous = $ErrorActionPreference
+    $ErrorActionPreference = 'Continue'
+    try {
+        $lines = @(& $FilePath @Arguments 2>&1 | ForEach-Object { "$_" })
+        return New-Object PSObject -Property @{ ExitCode = $LASTEXITCODE; Output = $lines }
+    } finally {
+        $ErrorActionPreference = $previous
+    }
+}
 
 function Write-Log([string]$Message) {
     $line = '{0} install.ps1: {1}' -f (Get-Date).ToUniversalTime().ToString('o'), $Message
@@ -146,10 +175,9 @@ try {
     } else {
         Write-Log "enrolling with $Server"
         # The token goes to the agent only, never to the log.
-        $output = & $node $main enroll --server $Server --token $Token --state-dir $StateDir 2>&1
-        $enrollExit = $LASTEXITCODE
-        foreach ($line in $output) { Write-Log "enroll: $line" }
-        if ($enrollExit -ne 0) { Stop-Install 13 "mamori-agent enroll exited $enrollExit; the files stay installed, run install.ps1 again" }
+        $enroll = Invoke-Native $node @($main, 'enroll', '--server', $Server, '--token', $Token, '--state-dir', $StateDir)
+        foreach ($line in $enroll.Output) { Write-Log "enroll: $line" }
+        if ($enroll.ExitCode -ne 0) { Stop-Install 13 "mamori-agent enroll exited $($enroll.ExitCode); the files stay installed, run install.ps1 again" }
     }
 
     # 4. The service host and the service.
@@ -158,8 +186,8 @@ try {
         if (-not (Test-Path -LiteralPath $csc)) { $csc = Join-Path $env:WINDIR 'Microsoft.NET\Framework\v4.0.30319\csc.exe' }
         if (-not (Test-Path -LiteralPath $csc)) { throw 'the .NET Framework 4 C# compiler (csc.exe) is missing' }
         $hostExe = Join-Path $InstallDir 'bin\mamori-agent-service.exe'
-        $compiled = & $csc /nologo /optimize+ /target:exe "/out:$hostExe" /reference:System.ServiceProcess.dll (Join-Path $InstallDir 'MamoriAgentService.cs') 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "csc.exe exited $LASTEXITCODE`: $($compiled -join ' ')" }
+        $compiled = Invoke-Native $csc @('/nologo', '/optimize+', '/target:exe', "/out:$hostExe", '/reference:System.ServiceProcess.dll', (Join-Path $InstallDir 'MamoriAgentService.cs'))
+        if ($compiled.ExitCode -ne 0) { throw "csc.exe exited $($compiled.ExitCode): $($compiled.Output -join ' ')" }
 
         $binaryPath = '"{0}" --state-dir "{1}" --log-dir "{2}"' -f $hostExe, $StateDir, $logDir
         if ($null -eq (Get-Service -Name $ServiceName -ErrorAction SilentlyContinue)) {

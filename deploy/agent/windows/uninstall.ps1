@@ -38,9 +38,38 @@ param(
     [switch]$KeepState
 )
 
+# Intune's management extension starts installers with the 32-bit PowerShell on 64-bit Windows,
+# where Program Files means "Program Files (x86)" and System32 is redirected: start again as a
+# 64-bit process with the parameters given (the defaults are worked out again there).
+if ($env:PROCESSOR_ARCHITEW6432 -eq 'AMD64' -and -not [Environment]::Is64BitProcess) {
+    $arguments = @('-NoProfile', '-ExecutionPolicy', 'Bypass', '-File', $PSCommandPath)
+    foreach ($entry in $PSBoundParameters.GetEnumerator()) {
+        if ($entry.Value -is [System.Management.Automation.SwitchParameter]) {
+            if ($entry.Value.IsPresent) { $arguments += "-$($entry.Key)" }
+        } else {
+            $arguments += @("-$($entry.Key)", [string]$entry.Value)
+        }
+    }
+    & (Join-Path $env:WINDIR 'sysnative\WindowsPowerShell\v1.0\powershell.exe') @arguments
+    exit $LASTEXITCODE
+}
+
 Set-StrictMode -Version 3
 $ErrorActionPreference = 'Stop'
 $ServiceName = 'mamori-agent'
+
+# Runs a program and returns its exit code and output lines. Windows PowerShell 5.1 turns a
+# native program's stderr into errors when it is redirected, which 'Stop' would make fatal.
+function Invoke-Native([string]$FilePath, [string[]]$Arguments) {
+    $previous = $ErrorActionPreference
+    $ErrorActionPreference = 'Continue'
+    try {
+        $lines = @(& $FilePath @Arguments 2>&1 | ForEach-Object { "$_" })
+        return New-Object PSObject -Property @{ ExitCode = $LASTEXITCODE; Output = $lines }
+    } finally {
+        $ErrorActionPreference = $previous
+    }
+}
 
 function Write-Log([string]$Message) {
     $line = '{0} uninstall.ps1: {1}' -f (Get-Date).ToUniversalTime().ToString('o'), $Message
@@ -80,9 +109,9 @@ try {
     if (-not (Test-Path -LiteralPath $node) -or -not (Test-Path -LiteralPath $main)) { Stop-Uninstall 2 "no agent is installed in $InstallDir" }
 
     # 1. The collector decides. Nothing is removed unless it accepted the code.
-    $output = & $node $main uninstall --code $Code --state-dir $StateDir 2>&1
-    $verdict = $LASTEXITCODE
-    foreach ($line in $output) { Write-Log "mamori-agent: $line" }
+    $answer = Invoke-Native $node @($main, 'uninstall', '--code', $Code, '--state-dir', $StateDir)
+    $verdict = $answer.ExitCode
+    foreach ($line in $answer.Output) { Write-Log "mamori-agent: $line" }
     if ($verdict -eq 3) { Stop-Uninstall 3 "this machine is not enrolled in $StateDir; nothing was removed" }
     if ($verdict -ne 0) { Stop-Uninstall 20 'the collector did not accept the uninstall code; nothing was removed' }
 

@@ -161,3 +161,16 @@ test('gpo-startup.ps1 passes install.ps1 only parameters it declares, and intune
   const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   assert.match(readFileSync(join(WINDOWS_DIR, 'intune-detect.ps1'), 'utf8'), new RegExp(`^\\$Version = '${version.replace(/\./g, '\\.')}'$`, 'm'));
 });
+
+test('install.ps1 and uninstall.ps1 restart as 64-bit under Intune and never redirect a program\'s stderr under ErrorActionPreference Stop', () => {
+  for (const script of ['install.ps1', 'uninstall.ps1']) {
+    const source = readFileSync(join(WINDOWS_DIR, script), 'utf8');
+    assert.match(source, /PROCESSOR_ARCHITEW6432 -eq 'AMD64' -and -not \[Environment\]::Is64BitProcess/, `${script}: no 64-bit restart`);
+    assert.match(source, /sysnative\\WindowsPowerShell\\v1\.0\\powershell\.exe/);
+    // Windows PowerShell 5.1 raises a terminating error for a redirected stderr line under 'Stop':
+    // the only redirection is inside Invoke-Native, which switches to 'Continue'.
+    const redirections = [...source.matchAll(/2>&1/g)].length;
+    assert.equal(redirections, 1, `${script}: ${redirections} stderr redirections`);
+    assert.match(source, /\$ErrorActionPreference = 'Continue'\n\s+try \{\n\s+\$lines = @\(& \$FilePath @Arguments 2>&1/);
+  }
+});
