@@ -9,6 +9,7 @@ import { EnrollmentModule } from './modules/enrollment/enrollment.module';
 import { HealthModule } from './modules/health/health.module';
 import { IngestModule } from './modules/ingest/ingest.module';
 import { LedgerModule } from './modules/ledger/ledger.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PolicyModule } from './modules/policy/policy.module';
 import { TransfersModule } from './modules/transfers/transfers.module';
@@ -32,6 +33,7 @@ export class AppModule {
         HealthModule,
         IngestModule,
         LedgerModule,
+        MetricsModule,
         NetworkModule,
         PolicyModule,
         TransfersModule,

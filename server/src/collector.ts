@@ -14,6 +14,8 @@ import { DatabaseService } from './database/database.service';
 import { JsonLogger } from './logging/json-logger';
 import { AdminAuthService } from './modules/admin-auth/admin-auth.service';
 import { addStandardGrpcServices } from './modules/health/grpc-standard-services';
+import { httpMetricsMiddleware } from './modules/metrics/http-metrics.middleware';
+import { MetricsService } from './modules/metrics/metrics.service';
 import { PkiService } from './modules/pki/pki.service';
 import { ServerCertificateProvider } from './modules/pki/server-certificate-provider';
 
@@ -102,6 +104,8 @@ export async function startCollector(config: CollectorConfig, logger: JsonLogger
         onLoadPackageDefinition: (pkg, server) => addStandardGrpcServices(pkg, server),
       },
     });
+    // Before any route is registered (that happens at listen), so every request is timed.
+    app.use(httpMetricsMiddleware(app.get(MetricsService)));
     app.useGlobalPipes(
       new ValidationPipe({
         transform: true,

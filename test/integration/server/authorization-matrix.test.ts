@@ -38,6 +38,7 @@ const EVERYONE: readonly Role[] = ROLES;
 /** The contract's "Route → roles" table, route by route. */
 const MATRIX: Row[] = [
   { method: 'GET', route: '/api/v1/health', allowed: 'public' },
+  { method: 'GET', route: '/healthz', allowed: 'public' },
   // The console's files and its client-side paths (the page itself signs in through the API).
   { method: 'GET', route: '/{*path}', allowed: 'public', path: '/violations' },
   { method: 'POST', route: '/api/v1/auth/login', allowed: 'public' },
@@ -129,6 +130,8 @@ const MATRIX: Row[] = [
 
   { method: 'GET', route: '/api/v1/audit', allowed: R },
   { method: 'GET', route: '/api/v1/audit/verify', allowed: R },
+
+  { method: 'GET', route: '/metrics', allowed: R },
 ];
 
 const routeKey = (method: string, route: string) => `${method} ${route}`;

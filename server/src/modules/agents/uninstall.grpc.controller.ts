@@ -1,4 +1,5 @@
-import { Controller } from '@nestjs/common';
+import { Controller, UseInterceptors } from '@nestjs/common';
+import { GrpcMetricsInterceptor } from '../metrics/grpc-metrics.interceptor';
 import { status, type Metadata, type ServerUnaryCall } from '@grpc/grpc-js';
 import { grpcError } from '../../common/grpc-errors';
 import { toTimestamp } from '../../common/protobuf-time';
@@ -13,6 +14,7 @@ import { UninstallCodesService, UninstallRefused } from './uninstall-codes.servi
 
 /** gRPC adapter for mamori.v1.UninstallService; the agent id comes from the client certificate. */
 @Controller()
+@UseInterceptors(GrpcMetricsInterceptor)
 @UninstallServiceControllerMethods()
 export class UninstallGrpcController implements UninstallServiceController {
   constructor(

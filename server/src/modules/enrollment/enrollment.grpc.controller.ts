@@ -1,4 +1,5 @@
-import { Controller } from '@nestjs/common';
+import { Controller, UseInterceptors } from '@nestjs/common';
+import { GrpcMetricsInterceptor } from '../metrics/grpc-metrics.interceptor';
 import {
   EnrollmentServiceController,
   EnrollmentServiceControllerMethods,
@@ -9,6 +10,7 @@ import { EnrollmentService } from './enrollment.service';
 
 /** gRPC adapter for mamori.v1.EnrollmentService; the only RPC that needs no client certificate. */
 @Controller()
+@UseInterceptors(GrpcMetricsInterceptor)
 @EnrollmentServiceControllerMethods()
 export class EnrollmentGrpcController implements EnrollmentServiceController {
   constructor(private readonly enrollment: EnrollmentService) {}

@@ -1,9 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { status } from '@grpc/grpc-js';
+import { RpcException } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import { invalidArgument } from '../../common/grpc-errors';
 import { DatabaseService, SqlExecutor } from '../../database/database.service';
 import type { UploadEventsResponse } from '../../generated/mamori/v1/telemetry';
 import { JsonLogger } from '../../logging/json-logger';
+import { MetricsService } from '../metrics/metrics.service';
 import { LedgerPostureService } from '../ledger/ledger-posture.service';
 import { DestinationIngestService } from '../network/destination-ingest.service';
 import { TransferIngestService } from '../transfers/transfer-ingest.service';
@@ -39,9 +42,25 @@ export class IngestService {
     private readonly ledger: LedgerPostureService,
     private readonly transfers: TransferIngestService,
     private readonly destinations: DestinationIngestService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async upload(agentId: string, request: unknown, now = new Date()): Promise<UploadEventsResponse> {
+    const stopTimer = this.metrics.ingestBatches.startTimer();
+    let outcome = 'failed';
+    try {
+      const response = await this.store(agentId, request, now);
+      outcome = 'stored';
+      return response;
+    } catch (error) {
+      if (error instanceof RpcException && (error.getError() as { code?: unknown }).code === status.INVALID_ARGUMENT) outcome = 'refused';
+      throw error;
+    } finally {
+      stopTimer({ outcome });
+    }
+  }
+
+  private async store(agentId: string, request: unknown, now: Date): Promise<UploadEventsResponse> {
     let batch: ReturnType<typeof validateUploadBatch>;
     try {
       batch = validateUploadBatch(request);
@@ -51,7 +70,7 @@ export class IngestService {
       throw invalidArgument(error.message, error.eventIndex === null ? undefined : { [INVALID_EVENT_INDEX_TRAILER]: String(error.eventIndex) });
     }
 
-    const { stored, violations } = await this.database.transaction(async (sql) => {
+    const { stored, violations, storedKinds } = await this.database.transaction(async (sql) => {
       const inserted = await this.insertEvents(sql, agentId, batch.batchId, batch.events, now);
       const fresh = firstOfEach(batch.events).filter((event) => inserted.has(event.eventId));
       const { drafts, hostname } = await this.evaluateRules(sql, agentId, fresh);
@@ -64,8 +83,12 @@ export class IngestService {
       // Disk-encryption reports update the machine's posture and its disk.unencrypted violation in the same transaction.
       await this.ledger.diskEncryptionEvents(sql, agentId, fresh, now);
       await sql.run('UPDATE agents SET last_seen_at = ? WHERE id = ?', [now, agentId]);
-      return { stored: inserted.size, violations: created };
+      return { stored: inserted.size, violations: created, storedKinds: fresh.map((event) => event.kind) };
     });
+
+    for (const [kind, count] of countBy(storedKinds)) this.metrics.eventsIngested.inc({ kind }, count);
+    this.metrics.duplicateEvents.inc(batch.events.length - stored);
+    this.metrics.violationsRaised.inc(violations);
 
     if (violations > 0) this.logger.emitFields('info', 'violations detected', { agentId, batchId: batch.batchId, violations });
     this.logger.emitFields('debug', 'batch stored', { agentId, batchId: batch.batchId, stored, duplicates: batch.events.length - stored });
@@ -201,4 +224,10 @@ function rowsOf(rows: number, columns: number): string {
 function firstOfEach(events: ValidatedEvent[]): ValidatedEvent[] {
   const seen = new Set<string>();
   return events.filter((event) => (seen.has(event.eventId) ? false : (seen.add(event.eventId), true)));
+}
+
+function countBy(values: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return counts;
 }

@@ -1,4 +1,5 @@
-import { Controller, Inject } from '@nestjs/common';
+import { Controller, Inject, UseInterceptors } from '@nestjs/common';
+import { GrpcMetricsInterceptor } from '../metrics/grpc-metrics.interceptor';
 import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import type { CollectorConfig } from '../../config/collector-config';
 import { COLLECTOR_CONFIG } from '../../config/collector-config.token';
@@ -20,6 +21,7 @@ import { IngestService } from './ingest.service';
 
 /** gRPC adapter for mamori.v1.TelemetryService; the agent id comes from the client certificate. */
 @Controller()
+@UseInterceptors(GrpcMetricsInterceptor)
 @TelemetryServiceControllerMethods()
 export class TelemetryGrpcController implements TelemetryServiceController {
   constructor(

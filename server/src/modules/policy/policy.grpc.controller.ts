@@ -1,6 +1,7 @@
-import { Controller } from '@nestjs/common';
+import { Controller, UseInterceptors } from '@nestjs/common';
 import type { Metadata, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { defer, endWith, filter, from, ignoreElements, interval, map, merge, mergeMap, Observable, share, switchMap, takeUntil, throwError } from 'rxjs';
+import { GrpcMetricsInterceptor } from '../metrics/grpc-metrics.interceptor';
 import { unauthenticated } from '../../common/grpc-errors';
 import {
   GetPolicyRequest,
@@ -16,6 +17,7 @@ import { PolicyService } from './policy.service';
 
 /** gRPC adapter for mamori.v1.PolicyService. */
 @Controller()
+@UseInterceptors(GrpcMetricsInterceptor)
 @PolicyServiceControllerMethods()
 export class PolicyGrpcController implements PolicyServiceController {
   constructor(
