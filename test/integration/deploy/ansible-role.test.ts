@@ -151,6 +151,19 @@ test('the role installs, enrolls and then leaves alone a host (localhost into a 
   };
   const recap = (output: string) => /localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(output);
 
+  // A revoked token: install.sh fails at enrollment; the failure says so without the token.
+  const revoked = await collector.rest<{ id: string; token: string }>('POST', '/api/v1/enrollment-tokens', { label: 'revoked', maxUses: 1 });
+  assert.equal((await collector.rest('POST', `/api/v1/enrollment-tokens/${revoked.body.id}/revoke`)).status, 200);
+  writeFileSync(vars, JSON.stringify({ ...JSON.parse(readFileSync(vars, 'utf8')), mamori_agent_enrollment_token: revoked.body.token }));
+  const refused = await run();
+  assert.notEqual(refused.status, 0, refused.output);
+  assert.equal(recap(refused.output)?.[4], '1', refused.output);
+  assert.match(refused.output, /Run install\.sh[^\n]* failed on localhost with exit code 1:[^\n]*enrollment failed/);
+  assert.ok(!refused.output.includes(revoked.body.token), 'the revoked token appears in the ansible output');
+  assert.equal(existsSync(join(work.path, 'stage')), false, 'the staging folder is removed after a failure too');
+  writeFileSync(vars, JSON.stringify({ ...JSON.parse(readFileSync(vars, 'utf8')), mamori_agent_enrollment_token: created.body.token }));
+
+  // The good token: the host has the files but no enrollment, so the role installs again and enrolls.
   const first = await run();
   assert.equal(first.status, 0, first.output);
   assert.ok(!first.output.includes(created.body.token), 'the token appears in the ansible output');
