@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorUnderTest } from './support/cluster';
 import { packAgentBundle } from '../integration/deploy/agent-bundle';
@@ -89,6 +89,15 @@ test('install.sh installs a packed bundle into a root folder, enrolls, the insta
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /already holds an enrollment; keeping it/);
 
+  // Tamper evidence: a changed and an added file are named by status, and reported at the next start.
+  const release = join(prefix, 'releases', bundle.name);
+  appendFileSync(join(release, 'node/LICENSE'), 'edited\n');
+  writeFileSync(join(release, 'app/node_modules/implant.js'), 'module.exports = 1;\n');
+  const tampered = JSON.parse(spawnSync(installed, ['status', '--json', '--state-dir', state], { encoding: 'utf8' }).stdout) as { install: { state: string; changed: string[]; added: string[] } };
+  assert.deepEqual([tampered.install.state, tampered.install.changed, tampered.install.added], ['modified', ['node/LICENSE'], ['app/node_modules/implant.js']]);
+  const tamperedText = spawnSync(installed, ['status', '--state-dir', state], { encoding: 'utf8' }).stdout;
+  assert.match(tamperedText, /^install: +MODIFIED: files differ from MANIFEST\.sha256 .*1 changed \(node\/LICENSE\); 1 added \(app\/node_modules\/implant\.js\)$/m);
+
   // systemd replaced by a direct start of what the unit would run.
   const agent = new RunningProcess(
     'installed mamori-agent',
@@ -111,6 +120,11 @@ test('install.sh installs a packed bundle into a root folder, enrolls, the insta
     return device.lastSeenAt !== null && Date.parse(device.lastSeenAt) >= startedAt - 1_000 ? device : undefined;
   });
   assert.ok(seen.lastSeenAt);
+  const reported = await eventually('the modified install reported as an event', async () => {
+    const page = await collector.rest.expect<{ items: Array<{ payload: { state?: string; message?: string } }> }>(200, 'GET', `/api/v1/events?agentId=${status.agentId}&kind=agent_status`);
+    return page.items.map((e) => e.payload).find((p) => p.state === 'AGENT_STATE_INSTALL_MODIFIED');
+  });
+  assert.match(reported.message ?? '', /1 changed \(node\/LICENSE\); 1 added \(app\/node_modules\/implant\.js\)/);
 
   const uninstallSh = join(prefix, 'current/uninstall.sh');
   const uninstall = (code: string) => spawnSync('sh', [uninstallSh, '--code', code, '--root', root, '--no-systemd'], { encoding: 'utf8', env: { PATH: process.env.PATH } });

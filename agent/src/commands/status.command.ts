@@ -4,6 +4,7 @@ import { loadIdentity, NotEnrolledError } from '../state/agent-identity';
 import { certificateExpiry, type CertificateExpiry } from '../state/certificate-expiry';
 import { loadCachedPolicy } from '../state/policy-cache';
 import { statePaths } from '../state/state-dir';
+import { checkInstallIntegrity, describeInstallIntegrity } from '../state/install-integrity';
 import { readStatusFile, type EncryptionStatusSummary } from '../state/status-file';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
 import type { NetworkGuardStatus } from '../daemon/network-guard';
@@ -31,7 +32,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     identity = await loadIdentity(paths);
   } catch (error) {
     if (!(error instanceof NotEnrolledError)) throw error;
-    if (input.json) process.stdout.write(JSON.stringify({ enrolled: false, stateDir: paths.root, reason: error.message }) + '\n');
+    if (input.json) process.stdout.write(JSON.stringify({ enrolled: false, stateDir: paths.root, reason: error.message, install: await checkInstallIntegrity() }) + '\n');
     else process.stdout.write(`mamori-agent: ${error.message}\n`);
     return 3;
   }
@@ -70,6 +71,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     // The zone, the egress firewall and proxy as the running daemon last saw them; null when not running.
     network: running ? (daemon!.network ?? null) : null,
     certificate,
+    // The installed files against the bundle's MANIFEST.sha256, checked now (tamper evidence).
+    install: await checkInstallIntegrity(),
   };
   if (input.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -84,6 +87,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     `dropped events:  ${report.droppedEvents}`,
     `rejected events: ${report.rejectedEvents}${report.rejectedDiscarded > 0 ? ` (${report.rejectedDiscarded} older file(s) in rejected/ deleted to keep it bounded)` : ''}`,
     `policy version:  ${report.policyVersion}`,
+    `install:         ${describeInstallIntegrity(report.install)}`,
     'error' in certificate
       ? `certificate:     ${certificate.error}`
       : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`})`,

@@ -1,6 +1,7 @@
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/agent-config';
+import { checkInstallIntegrity, describeInstallIntegrity } from '../state/install-integrity';
 import { agentStatusEvent, eventsDroppedEvent, usbAttachedEvent, usbDetachedEvent, usbReevaluatedEvent, usbStorageVolumesEvent, type EventDraft } from '../core/event-factory';
 import { allDataVolumesEncrypted, evaluateUsbDevice, evaluateUsbStorage, type UsbDeviceVerdict } from '../core/usb-policy';
 import { createUsbEnforcer } from '../enforce/usb-enforcer-selector';
@@ -238,6 +239,9 @@ export class AgentDaemon {
     this.network = network;
 
     await this.record(this.statusEvent(AgentState.AGENT_STATE_STARTED, `mamori-agent started (policy version ${this.policy.version})`));
+    // Tamper evidence: the installed files against the bundle's MANIFEST.sha256, at every start
+    // (a modified install becomes an event and a warning; `mamori-agent status` checks it live).
+    this.tasks.push(this.checkInstall());
 
     const signal = this.abort.signal;
     this.tasks.push(this.uploader.run(signal));
@@ -289,6 +293,19 @@ export class AgentDaemon {
       capabilities: this.capabilities(),
       spoolEvents: this.outbox.stats().events,
     });
+  }
+
+  /** Reports an installed bundle whose files differ from its manifest; a source checkout has none. */
+  private async checkInstall(): Promise<void> {
+    try {
+      const report = await checkInstallIntegrity();
+      if (report.state !== 'modified') return;
+      const message = describeInstallIntegrity(report);
+      this.deps.logger.warn('installed files differ from the bundle manifest', { changed: report.changedCount, missing: report.missingCount, added: report.addedCount, installDir: report.installDir });
+      await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, message.slice(0, 4000)));
+    } catch (error) {
+      this.deps.logger.error('cannot check the installed files against MANIFEST.sha256', { error: (error as Error).message });
+    }
   }
 
   private statusEvent(state: AgentState, message: string): EventDraft {

@@ -74,7 +74,10 @@ test('npm run package:agent builds a self-contained linux-x64 bundle that runs w
   assert.match(help.stdout, /^Usage: mamori-agent <command>/);
   const status = spawnSync(join(top, 'bin/mamori-agent'), ['status', '--json', '--state-dir', join(work.path, 'state')], { encoding: 'utf8', env: bare });
   assert.equal(status.status, 3, status.stderr);
-  assert.equal((JSON.parse(status.stdout) as { enrolled: boolean }).enrolled, false);
+  const notEnrolled = JSON.parse(status.stdout) as { enrolled: boolean; install: { state: string; files: number; installDir: string } };
+  assert.equal(notEnrolled.enrolled, false);
+  // Tamper evidence: the unpacked bundle checks out against its own manifest.
+  assert.deepEqual([notEnrolled.install.state, notEnrolled.install.files, notEnrolled.install.installDir], ['intact', manifest.size, top]);
 
   // The trimmed pdfjs-dist (legacy build and its worker only) loads with the shipped canvas and reads a PDF's text.
   const pdf = join(work.path, 'sample.pdf');
