@@ -73,6 +73,12 @@ for (const kind of DATABASE_KINDS) {
       assert.equal((await sut.rest('GET', '/api/v1/agents')).status, 200);
       assert.equal((await sut.rest('GET', '/api/v1/agents/00000000-0000-4000-8000-000000000001')).status, 404);
 
+      const sse = new AbortController();
+      t.after(() => sse.abort());
+      const stream = await fetch(`${sut.httpBase}/api/v1/violations/stream`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: sse.signal });
+      assert.equal(stream.status, 200);
+      await stream.body!.getReader().read();
+
       const after = await scrape(sut);
       const moved = (name: string, labels: Record<string, string> = {}) => sample(after.text, name, labels) - sample(before.text, name, labels);
       assert.equal(moved('mamori_events_ingested_total', { kind: 'usb_device_attached' }), 3, 'three new events, the resent batch not counted again');
@@ -93,16 +99,19 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(moved('mamori_http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/agents/:id', status: '404' }), 1);
       assert.equal(moved('mamori_http_request_duration_seconds_count', { method: 'GET', route: '/metrics', status: '401' }), 0, 'the refused scrape came before the first one');
       assert.ok(sample(after.text, 'mamori_process_resident_memory_bytes') > 0);
+      assert.equal(sample(after.text, 'mamori_violation_streams_open'), 1);
 
       // A refused batch is counted as refused, and an unauthenticated call by its code.
       const refused = { batchId: randomUUID(), events: [usbAttached({ vendorId: 70_000 })] };
       await assert.rejects(unary((cb) => telemetry.uploadEvents(refused, cb)));
       watch.cancel();
+      sse.abort();
       await new Promise((resolve) => setTimeout(resolve, 200));
       const last = await scrape(sut);
       assert.equal(sample(last.text, 'mamori_ingest_batch_duration_seconds_count', { outcome: 'refused' }) - sample(after.text, 'mamori_ingest_batch_duration_seconds_count', { outcome: 'refused' }), 1);
       assert.equal(sample(last.text, 'mamori_grpc_call_duration_seconds_count', { method: '/mamori.v1.TelemetryService/UploadEvents', code: 'INVALID_ARGUMENT' }), 1);
       assert.equal(sample(last.text, 'mamori_grpc_streams_open', { method: '/mamori.v1.PolicyService/WatchPolicy' }), 0, 'the cancelled stream is no longer open');
+      assert.equal(sample(last.text, 'mamori_violation_streams_open'), 0, 'the closed violation stream is no longer counted');
     });
   });
 }
