@@ -104,10 +104,36 @@ export async function openDatabase(config: CollectorConfig): Promise<{ dataSourc
   const dataSource = createDataSource(config);
   await initialize(dataSource, config);
   try {
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    const applied = await withMigrationLock(dataSource, () => dataSource.runMigrations({ transaction: 'each' }));
     return { dataSource, applied: applied.map((migration) => migration.name) };
   } catch (error) {
     await dataSource.destroy();
     throw error;
+  }
+}
+
+/** Any fixed number: the PostgreSQL advisory lock every collector takes to migrate ("mamori" in ASCII). */
+const MIGRATION_LOCK_KEY = 0x6d616d6f7269;
+
+/**
+ * Replicas sharing one PostgreSQL database start together (a Deployment's pods) and each applies
+ * pending migrations at start; without a lock they race (one creates the migrations table while
+ * another does, and fails). A session-level advisory lock on a connection of its own makes them
+ * take turns: the first migrates, the others then find nothing pending. SQLite needs none: it has
+ * one writer, and the busy timeout makes a second process wait.
+ */
+async function withMigrationLock<T>(dataSource: DataSource, migrate: () => Promise<T>): Promise<T> {
+  if (dataSource.options.type !== 'postgres') return migrate();
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      return await migrate();
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
   }
 }

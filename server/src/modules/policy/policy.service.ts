@@ -43,7 +43,9 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
     const { newest, lineage } = await this.database.transaction(async (sql) => {
       const rows = await sql.query<{ value: string }>('SELECT value FROM collector_settings WHERE name = ?', [POLICY_LINEAGE_SETTING]);
       if (rows.length === 0) throw new Error(`the database has no ${POLICY_LINEAGE_SETTING}: run the migrations`);
-      return { newest: (await this.newestWithin(sql)) ?? (await this.publishWithin(sql)), lineage: rows[0].value };
+      // onlyIfChanged: replicas starting together on an empty database each find no version, then
+      // take turns at the publish lock; the later ones find version 1 there and publish no copy.
+      return { newest: (await this.newestWithin(sql)) ?? (await this.publishWithin(sql, new Date(), { onlyIfChanged: true })), lineage: rows[0].value };
     });
     this.lineage = lineage;
     this.latest = new BehaviorSubject(newest);
