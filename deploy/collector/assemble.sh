@@ -22,9 +22,11 @@ for required in dist/server/src/main.js dist/agent/src dist/console/index.html p
 done
 
 mkdir -p "$DEST/dist" "$DEST/node_modules"
-cp -R "$SRC/dist/server" "$SRC/dist/agent" "$SRC/dist/console" "$DEST/dist/"
-cp -R "$SRC/proto" "$DEST/proto"
-rm -f "$DEST/proto/buf.gen.yaml"
+# -L: copies, never links, even where the build tree links to another (the layout must stand
+# alone, and nothing done to it below may reach back into the source).
+cp -RL "$SRC/dist/server" "$SRC/dist/agent" "$SRC/dist/console" "$DEST/dist/"
+mkdir -p "$DEST/proto"
+cp -RL "$SRC/proto/mamori" "$DEST/proto/"
 cp "$SRC/package.json" "$DEST/package.json"
 cp "$SRC/deploy/collector/healthcheck.mjs" "$DEST/healthcheck.mjs"
 

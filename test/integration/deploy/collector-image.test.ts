@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { validate } from 'dockerfile-utils';
 import { parse as parseYaml } from 'yaml';
@@ -104,6 +104,9 @@ test('the image layout (assemble.sh, as the Dockerfile runs it) starts as a non-
   const assembleMs = Date.now() - started;
   for (const path of ['dist/server/src/main.js', 'dist/console/index.html', 'proto/mamori/v1/telemetry.proto', 'healthcheck.mjs', 'node_modules/@nestjs/core', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node', 'node_modules/pg']) {
     assert.ok(existsSync(join(root, path)), `${path} is in the image layout`);
+  }
+  for (const copied of ['dist/server', 'dist/console', 'proto', 'proto/mamori']) {
+    assert.ok(!lstatSync(join(root, copied)).isSymbolicLink(), `${copied} is a copy, not a link back into the build tree`);
   }
   for (const devOnly of ['node_modules/vite', 'node_modules/@bufbuild/buf', 'node_modules/ts-proto', 'node_modules/playwright-core', 'node_modules/dockerfile-utils', 'dist/test']) {
     assert.ok(!existsSync(join(root, devOnly)), `${devOnly} (development only) is not in the image layout`);
