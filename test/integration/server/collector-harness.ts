@@ -199,10 +199,14 @@ export function usbAttached(device: UsbFixture = {}, occurredAt = new Date()): E
 }
 
 /** Reads a server stream one message at a time. */
-export function collect<T>(stream: grpc.ClientReadableStream<T>): { next(): Promise<T> } {
+export function collect<T>(stream: grpc.ClientReadableStream<T>, timeoutMs = 30_000): { next(): Promise<T> } {
   const buffered: T[] = [];
   const waiting: Array<{ resolve: (value: T) => void; reject: (error: Error) => void }> = [];
   let failed: Error | null = null;
+  const fail = (error: Error) => {
+    failed = error;
+    for (const waiter of waiting.splice(0)) waiter.reject(error);
+  };
   stream.on('data', (message: T) => {
     const waiter = waiting.shift();
     if (waiter !== undefined) waiter.resolve(message);
@@ -210,14 +214,32 @@ export function collect<T>(stream: grpc.ClientReadableStream<T>): { next(): Prom
   });
   stream.on('error', (error: Error) => {
     if ((error as grpc.ServiceError).code === grpc.status.CANCELLED) return;
-    failed = error;
-    for (const waiter of waiting.splice(0)) waiter.reject(error);
+    fail(error);
   });
+  // A stream the server ended, or a message that never comes, fails the wait instead of hanging the test.
+  stream.on('end', () => fail(new Error('the stream ended before the awaited message')));
   return {
     next: () => {
       if (buffered.length > 0) return Promise.resolve(buffered.shift() as T);
       if (failed !== null) return Promise.reject(failed);
-      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          resolve: (value: T) => {
+            clearTimeout(timer);
+            resolve(value);
+          },
+          reject: (error: Error) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        };
+        const timer = setTimeout(() => {
+          const index = waiting.indexOf(waiter);
+          if (index >= 0) waiting.splice(index, 1);
+          reject(new Error(`no message on the stream within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiting.push(waiter);
+      });
     },
   };
 }
