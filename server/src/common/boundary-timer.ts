@@ -60,8 +60,14 @@ export class BoundaryTimer {
     this.timer = null;
     if (this.stopped) return;
     try {
-      await this.options.atBoundary(new Date());
-      await this.rearm();
+      // Re-armed from the same instant the work saw: a timer that fires a moment before the
+      // boundary (timers and the wall clock drift apart by a millisecond or so) finds nothing due
+      // yet, and a re-arm asked "after now" once the work is done would already be past the
+      // boundary and find nothing left either, leaving it never handled. From `at`, that boundary
+      // is still ahead and is scheduled again at once.
+      const at = new Date();
+      await this.options.atBoundary(at);
+      await this.rearm(at);
     } catch (error) {
       const retryMs = this.options.retryMs ?? DEFAULT_RETRY_MS;
       this.options.failed(error, retryMs);
