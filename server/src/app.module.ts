@@ -11,6 +11,7 @@ import { IngestModule } from './modules/ingest/ingest.module';
 import { LedgerModule } from './modules/ledger/ledger.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { NetworkModule } from './modules/network/network.module';
+import { PkiModule } from './modules/pki/pki.module';
 import { PolicyModule } from './modules/policy/policy.module';
 import { TransfersModule } from './modules/transfers/transfers.module';
 import { UsbExceptionsModule } from './modules/usb-exceptions/usb-exceptions.module';
@@ -35,6 +36,7 @@ export class AppModule {
         LedgerModule,
         MetricsModule,
         NetworkModule,
+        PkiModule,
         PolicyModule,
         TransfersModule,
         UsbExceptionsModule,

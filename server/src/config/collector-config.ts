@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { parseDurationSeconds } from '../common/duration';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -128,7 +129,7 @@ export function loadCollectorConfig(
     tls,
     grpcMaxMessageBytes: integer('MAMORI_GRPC_MAX_MESSAGE_BYTES', value('MAMORI_GRPC_MAX_MESSAGE_BYTES'), 4_194_304, 1024, 1 << 30),
     heartbeatSeconds: integer('MAMORI_HEARTBEAT_SECONDS', value('MAMORI_HEARTBEAT_SECONDS'), 60, 1, 86_400),
-    agentCertDays: integer('MAMORI_AGENT_CERT_DAYS', value('MAMORI_AGENT_CERT_DAYS'), 365, 1, 3650),
+    agentCertDays: agentCertDays(value('MAMORI_AGENT_CERT_DAYS')),
     agentSilentAfterSeconds: integer('MAMORI_AGENT_SILENT_AFTER_SECONDS', value('MAMORI_AGENT_SILENT_AFTER_SECONDS'), 259_200, 60, 31_536_000),
     ledgerSweepSeconds: integer('MAMORI_LEDGER_SWEEP_SECONDS', value('MAMORI_LEDGER_SWEEP_SECONDS'), 300, 1, 86_400),
     session,
@@ -234,6 +235,22 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   const parsed = Number(raw.trim());
   if (parsed < min || parsed > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${parsed}`);
   return parsed;
+}
+
+/**
+ * Whole days (1-3650), or a duration of at least 30 s ("90s", "10m", "12h") for short-lived
+ * certificates: agents renew theirs when a third of the lifetime is left, so a short lifetime
+ * shows renewal working within minutes. Returned in (possibly fractional) days.
+ */
+function agentCertDays(raw: string | undefined): number {
+  if (raw !== undefined && /^\s*\d+[smh]\s*$/.test(raw)) {
+    const seconds = parseDurationSeconds(raw);
+    if (seconds === null || seconds < 30 || seconds > 3650 * 86_400) {
+      throw new ConfigError('MAMORI_AGENT_CERT_DAYS', `"${raw}" must be at least 30s and at most 3650 days`);
+    }
+    return seconds / 86_400;
+  }
+  return integer('MAMORI_AGENT_CERT_DAYS', raw, 365, 1, 3650);
 }
 
 function logLevel(raw: string | undefined): LogLevel {

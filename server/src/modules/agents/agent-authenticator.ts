@@ -60,6 +60,14 @@ export class AgentAuthenticator {
     return { agentId: status.agentId, fingerprint };
   }
 
+  /** Forgets what is cached for `agentId`'s certificates (a renewal changed them). */
+  renewed(agentId: string): void {
+    this.generation++;
+    for (const [fingerprint, cached] of this.cache) {
+      if (cached.agentId === agentId) this.cache.delete(fingerprint);
+    }
+  }
+
   /**
    * Records a revocation committed by this process (REST), so the agent's next call fails at
    * once: its cached status is dropped, and answers of lookups still in flight are overruled.
@@ -77,10 +85,23 @@ export class AgentAuthenticator {
     const cached = this.cache.get(fingerprint);
     if (cached !== undefined && now - cached.fetchedAt < AGENT_STATUS_CACHE_MS) return cached;
     const generation = this.generation;
-    const rows = await this.database.query<{ id: string; status: AgentStatus }>('SELECT id, status FROM agents WHERE cert_fingerprint = ?', [fingerprint]);
+    const rows = await this.database.query<{ id: string; status: AgentStatus; cert_fingerprint: string; previous_cert_fingerprint: string | null }>(
+      'SELECT id, status, cert_fingerprint, previous_cert_fingerprint FROM agents WHERE cert_fingerprint = ? OR previous_cert_fingerprint = ?',
+      [fingerprint, fingerprint],
+    );
     if (rows.length === 0) {
       this.cache.delete(fingerprint);
       return null;
+    }
+    if (rows[0].cert_fingerprint === fingerprint && rows[0].previous_cert_fingerprint !== null) {
+      // The agent calls with its renewed certificate: it has stored it, so the one it renewed
+      // from (kept only to survive a crash during the swap) is no longer needed.
+      await this.database.transaction((sql) =>
+        sql.run('UPDATE agents SET previous_cert_fingerprint = NULL WHERE id = ? AND cert_fingerprint = ?', [rows[0].id, fingerprint]),
+      );
+      for (const [cachedFingerprint, cached] of this.cache) {
+        if (cached.agentId === rows[0].id && cachedFingerprint !== fingerprint) this.cache.delete(cachedFingerprint);
+      }
     }
     const fresh = { agentId: rows[0].id, status: rows[0].status, fetchedAt: now };
     // A revocation while the SELECT ran may have committed after the row was read: do not keep that answer.

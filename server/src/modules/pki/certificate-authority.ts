@@ -169,11 +169,14 @@ export class LoadedAuthority {
     if (!verified) throw new CertificateRequestError('certificate_signing_request_pem: signature does not verify');
 
     const notAfter = new Date(now.getTime() + days * DAY_MS);
+    // Agents renew when a third of notBefore..notAfter is left: a backdate longer than a short
+    // lifetime would make a fresh certificate look due for renewal at once.
+    const backdateMs = Math.min(BACKDATE_MS, Math.floor((days * DAY_MS) / 10));
     const certificate = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
       subject: `CN=${agentId}`,
       issuer: this.certificate.subject,
-      notBefore: new Date(now.getTime() - BACKDATE_MS),
+      notBefore: new Date(now.getTime() - backdateMs),
       notAfter,
       publicKey: request.publicKey,
       signingKey: this.signingKey,
