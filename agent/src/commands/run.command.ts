@@ -4,6 +4,7 @@ import { platformFactsFor } from '../facts/host-facts';
 import { createLogger } from '../logging/logger';
 import { createUsbSource } from '../sources/usb/usb-backend-selector';
 import { loadCredentials, NotEnrolledError } from '../state/agent-identity';
+import { completeInterruptedRenewal } from '../state/credential-swap';
 import { acquireProcessLock, AlreadyRunningError } from '../state/process-lock';
 import { statePaths } from '../state/state-dir';
 
@@ -46,6 +47,12 @@ export async function runCommand(input: { stateDir: string }): Promise<number> {
     throw error;
   }
   process.once('exit', () => lock.release());
+  // Only under the lock: a renewal in flight in another process would look interrupted.
+  const recovered = await completeInterruptedRenewal(paths);
+  if (recovered !== null) {
+    logger.warn(recovered);
+    credentials = await loadCredentials(paths);
+  }
 
   const daemon = new AgentDaemon({
     config,

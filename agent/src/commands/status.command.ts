@@ -8,6 +8,7 @@ import { checkInstallIntegrity, describeInstallIntegrity } from '../state/instal
 import { readStatusFile, type EncryptionStatusSummary } from '../state/status-file';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
 import type { NetworkGuardStatus } from '../daemon/network-guard';
+import type { CertificateRenewalStatus } from '../transport/certificate-renewer';
 
 const STALE_AFTER_MS = 15_000;
 
@@ -71,6 +72,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     // The zone, the egress firewall and proxy as the running daemon last saw them; null when not running.
     network: running ? (daemon!.network ?? null) : null,
     certificate,
+    // The running daemon's renewal of the client certificate; null when it is not running.
+    renewal: running ? (daemon!.certificate ?? null) : null,
     // The installed files against the bundle's MANIFEST.sha256, checked now (tamper evidence).
     install: await checkInstallIntegrity(),
   };
@@ -90,7 +93,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     `install:         ${describeInstallIntegrity(report.install)}`,
     'error' in certificate
       ? `certificate:     ${certificate.error}`
-      : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`})`,
+      : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`}); renewed automatically from ${certificate.renewAt}`,
+    renewalLine(report.renewal),
   ];
   for (const capability of report.capabilities) {
     lines.push(`capability:      ${capability.name} ${capability.available ? 'available' : `NOT available: ${capability.reason}`}`);
@@ -101,6 +105,17 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
   if (!('error' in certificate) && certificate.warning !== null) lines.push(`WARNING: ${certificate.warning}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The renewal line of the human status: what the daemon's certificate renewal last did. */
+function renewalLine(renewal: CertificateRenewalStatus | null): string {
+  if (renewal === null) return 'renewal:         unknown (the daemon is not running)';
+  const last = renewal.lastRenewedAt === null ? 'not renewed by this run yet' : `last renewed ${renewal.lastRenewedAt}`;
+  if (renewal.state === 'unavailable') return `renewal:         NOT available in this agent; ${last}`;
+  if (renewal.state === 'failing') {
+    return `renewal:         FAILING (${renewal.failedAttempts} attempt(s)): ${renewal.lastError} (${renewal.lastErrorAt}); next attempt ${renewal.nextAttemptAt}; ${last}`;
+  }
+  return `renewal:         ${renewal.state === 'renewing' ? 'renewing now' : `next at ${renewal.nextAttemptAt ?? renewal.renewAt}`}; ${last}`;
 }
 
 /** The network line of the human status: zone, what the whitelist does there, how it is enforced. */

@@ -20,14 +20,15 @@ import type { Logger } from '../logging/logger';
 import { Outbox } from '../outbox/outbox';
 import type { UsbObservation, UsbSource } from '../sources/usb/usb.source';
 import type { AgentCredentials } from '../state/agent-identity';
-import { certificateExpiry } from '../state/certificate-expiry';
 import { ensurePrivateDir, TEMP_SUFFIX } from '../state/atomic-file';
 import { loadCachedPolicy } from '../state/policy-cache';
 import type { StatePaths } from '../state/state-dir';
 import { UsbPlugStore, type SavedUsbPlug } from '../state/usb-plugs';
 import { ConnectionMonitor, writeStatusFile } from '../state/status-file';
 import { sleep } from '../transport/backoff';
-import { createAgentClients, type AgentClients } from '../transport/grpc-clients';
+import type { AgentClients } from '../transport/grpc-clients';
+import { AgentConnection } from '../transport/agent-connection';
+import { CertificateRenewer } from '../transport/certificate-renewer';
 import { runHeartbeats } from '../transport/heartbeat';
 import { PolicyWatcher } from '../transport/policy-watcher';
 import { Uploader } from '../transport/uploader';
@@ -57,7 +58,7 @@ export interface AgentDaemonDeps {
   commandRunner?: CommandRunner;
   clients?: AgentClients;
   statusIntervalMs?: number;
-  /** How often the client certificate's expiry is checked (daily). */
+  /** The longest wait between checks of the client certificate's renewal (1 h). */
   certificateCheckMs?: number;
   /** Reads the disks' encryption; chosen from configuration when absent (MAMORI_AGENT_ENCRYPTION_BACKEND). */
   diskEncryption?: DiskEncryptionSource;
@@ -85,7 +86,6 @@ interface TrackedUsbDevice {
   appliedMode: UsbEnforcementMode;
   policyVersion: bigint;
 }
-const CERTIFICATE_CHECK_MS = 86_400_000;
 /** An unchanged status.json is rewritten this often (mamori-agent status calls a daemon stale after 15 s). */
 const STATUS_REFRESH_MS = 10_000;
 
@@ -104,6 +104,7 @@ export class AgentDaemon {
   private uploader!: Uploader;
   private policy!: PolicyWatcher;
   private clients!: AgentClients;
+  private renewer!: CertificateRenewer;
   private host: HostIdentity | null = null;
   private factsAt = 0;
   private sourceNames: string[] = [];
@@ -163,7 +164,21 @@ export class AgentDaemon {
       dropReport: (total, at) => eventsDroppedEvent(total, at, this.policy?.version ?? 0n, this.userName),
     });
 
-    this.clients = this.deps.clients ?? createAgentClients(this.deps.credentials.identity.server, this.deps.credentials);
+    const connection = this.deps.clients === undefined ? new AgentConnection(this.deps.credentials.identity.server, this.deps.credentials) : null;
+    this.clients = this.deps.clients ?? connection!;
+    this.renewer = new CertificateRenewer({
+      paths,
+      credentials: this.deps.credentials,
+      // Injected clients (tests) have no certificate service: such a daemon only warns.
+      client: connection === null ? null : () => connection.certificate,
+      onRenewed: (renewed) => {
+        this.deps.credentials = renewed;
+        connection?.swap(renewed);
+      },
+      logger: logger.child({ component: 'certificate' }),
+      hostname: () => this.host?.hostname ?? 'unknown',
+      checkMs: this.deps.certificateCheckMs,
+    });
     this.uploader = new Uploader({
       outbox: this.outbox,
       telemetry: this.clients.telemetry,
@@ -261,7 +276,7 @@ export class AgentDaemon {
       ),
     );
     this.tasks.push(this.statusLoop(signal));
-    this.tasks.push(this.certificateLoop(signal));
+    this.tasks.push(this.renewer.run(signal));
     this.encryption = this.deps.diskEncryption ?? createDiskEncryptionSource(config, this.deps.commandRunner ?? processCommandRunner);
     this.tasks.push(this.encryptionLoop(signal));
 
@@ -603,6 +618,7 @@ export class AgentDaemon {
       encryption: this.encryptionStatus(),
       transfers: this.transfers.status(),
       network: this.network.status(),
+      certificate: this.renewer.status(),
       uploadedEvents: this.uploader.uploadedEvents,
       rejectedEvents: this.uploader.rejectedEvents,
     };
@@ -678,23 +694,6 @@ export class AgentDaemon {
       })),
       problems: posture.encryptionProblems,
     };
-  }
-
-  /** Warns at start and then daily while the client certificate is within 30 days of expiry (or past it). */
-  private async certificateLoop(signal: AbortSignal): Promise<void> {
-    do {
-      try {
-        const expiry = certificateExpiry(this.deps.credentials.certificatePem);
-        if (expiry.warning !== null) {
-          this.deps.logger.warn(`CLIENT CERTIFICATE ${expiry.state === 'expired' ? 'EXPIRED' : 'EXPIRES SOON'}: ${expiry.warning}`, {
-            expiresAt: expiry.expiresAt,
-            daysLeft: expiry.daysLeft,
-          });
-        }
-      } catch (error) {
-        this.deps.logger.error('cannot read the client certificate expiry', { error: error as Error });
-      }
-    } while (await sleep(this.deps.certificateCheckMs ?? CERTIFICATE_CHECK_MS, signal));
   }
 
   /** Orderly stop; see the class comment. `graceMs` bounds the final upload attempt. */

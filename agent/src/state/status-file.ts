@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
 import type { NetworkGuardStatus } from '../daemon/network-guard';
+import type { CertificateRenewalStatus } from '../transport/certificate-renewer';
 import { writeFileAtomic } from './atomic-file';
 
 export type ConnectionState = 'connecting' | 'connected' | 'unavailable' | 'refused';
@@ -26,6 +27,8 @@ export interface DaemonStatus {
   transfers?: TransferStatus;
   /** Absent in files written before issue 6. */
   network?: NetworkGuardStatus;
+  /** The client certificate's renewal; absent in files of agents that could not renew. */
+  certificate?: CertificateRenewalStatus;
   uploadedEvents: number;
   rejectedEvents: number;
 }

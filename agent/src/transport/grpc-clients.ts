@@ -9,7 +9,12 @@ export interface AgentClients {
   close(): void;
 }
 
-const CHANNEL_OPTIONS: grpc.ClientOptions = {
+/** createAgentClients' clients and the channel credentials they share (for further services). */
+export interface CreatedAgentClients extends AgentClients {
+  channelCredentials: grpc.ChannelCredentials;
+}
+
+export const CHANNEL_OPTIONS: grpc.ClientOptions = {
   // Keep an idle connection alive through NAT boxes and notice a dead collector.
   'grpc.keepalive_time_ms': 60_000,
   'grpc.keepalive_timeout_ms': 20_000,
@@ -23,7 +28,7 @@ const CHANNEL_OPTIONS: grpc.ClientOptions = {
  * agent's own key and certificate identify it. Channels connect lazily; calls fail with the
  * usual gRPC status codes (UNAVAILABLE while the collector is down, UNAUTHENTICATED when refused).
  */
-export function createAgentClients(target: string, credentials: AgentCredentials): AgentClients {
+export function createAgentClients(target: string, credentials: AgentCredentials): CreatedAgentClients {
   const channelCredentials = grpc.credentials.createSsl(
     Buffer.from(credentials.caPem),
     Buffer.from(credentials.privateKeyPem),
@@ -34,6 +39,7 @@ export function createAgentClients(target: string, credentials: AgentCredentials
   return {
     telemetry,
     policy,
+    channelCredentials,
     close: () => {
       telemetry.close();
       policy.close();
