@@ -29,6 +29,12 @@ test('defaults follow the documented table', () => {
   assert.deepEqual(sut.serverNames.slice(1), ['localhost', '127.0.0.1', '::1']);
 });
 
+test('MAMORI_AGENT_CERT_DAYS takes whole days or a short duration for short-lived certificates', () => {
+  assert.equal(loadCollectorConfig({ MAMORI_AGENT_CERT_DAYS: '90' }, '/srv', noFile).agentCertDays, 90);
+  assert.equal(loadCollectorConfig({ MAMORI_AGENT_CERT_DAYS: '12h' }, '/srv', noFile).agentCertDays, 0.5);
+  assert.equal(loadCollectorConfig({ MAMORI_AGENT_CERT_DAYS: '30s' }, '/srv', noFile).agentCertDays * 86_400, 30);
+});
+
 test('bad values name the variable', () => {
   assert.equal(configError({ MAMORI_HEARTBEAT_SECONDS: 'soon' }).variable, 'MAMORI_HEARTBEAT_SECONDS');
   assert.equal(configError({ MAMORI_GRPC_ADDRESS: 'localhost' }).variable, 'MAMORI_GRPC_ADDRESS');
@@ -36,6 +42,7 @@ test('bad values name the variable', () => {
   assert.equal(configError({ MAMORI_LOG_LEVEL: 'loud' }).variable, 'MAMORI_LOG_LEVEL');
   assert.equal(configError({ MAMORI_TLS_CERT_FILE: 'a.pem' }).variable, 'MAMORI_TLS_KEY_FILE');
   assert.equal(configError({ MAMORI_AGENT_CERT_DAYS: '0' }).message, 'MAMORI_AGENT_CERT_DAYS: must be between 1 and 3650, got 0');
+  assert.equal(configError({ MAMORI_AGENT_CERT_DAYS: '10s' }).message, 'MAMORI_AGENT_CERT_DAYS: "10s" must be at least 30s and at most 3650 days');
 });
 
 test('a JSON config file is read and the environment wins over it', () => {
