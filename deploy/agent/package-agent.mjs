@@ -46,7 +46,7 @@ const KEEP_ONLY = {
   'pdfjs-dist': new Set(['package.json', 'LICENSE', 'legacy/build/pdf.mjs', 'legacy/build/pdf.worker.mjs']),
 };
 
-const USAGE = `Usage: npm run package:agent -- [--target T]... [--all] [--out DIR] [--cache DIR]
+const USAGE = `Usage: npm run package:agent -- [--target T]... [--all] [--out DIR] [--cache DIR] [--version V]
 
   --target T   linux-x64 | linux-arm64 | win-x64 | darwin-x64 | darwin-arm64 (repeatable;
                default: this machine's, ${hostTarget() ?? 'none: give --target'})
@@ -54,6 +54,7 @@ const USAGE = `Usage: npm run package:agent -- [--target T]... [--all] [--out DI
   --out DIR    where the archives go (default dist/packages)
   --cache DIR  where downloaded runtimes are kept (default .cache/agent-runtime, or
                MAMORI_AGENT_RUNTIME_CACHE)
+  --version V  the version the bundles carry (default: package.json's), e.g. 1.2.3-rc.1
 `;
 
 export function hostTarget() {
@@ -383,7 +384,7 @@ async function main(argv) {
     args: argv,
     options: {
       target: { type: 'string', multiple: true }, all: { type: 'boolean' }, out: { type: 'string' },
-      cache: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      cache: { type: 'string' }, version: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -396,7 +397,10 @@ async function main(argv) {
   for (const target of targets) {
     if (!TARGETS.includes(target)) throw new Error(`unknown target "${target}" (${TARGETS.join(', ')})`);
   }
-  const version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
+  // --version: a release engineer (or a test) packs another version from the same build, e.g. a
+  // pre-release to try an upgrade with; it names the bundle, VERSION and the agent's own version.
+  const version = values.version ?? JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
+  if (!/^[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.-]+)?$/.test(version)) throw new Error(`--version must look like 1.2.3 or 1.2.3-rc.1, got "${version}"`);
   const outDir = resolve(values.out ?? join(repo, 'dist', 'packages'));
   const cacheDir = resolve(values.cache ?? process.env.MAMORI_AGENT_RUNTIME_CACHE ?? join(repo, '.cache', 'agent-runtime'));
   const compiled = mkdtempSync(join(tmpdir(), 'mamori-agent-build-'));

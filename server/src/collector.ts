@@ -27,7 +27,7 @@ export function protoRoot(): string {
   throw new Error(`cannot find proto/mamori/v1 next to ${__dirname}`);
 }
 
-export const PROTO_FILES = ['mamori/v1/enrollment.proto', 'mamori/v1/telemetry.proto', 'mamori/v1/policy.proto', 'mamori/v1/uninstall.proto', 'mamori/v1/certificate.proto'];
+export const PROTO_FILES = ['mamori/v1/enrollment.proto', 'mamori/v1/telemetry.proto', 'mamori/v1/policy.proto', 'mamori/v1/uninstall.proto', 'mamori/v1/certificate.proto', 'mamori/v1/release.proto'];
 
 /** Opens the database (applying migrations) and the trust material. */
 export async function openCore(config: CollectorConfig, logger: JsonLogger): Promise<CoreResources> {
