@@ -32,13 +32,14 @@ export function bundleTopOf(compiledStateDir: string = __dirname): string {
   return dirname(dirname(compiledStateDir));
 }
 
-async function sha256Of(path: string): Promise<string> {
+export async function sha256Of(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
-async function filesUnder(root: string, dir = root, out: string[] = []): Promise<string[]> {
+/** Every file under `root` (recursively), as `/`-separated paths relative to it. */
+export async function filesUnder(root: string, dir = root, out: string[] = []): Promise<string[]> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = join(dir, entry.name);
     if (entry.isDirectory()) await filesUnder(root, full, out);

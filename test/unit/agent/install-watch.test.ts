@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { appendFileSync, chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InstallWatch, type InstallChange } from '../../../agent/src/state/install-watch';
+import { checkUnitIntegrity, describeUnitIntegrity, locateUnit } from '../../../agent/src/state/unit-integrity';
+import { createLogger } from '../../../agent/src/logging/logger';
+import { makeTempDir } from '../../support/temp-dir';
+
+const DEBOUNCE_MS = 250;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An installed tree as install.sh lays it out under a --root: releases/<name>/ with a manifest, install.conf, the unit and its record. */
+function install(root: string): { release: string; unitFile: string } {
+  const prefix = join(root, 'opt/mamori-agent');
+  const release = join(prefix, 'releases/mamori-agent-0.1.0-linux-x64');
+  const files: Record<string, string> = { 'bin/mamori-agent': '#!/bin/sh\nexec node app/main.js "$@"\n', 'app/main.js': 'main();\n', 'app/node_modules/x/index.js': 'x\n', VERSION: '0.1.0\n' };
+  let manifest = '';
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(release, path, '..'), { recursive: true });
+    writeFileSync(join(release, path), content);
+    manifest += `${sha256(content)}  ${path}\n`;
+  }
+  chmodSync(join(release, 'bin/mamori-agent'), 0o755);
+  writeFileSync(join(release, 'MANIFEST.sha256'), manifest);
+  writeFileSync(join(prefix, 'install.conf'), 'PREFIX=/opt/mamori-agent\nSTATE_DIR=/var/lib/mamori-agent\nVERSION=0.1.0\n');
+  const unitDir = join(root, 'etc/systemd/system');
+  mkdirSync(unitDir, { recursive: true });
+  const unit = '[Service]\nExecStart=/opt/mamori-agent/current/bin/mamori-agent run\nCapabilityBoundingSet=CAP_NET_ADMIN\n';
+  writeFileSync(join(unitDir, 'mamori-agent.service'), unit);
+  writeFileSync(join(unitDir, 'other.service'), '[Service]\n');
+  writeFileSync(join(prefix, 'unit.sha256'), `${sha256(unit)}  /etc/systemd/system/mamori-agent.service\n`);
+  return { release, unitFile: join(unitDir, 'mamori-agent.service') };
+}
+
+async function started(t: { after: (fn: () => unknown) => void }) {
+  const dir = makeTempDir('mamori-install-watch-');
+  const { release, unitFile } = install(dir.path);
+  const reports: InstallChange[] = [];
+  const unit = await locateUnit(release);
+  const watch = new InstallWatch({ releaseDir: release, unit, report: (change) => void reports.push(change), logger: createLogger('error', () => undefined), debounceMs: DEBOUNCE_MS, fullCheckMs: 3_600_000 });
+  t.after(async () => {
+    await watch.stop();
+    dir.cleanup();
+  });
+  await watch.start();
+  /** Waits for the n-th report, then a few debounce periods more so a flood would show. */
+  const nth = async (n: number): Promise<InstallChange> => {
+    const deadline = Date.now() + 10_000;
+    while (reports.length < n && Date.now() < deadline) await sleep(25);
+    await sleep(DEBOUNCE_MS * 4);
+    assert.equal(reports.length, n, `reports: ${JSON.stringify(reports, null, 1)}`);
+    return reports[n - 1]!;
+  };
+  return { release, unitFile, unit, watch, reports, nth };
+}
+
+test('a running agent reports each change to its release folder once: changed, restored, deleted, added, chmod', async (t) => {
+  const { release, nth } = await started(t);
+
+  appendFileSync(join(release, 'app/main.js'), 'steal();\n');
+  const changed = await nth(1);
+  assert.match(changed.message, /^install MODIFIED while running: files differ from MANIFEST\.sha256 in .*: app\/main\.js changed$/);
+  assert.deepEqual([changed.paths, changed.modified], [['app/main.js'], true]);
+
+  writeFileSync(join(release, 'app/main.js'), 'main();\n');
+  const back = await nth(2);
+  assert.equal(back.message, 'install intact again: restored as installed: app/main.js');
+  assert.equal(back.modified, false);
+
+  rmSync(join(release, 'VERSION'));
+  assert.match((await nth(3)).message, /: VERSION missing$/);
+
+  writeFileSync(join(release, 'app/node_modules/x/evil.js'), 'evil\n');
+  assert.match((await nth(4)).message, /: app\/node_modules\/x\/evil\.js added$/);
+
+  chmodSync(join(release, 'bin/mamori-agent'), 0o777);
+  const mode = await nth(5);
+  assert.match(mode.message, /: bin\/mamori-agent mode 0755 -> 0777$/);
+  assert.deepEqual(mode.paths, ['bin/mamori-agent']);
+});
+
+test('a burst of writes within the quiet period is one report; a full check and the watcher do not report the same change twice', async (t) => {
+  const { release, watch, nth } = await started(t);
+  for (let i = 0; i < 5; i++) {
+    appendFileSync(join(release, 'app/node_modules/x/index.js'), `line ${i}\n`);
+    await sleep(DEBOUNCE_MS / 5);
+  }
+  await watch.fullCheck(); // runs before the watcher's debounced check of the same file
+  const one = await nth(1);
+  assert.match(one.message, /app\/node_modules\/x\/index\.js changed$/);
+
+  // A folder dropped in whole (a replaced module): one report naming its files.
+  mkdirSync(join(release, 'app/node_modules/y'));
+  writeFileSync(join(release, 'app/node_modules/y/a.js'), 'a\n');
+  writeFileSync(join(release, 'app/node_modules/y/b.js'), 'b\n');
+  const folder = await nth(2);
+  assert.deepEqual(folder.paths.sort(), ['app/node_modules/y/a.js', 'app/node_modules/y/b.js']);
+});
+
+test('the unit: an edit, a drop-in and a deletion are each reported once; other units are ignored; status describes it', async (t) => {
+  const { unitFile, unit, nth, reports } = await started(t);
+  assert.ok(unit);
+  assert.equal(unit.unitFile, unitFile, 'the record names the path inside the --root; the agent finds it under the root');
+  assert.equal((await checkUnitIntegrity(unit)).state, 'intact');
+
+  writeFileSync(join(unitFile, '../other.service'), '[Service]\nExecStart=/bin/true\n');
+  await sleep(DEBOUNCE_MS * 3);
+  assert.equal(reports.length, 0);
+
+  // An editor's save: a new file renamed over the unit. The capabilities removed.
+  writeFileSync(`${unitFile}.tmp`, '[Service]\nExecStart=/opt/mamori-agent/current/bin/mamori-agent run\n');
+  const { renameSync } = await import('node:fs');
+  renameSync(`${unitFile}.tmp`, unitFile);
+  const edited = await nth(1);
+  assert.match(edited.message, /^install MODIFIED while running: unit MODIFIED: .*mamori-agent\.service differs from the installed unit/);
+  assert.deepEqual(edited.paths, [unitFile]);
+
+  mkdirSync(`${unitFile}.d`);
+  writeFileSync(`${unitFile}.d/override.conf`, '[Service]\nExecStartPre=/tmp/x\n');
+  const dropIn = await nth(2);
+  assert.match(dropIn.message, /drop-ins override it: mamori-agent\.service\.d\/override\.conf/);
+
+  rmSync(unitFile);
+  assert.match((await nth(3)).message, /unit MISSING: .* is gone/);
+  assert.match(describeUnitIntegrity(await checkUnitIntegrity(unit)), /^MISSING/);
+  assert.match(describeUnitIntegrity(await checkUnitIntegrity(null)), /^not checked/);
+});
+
+test('stop closes the watchers: no handle left, nothing reported after it', async (t) => {
+  await sleep(50); // the earlier tests' closed handles leave the list
+  const before = process.getActiveResourcesInfo().filter((name) => name === 'FSEventWrap').length;
+  const { release, watch, reports } = await started(t);
+  assert.ok(process.getActiveResourcesInfo().filter((name) => name === 'FSEventWrap').length > before);
+  appendFileSync(join(release, 'VERSION'), 'x\n');
+  await watch.stop();
+  await sleep(50); // a closed inotify handle leaves the list on the next turn of the event loop
+  assert.equal(process.getActiveResourcesInfo().filter((name) => name === 'FSEventWrap').length, before);
+  await sleep(DEBOUNCE_MS * 3);
+  assert.equal(reports.length, 0);
+});
