@@ -17,8 +17,9 @@ process.on('warning', (warning: Error & { code?: string }) => {
 const USAGE = `Usage: mamori-agent <command> [options]
 
 Commands:
-  enroll --server HOST:PORT --token TOKEN [--state-dir DIR]
-                      enroll this host with a mamori collector
+  enroll --server HOST:PORT --token TOKEN [--zone ZONE] [--state-dir DIR]
+                      enroll this host with a mamori collector; --zone: the network
+                      zone (defined at the collector) this device must be in
   run [--state-dir DIR]
                       run the agent daemon (SIGTERM/SIGINT stop it in an orderly way)
   uninstall --code CODE [--state-dir DIR]
@@ -45,7 +46,7 @@ MAMORI_AGENT_LOG_LEVEL (debug|info|warn|error).
 `;
 
 const OPTIONS = {
-  enroll: { server: { type: 'string' }, token: { type: 'string' }, 'state-dir': { type: 'string' } },
+  enroll: { server: { type: 'string' }, token: { type: 'string' }, zone: { type: 'string' }, 'state-dir': { type: 'string' } },
   run: { 'state-dir': { type: 'string' } },
   status: { 'state-dir': { type: 'string' }, json: { type: 'boolean' } },
   uninstall: { code: { type: 'string' }, 'state-dir': { type: 'string' } },
@@ -76,11 +77,12 @@ async function main(argv: string[]): Promise<number> {
     case 'enroll': {
       if (typeof values.server !== 'string' || values.server === '') throw new UsageError('enroll needs --server HOST:PORT');
       if (typeof values.token !== 'string' || values.token === '') throw new UsageError('enroll needs --token TOKEN');
+      if (values.zone !== undefined && (typeof values.zone !== 'string' || values.zone.trim() === '')) throw new UsageError('--zone needs a zone name (e.g. dev-lan)');
       const level = process.env.MAMORI_AGENT_LOG_LEVEL;
       const logger = createLogger(level === 'debug' || level === 'warn' || level === 'error' ? level : 'info');
       // Loaded on demand: the X.509 stack is only needed to enroll.
       const { enrollCommand } = await import('./commands/enroll.command.js');
-      return enrollCommand({ server: values.server, token: values.token, stateDir, logger });
+      return enrollCommand({ server: values.server, token: values.token, zone: values.zone as string | undefined, stateDir, logger });
     }
     case 'run':
       return runCommand({ stateDir });

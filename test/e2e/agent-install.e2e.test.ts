@@ -21,10 +21,11 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 
 // The deployment proof: a freshly packed bundle's install.sh installs into a temporary root
 // (systemd replaced by starting the installed agent directly), enrolls against a real collector
-// process, and the installed agent's heartbeat reaches it. Then uninstall.sh without a code issued
+// process into the zone --zone named (an undefined zone refused, nothing enrolled), and the
+// installed agent's heartbeat reaches it. Then uninstall.sh without a code issued
 // and with a wrong code is refused (nothing removed, every attempt in the audit log), and with the
 // issued code removes everything and the collector revokes the agent.
-test('install.sh installs a packed bundle into a root folder, enrolls, the installed agent reports a heartbeat; uninstall.sh removes it only with the code the collector issued', async (t) => {
+test('install.sh installs a packed bundle into a root folder, enrolls (--zone: required in that zone; an undefined zone refused), the installed agent reports a heartbeat; uninstall.sh removes it only with the code the collector issued', async (t) => {
   if (process.platform !== 'linux' || process.arch !== 'x64') return skipOrFail(t, 'the install test runs the linux-x64 bundle; this is not linux-x64');
   const collector = await CollectorUnderTest.start(t, 'sqlite');
   if (collector === null) return;
@@ -34,20 +35,34 @@ test('install.sh installs a packed bundle into a root folder, enrolls, the insta
   const root = join(work.path, 'root');
   spawnSync('mkdir', ['-p', root]);
 
-  const { token } = await collector.createEnrollmentToken({ maxUses: 1 });
+  const { id: tokenId, token } = await collector.createEnrollmentToken({ maxUses: 1 });
   // Refused before anything is installed: no token on a host that is not enrolled.
   const noToken = spawnSync('sh', [join(bundle.top, 'install.sh'), '--server', `127.0.0.1:${collector.grpcPort}`, '--root', root, '--no-systemd'], { encoding: 'utf8' });
   assert.equal(noToken.status, 1);
   assert.match(noToken.stderr, /--token TOKEN is required/);
-  const zone = spawnSync('sh', [join(bundle.top, 'install.sh'), '--zone', 'dev-lan'], { encoding: 'utf8' });
-  assert.equal(zone.status, 2);
-  assert.match(zone.stderr, /--zone is not supported yet/);
+  const missingZone = spawnSync('sh', [join(bundle.top, 'install.sh'), '--zone'], { encoding: 'utf8' });
+  assert.equal(missingZone.status, 2);
+  assert.match(missingZone.stderr, /--zone ZONE/);
 
-  const install = spawnSync('sh', [join(bundle.top, 'install.sh'), '--server', `127.0.0.1:${collector.grpcPort}`, '--token', token, '--root', root, '--no-systemd'], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, MAMORI_AGENT_LOG_LEVEL: 'warn' },
-  });
+  // --zone names a zone an administrator defined: an unknown one is refused with the defined ones
+  // listed, nothing is enrolled and the token's only use is left for the next attempt.
+  await collector.rest.expect(201, 'POST', '/api/v1/zones', { name: 'dev-lan', cidrs: ['10.20.0.0/16'], mode: 'audit' });
+  await collector.rest.expect(201, 'POST', '/api/v1/zones', { name: 'office-lan', cidrs: ['10.10.0.0/16'], mode: 'off' });
+  const installWith = (zone: string) =>
+    spawnSync('sh', [join(bundle.top, 'install.sh'), '--server', `127.0.0.1:${collector.grpcPort}`, '--token', token, '--zone', zone, '--root', root, '--no-systemd'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, MAMORI_AGENT_LOG_LEVEL: 'warn' },
+    });
+  const unknownZone = installWith('dev-lab');
+  assert.equal(unknownZone.status, 1, unknownZone.stdout + unknownZone.stderr);
+  assert.match(unknownZone.stderr, /INVALID_ARGUMENT\): zone dev-lab is not a defined zone; defined zones: dev-lan, office-lan/);
+  assert.match(unknownZone.stderr, /enrollment failed/);
+  assert.equal(existsSync(join(root, 'var/lib/mamori-agent/agent.json')), false, 'not enrolled');
+  assert.deepEqual((await collector.rest.expect<{ items: unknown[] }>(200, 'GET', '/api/v1/agents')).items, []);
+
+  const install = installWith('dev-lan');
   assert.equal(install.status, 0, `${install.stdout}\n${install.stderr}`);
+  assert.match(install.stdout, /required in zone dev-lan/);
 
   const prefix = join(root, 'opt/mamori-agent');
   assert.equal(readlinkSync(join(prefix, 'current')), `releases/${bundle.name}`);
@@ -83,11 +98,23 @@ test('install.sh installs a packed bundle into a root folder, enrolls, the insta
   const installed = join(prefix, 'current/bin/mamori-agent');
   const status = JSON.parse(spawnSync(installed, ['status', '--json', '--state-dir', state], { encoding: 'utf8' }).stdout) as { enrolled: boolean; agentId: string };
   assert.equal(status.enrolled, true);
+  const requiredZone = async () => (await collector.rest.expect<{ requiredZone: string | null }>(200, 'GET', `/api/v1/agents/${status.agentId}`)).requiredZone;
+  assert.equal(await requiredZone(), 'dev-lan');
+  const zoneRecords = (await collector.rest.expect<{ items: Array<{ action: string; actor: { kind: string }; onBehalfOf: string | null; after: unknown }> }>(200, 'GET', `/api/v1/audit?subjectType=agent&subjectId=${status.agentId}`)).items.filter(
+    (r) => r.action === 'agent.required_zone.set',
+  );
+  assert.deepEqual(
+    zoneRecords.map((r) => [r.actor.kind, r.onBehalfOf, r.after]),
+    [['system', `enrollment-token:${tokenId}`, { requiredZone: 'dev-lan' }]],
+  );
 
-  // A second run of install.sh (a reinstall) keeps the enrollment and needs no token.
-  const again = spawnSync('sh', [join(bundle.top, 'install.sh'), '--root', root, '--no-systemd'], { encoding: 'utf8' });
+  // A second run of install.sh (a reinstall) keeps the enrollment and needs no token; a --zone
+  // there is ignored, saying so (the console changes an enrolled device's zone).
+  const again = spawnSync('sh', [join(bundle.top, 'install.sh'), '--zone', 'office-lan', '--root', root, '--no-systemd'], { encoding: 'utf8' });
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /already holds an enrollment; keeping it/);
+  assert.match(again.stderr, /--zone office-lan ignored: this host is already enrolled; change the zone .* from the console/);
+  assert.equal(await requiredZone(), 'dev-lan');
 
   // Tamper evidence: a changed and an added file are named by status, and reported at the next start.
   const release = join(prefix, 'releases', bundle.name);

@@ -41,7 +41,16 @@ test('a running agent renews its short-lived certificate before it expires and k
     (await collector.countEvents({ agentId: agent.agentId, kind: 'usb_device_attached' })) === 1 ? true : undefined,
   );
 
+  // And it takes a policy change published now.
+  const changed = await collector.rest.expect<{ policyVersion: number }>(200, 'PUT', '/api/v1/policy/transfers', { watchedFolders: ['/srv/outbox'] });
+  await eventually('the agent running the new policy', async () => {
+    const daemon = JSON.parse(readFileSync(file('status.json'), 'utf8')) as { policyVersion: string };
+    return daemon.policyVersion === String(changed.policyVersion) ? true : undefined;
+  });
+
   const status = JSON.parse((await runNodeProgram(AGENT_BIN, ['status', '--json', '--state-dir', agent.stateDir], {})).stdout);
+  assert.equal(status.connection.state, 'connected');
+  assert.doesNotMatch(status.connection.lastError ?? '', /UNAUTHENTICATED/, 'no call was ever refused around the renewals');
   assert.equal(status.agentId, agent.agentId);
   assert.notEqual(status.renewal.lastRenewedAt, null);
   assert.equal(status.renewal.failedAttempts, 0);

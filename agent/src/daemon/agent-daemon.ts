@@ -2,6 +2,8 @@ import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/agent-config';
 import { checkInstallIntegrity, describeInstallIntegrity } from '../state/install-integrity';
+import { InstallWatch } from '../state/install-watch';
+import { checkUnitIntegrity, describeUnitIntegrity, locateUnit } from '../state/unit-integrity';
 import { agentStatusEvent, eventsDroppedEvent, usbAttachedEvent, usbDetachedEvent, usbReevaluatedEvent, usbStorageVolumesEvent, type EventDraft } from '../core/event-factory';
 import { allDataVolumesEncrypted, evaluateUsbDevice, evaluateUsbStorage, type UsbDeviceVerdict } from '../core/usb-policy';
 import { createUsbEnforcer } from '../enforce/usb-enforcer-selector';
@@ -100,6 +102,8 @@ export class AgentDaemon {
   private readonly monitor = new ConnectionMonitor();
   private readonly startedAt = new Date();
   private readonly tasks: Promise<void>[] = [];
+  /** Watches the running release and the unit while running (null outside an installed bundle). */
+  private installWatch: InstallWatch | null = null;
   private outbox!: Outbox;
   private uploader!: Uploader;
   private policy!: PolicyWatcher;
@@ -174,6 +178,8 @@ export class AgentDaemon {
       onRenewed: (renewed) => {
         this.deps.credentials = renewed;
         connection?.swap(renewed);
+        // The open policy stream still runs on the old certificate: reopen it on the new one.
+        this.policy.reconnect();
       },
       logger: logger.child({ component: 'certificate' }),
       hostname: () => this.host?.hostname ?? 'unknown',
@@ -314,10 +320,32 @@ export class AgentDaemon {
   private async checkInstall(): Promise<void> {
     try {
       const report = await checkInstallIntegrity();
-      if (report.state !== 'modified') return;
-      const message = describeInstallIntegrity(report);
-      this.deps.logger.warn('installed files differ from the bundle manifest', { changed: report.changedCount, missing: report.missingCount, added: report.addedCount, installDir: report.installDir });
-      await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, message.slice(0, 4000)));
+      if (report.state === 'modified') {
+        const message = describeInstallIntegrity(report);
+        this.deps.logger.warn('installed files differ from the bundle manifest', { changed: report.changedCount, missing: report.missingCount, added: report.addedCount, installDir: report.installDir });
+        await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, message.slice(0, 4000)));
+      }
+      if (report.installDir === null) return;
+      const unit = await locateUnit(report.installDir);
+      const unitReport = await checkUnitIntegrity(unit);
+      if (unitReport.state === 'modified' || unitReport.state === 'missing') {
+        this.deps.logger.warn('the systemd unit differs from the one install.sh wrote', { unitFile: unitReport.unitFile, dropIns: unitReport.dropIns });
+        await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, `unit ${describeUnitIntegrity(unitReport)}`.slice(0, 4000)));
+      }
+      // From here on, changes are reported as they happen (stop() may already have run).
+      if (this.abort.signal.aborted) return;
+      const logger = this.deps.logger.child({ component: 'install-watch' });
+      this.installWatch = new InstallWatch({
+        releaseDir: report.installDir,
+        unit,
+        logger,
+        report: async (change) => {
+          (change.modified ? logger.warn : logger.info).call(logger, change.modified ? 'install modified while running' : 'install restored', { paths: change.paths.slice(0, 20) });
+          await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, change.message.slice(0, 4000)));
+        },
+      });
+      await this.installWatch.start();
+      if (this.abort.signal.aborted) await this.installWatch.stop(); // stop() ran while it started
     } catch (error) {
       this.deps.logger.error('cannot check the installed files against MANIFEST.sha256', { error: (error as Error).message });
     }
@@ -699,6 +727,7 @@ export class AgentDaemon {
   /** Orderly stop; see the class comment. `graceMs` bounds the final upload attempt. */
   async stop(graceMs = 3_000): Promise<void> {
     const { logger } = this.deps;
+    await this.installWatch?.stop();
     await this.deps.usbSource.stop();
     // Files mid-copy are reported (with a problem) before the outbox closes.
     await this.transfers.stop();

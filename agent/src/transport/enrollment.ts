@@ -23,6 +23,8 @@ export class EnrollmentRefusedError extends Error {
 export interface EnrollInput {
   server: string;
   token: string;
+  /** The network zone (defined at the collector) the device must be in; absent: the token's, if any. */
+  zone?: string;
   paths: StatePaths;
   host: HostIdentity;
   logger: Logger;
@@ -33,10 +35,10 @@ export interface EnrollInput {
  * Enrolls this host: pin-checks the collector's CA over a plain TLS probe, generates a key and
  * CSR, calls Enroll with the pinned CA as the only trusted root, and stores key, certificate,
  * CA and agent.json in the state folder. Throws TokenFormatError, CaPinMismatchError,
- * EnrollmentRefusedError (UNAUTHENTICATED / INVALID_ARGUMENT from the collector), or a
+ * EnrollmentRefusedError (UNAUTHENTICATED, or INVALID_ARGUMENT such as an undefined zone), or a
  * connection error; nothing is written to the state folder unless everything succeeded.
  */
-export async function enrollAgent(input: EnrollInput): Promise<AgentIdentity> {
+export async function enrollAgent(input: EnrollInput): Promise<{ identity: AgentIdentity; requiredZone: string | undefined }> {
   const token = parseEnrollmentToken(input.token);
   const address = parseServerAddress(input.server);
   const timeoutMs = input.timeoutMs ?? 30_000;
@@ -49,7 +51,7 @@ export async function enrollAgent(input: EnrollInput): Promise<AgentIdentity> {
   const client = new EnrollmentServiceClient(address.target, grpc.credentials.createSsl(Buffer.from(presented.pem)));
   let response: EnrollResponse;
   try {
-    response = await callUnary(client.enroll.bind(client), { enrollmentToken: input.token.trim(), certificateSigningRequestPem: csrPem, host: input.host }, timeoutMs);
+    response = await callUnary(client.enroll.bind(client), { enrollmentToken: input.token.trim(), certificateSigningRequestPem: csrPem, host: input.host, requiredZone: input.zone?.trim() }, timeoutMs);
   } catch (error) {
     const serviceError = error as grpc.ServiceError;
     if (serviceError.code === grpc.status.UNAUTHENTICATED || serviceError.code === grpc.status.INVALID_ARGUMENT || serviceError.code === grpc.status.PERMISSION_DENIED) {
@@ -72,5 +74,5 @@ export async function enrollAgent(input: EnrollInput): Promise<AgentIdentity> {
 
   const identity: AgentIdentity = { agentId: response.agentId, server: address.target, enrolledAt: new Date().toISOString() };
   await saveCredentials(input.paths, { identity, privateKeyPem, certificatePem: response.clientCertificatePem, caPem: presented.pem });
-  return identity;
+  return { identity, requiredZone: response.requiredZone };
 }

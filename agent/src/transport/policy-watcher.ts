@@ -32,6 +32,8 @@ export class PolicyWatcher {
   private current: Policy | null;
   private applying: Promise<void> = Promise.resolve();
   private readonly backoff: Backoff;
+  /** The WatchPolicy stream now open, if any. */
+  private stream: grpc.ClientReadableStream<WatchPolicyResponse> | null = null;
 
   constructor(private readonly options: PolicyWatcherOptions) {
     this.current = options.initial;
@@ -105,6 +107,14 @@ export class PolicyWatcher {
     }
   }
 
+  /**
+   * Ends the open WatchPolicy stream so that `run` opens the next one at once, on the client's
+   * current connection (after a certificate renewal the collector stops accepting the old one).
+   */
+  reconnect(): void {
+    this.stream?.cancel();
+  }
+
   /** Runs GetPolicy once, then keeps a WatchPolicy stream open until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     await this.refresh();
@@ -122,9 +132,11 @@ export class PolicyWatcher {
     return new Promise((resolve) => {
       let received = false;
       const stream = client.watchPolicy(this.known());
+      this.stream = stream;
       const onAbort = () => stream.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       const finish = () => {
+        if (this.stream === stream) this.stream = null;
         signal.removeEventListener('abort', onAbort);
         resolve(received);
       };

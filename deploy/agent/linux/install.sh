@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the mamori agent from this unpacked bundle, enrolls it and starts it under systemd.
 #
-#   sudo ./install.sh --server HOST:PORT --token TOKEN [--prefix /opt/mamori-agent]
+#   sudo ./install.sh --server HOST:PORT --token TOKEN [--zone ZONE] [--prefix /opt/mamori-agent]
 #                     [--state-dir /var/lib/mamori-agent] [--root DIR] [--no-systemd]
 #
 # Layout: <prefix>/releases/<bundle name>/ holds this bundle, <prefix>/current points at it (swapped
 # with one rename, so a later version replaces it atomically), /usr/local/bin/mamori-agent points at
 # <prefix>/current/bin/mamori-agent, <prefix>/install.conf records the options for uninstall.sh.
+# --zone ZONE: the network zone (defined at the collector) this device must be in, set at enrollment;
+# ignored when the host is already enrolled (the console changes an enrolled device's zone).
 # --root DIR installs under DIR instead of / (a chroot-like tree; the unit and the records still name
 # the paths as seen from inside it). --no-systemd installs the unit file but runs no systemctl.
 # Exit codes: 0 installed, 1 failed, 2 bad usage.
@@ -21,7 +23,7 @@ fail() {
   exit 1
 }
 
-server='' token='' prefix=/opt/mamori-agent state_dir=/var/lib/mamori-agent root='' systemd=yes
+server='' token='' zone='' prefix=/opt/mamori-agent state_dir=/var/lib/mamori-agent root='' systemd=yes
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) [ $# -ge 2 ] || usage; server=$2; shift 2 ;;
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
     --state-dir) [ $# -ge 2 ] || usage; state_dir=$2; shift 2 ;;
     --root) [ $# -ge 2 ] || usage; root=${2%/}; shift 2 ;;
     --no-systemd) systemd=no; shift ;;
-    --zone) echo "install.sh: --zone is not supported yet; set the zone a laptop must be in from the console (device details) after it enrolled" >&2; exit 2 ;;
+    --zone) [ $# -ge 2 ] || usage; zone=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "install.sh: unknown option $1" >&2; usage ;;
   esac
@@ -92,6 +94,9 @@ ln -sfn "$prefix/current/bin/mamori-agent" "$root/usr/local/bin/mamori-agent"
 # 3. Enrollment (skipped when this state folder already holds an identity: a reinstall or upgrade).
 if [ "$already_enrolled" = yes ]; then
   echo "install.sh: $state_dir already holds an enrollment; keeping it"
+  [ -z "$zone" ] || echo "install.sh: --zone $zone ignored: this host is already enrolled; change the zone an enrolled device must be in from the console (device details) or PATCH /api/v1/agents/<id>/required-zone" >&2
+elif [ -n "$zone" ]; then
+  "$agent" enroll --server "$server" --token "$token" --zone "$zone" --state-dir "$state" || fail "enrollment failed (see above); the files stay installed, run install.sh again"
 else
   "$agent" enroll --server "$server" --token "$token" --state-dir "$state" || fail "enrollment failed (see above); the files stay installed, run install.sh again"
 fi

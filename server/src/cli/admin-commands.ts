@@ -112,6 +112,7 @@ async function runCommand(context: INestApplicationContext, command: Command, pr
         label: command.label,
         maxUses: command.maxUses,
         expiresInSeconds: command.expiresInSeconds,
+        zone: command.zone,
       });
       const view = enrollmentTokenView(created.entity);
       if (command.json) {
@@ -123,6 +124,7 @@ async function runCommand(context: INestApplicationContext, command: Command, pr
       if (view.label !== '') print(`  label:     ${view.label}`);
       print(`  expires:   ${view.expiresAt}`);
       print(`  max uses:  ${view.maxUses ?? 'unlimited until expiry'}`);
+      if (view.zone !== null) print(`  zone:      ${view.zone} (every agent it enrolls is required in it; an install naming another zone is refused)`);
       print(`  CA pin:    ${created.caPin}`);
       print('Enroll an agent (on its machine) with:');
       print(`  ${created.enrollCommand}`);

@@ -3,10 +3,12 @@ export const USAGE = `mamori-server: the mamori collector (REST + gRPC)
 Usage:
   mamori-server [run]                 start the collector (REST and gRPC in one process)
   mamori-server migrate               apply pending database migrations and exit
-  mamori-server tokens create [--label L] [--uses N] [--expires-in 24h|7d|90m] [--json]
+  mamori-server tokens create [--label L] [--uses N] [--expires-in 24h|7d|90m] [--zone ZONE] [--json]
                                       create an enrollment token (printed once); --uses 1 to
                                       1000000 (default: unlimited until expiry), --expires-in
-                                      30s to 365d (default 24h)
+                                      30s to 365d (default 24h), --zone: a defined network zone
+                                      every agent it enrolls is required in (an install naming
+                                      another zone is refused)
   mamori-server tokens list [--json]  list enrollment tokens (no secrets)
   mamori-server tokens revoke <id>    revoke an enrollment token
   mamori-server agents list [--json]  list enrolled agents

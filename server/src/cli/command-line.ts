@@ -9,7 +9,7 @@ export type Command =
   | { name: 'help' }
   | { name: 'run' }
   | { name: 'migrate' }
-  | { name: 'tokens create'; label?: string; maxUses?: number; expiresInSeconds?: number; json: boolean }
+  | { name: 'tokens create'; label?: string; maxUses?: number; expiresInSeconds?: number; zone?: string; json: boolean }
   | { name: 'tokens list'; json: boolean }
   | { name: 'tokens revoke'; id: string }
   | { name: 'agents list'; json: boolean }
@@ -58,6 +58,7 @@ function tokens(sub: string | undefined, args: string[]): Command {
         label: { type: 'string' },
         uses: { type: 'string' },
         'expires-in': { type: 'string' },
+        zone: { type: 'string' },
         json: { type: 'boolean' },
       }, 'tokens create');
       let maxUses: number | undefined;
@@ -77,7 +78,7 @@ function tokens(sub: string | undefined, args: string[]): Command {
         }
         expiresInSeconds = parsed;
       }
-      return { name: 'tokens create', label: values.label as string | undefined, maxUses, expiresInSeconds, json: values.json === true };
+      return { name: 'tokens create', label: values.label as string | undefined, maxUses, expiresInSeconds, zone: values.zone as string | undefined, json: values.json === true };
     }
     case 'list': {
       const { values } = parse(args, { json: { type: 'boolean' } }, 'tokens list');

@@ -22,7 +22,9 @@ import { AuditLog1733600000000 } from './migrations/1733600000000-audit-log';
 import { UsersAndSessions1733700000000 } from './migrations/1733700000000-users-and-sessions';
 import { ViolationTriage1733800000000 } from './migrations/1733800000000-violation-triage';
 import { UninstallCodes1733900000000 } from './migrations/1733900000000-uninstall-codes';
+import { EnrollmentTokenZone1734000000000 } from './migrations/1734000000000-enrollment-token-zone';
 import { CertificateRenewal1734100000000 } from './migrations/1734100000000-certificate-renewal';
+import { AgentReleases1734200000000 } from './migrations/1734200000000-agent-releases';
 
 export const ENTITIES = [
   AdminCredentialEntity,
@@ -33,7 +35,7 @@ export const ENTITIES = [
   UsbRegisterEntryEntity,
   ViolationEntity,
 ];
-export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000, Ledger1733100000000, UsbViolationPlugs1733200000000, Transfers1733300000000, ViolationConditionIndex1733400000000, NetworkWhitelist1733500000000, AuditLog1733600000000, UsersAndSessions1733700000000, ViolationTriage1733800000000, UninstallCodes1733900000000, CertificateRenewal1734100000000];
+export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000, Ledger1733100000000, UsbViolationPlugs1733200000000, Transfers1733300000000, ViolationConditionIndex1733400000000, NetworkWhitelist1733500000000, AuditLog1733600000000, UsersAndSessions1733700000000, ViolationTriage1733800000000, UninstallCodes1733900000000, EnrollmentTokenZone1734000000000, CertificateRenewal1734100000000, AgentReleases1734200000000];
 
 export function databaseKindOf(config: CollectorConfig): DatabaseKind {
   return config.databaseUrl === undefined ? 'sqlite' : 'postgres';

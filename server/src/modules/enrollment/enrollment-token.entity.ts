@@ -27,4 +27,8 @@ export class EnrollmentTokenEntity {
 
   @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: epochMillis })
   revokedAt!: Date | null;
+
+  /** The network zone every agent it enrolls is required in; an install naming another is refused. Null: the installer's choice. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  zone!: string | null;
 }

@@ -17,6 +17,8 @@ export class EnrollmentTokenView {
   @ApiProperty() uses!: number;
   @ApiProperty({ nullable: true, type: String }) revokedAt!: string | null;
   @ApiProperty({ enum: ['active', 'expired', 'revoked', 'used_up'] }) state!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'the network zone every agent it enrolls is required in; null: the installer may name any defined zone or none' })
+  zone!: string | null;
 }
 
 export class CreatedEnrollmentTokenView extends EnrollmentTokenView {
@@ -47,6 +49,7 @@ export function enrollmentTokenView(token: EnrollmentTokenEntity, now = new Date
     uses: token.uses,
     revokedAt: token.revokedAt?.toISOString() ?? null,
     state,
+    zone: token.zone,
   };
 }
 

@@ -1,9 +1,10 @@
-import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { CollectorConfig } from '../../config/collector-config';
 import { COLLECTOR_CONFIG } from '../../config/collector-config.token';
 import { DatabaseService } from '../../database/database.service';
 import { AuditService } from '../audit/audit.service';
 import { snapshotRow } from '../audit/audit-snapshot';
+import { zoneWithin } from '../network/network-zones.service';
 import { PkiService } from '../pki/pki.service';
 import { EnrollmentTokenEntity } from './enrollment-token.entity';
 import { generateEnrollmentToken } from './enrollment-token.format';
@@ -14,6 +15,8 @@ export interface CreateTokenInput {
   label?: string;
   maxUses?: number | null;
   expiresInSeconds?: number;
+  /** A defined network zone every agent it enrolls is required in; absent: the installer's choice. */
+  zone?: string | null;
 }
 
 /** A freshly created token: the only moment the full token exists. */
@@ -46,11 +49,15 @@ export class EnrollmentTokensService {
       maxUses: input.maxUses ?? null,
       uses: 0,
       revokedAt: null,
+      zone: input.zone ?? null,
     });
     await this.database.transaction(async (sql) => {
+      if (entity.zone !== null && (await zoneWithin(sql, entity.zone)) === null) {
+        throw new BadRequestException(`zone ${entity.zone} is not a defined zone (GET /api/v1/zones)`);
+      }
       await sql.run(
-        'INSERT INTO enrollment_tokens (id, label, secret_hash, created_at, expires_at, max_uses, uses, revoked_at) VALUES (?, ?, ?, ?, ?, ?, 0, NULL)',
-        [entity.id, entity.label, entity.secretHash, entity.createdAt, entity.expiresAt, entity.maxUses],
+        'INSERT INTO enrollment_tokens (id, label, secret_hash, created_at, expires_at, max_uses, uses, revoked_at, zone) VALUES (?, ?, ?, ?, ?, ?, 0, NULL, ?)',
+        [entity.id, entity.label, entity.secretHash, entity.createdAt, entity.expiresAt, entity.maxUses, entity.zone],
       );
       const after = await snapshotRow(sql, 'enrollment_tokens', entity.id);
       await this.audit.appendWithin(sql, { action: 'enrollment_token.created', subjectType: 'enrollment_token', subjectId: entity.id, before: null, after }, now);
@@ -83,6 +90,7 @@ export class EnrollmentTokensService {
   }
 
   private enrollCommand(token: string): string {
+    // A token bound to a zone needs no --zone: the collector applies the token's zone.
     return `mamori-agent enroll --server ${this.advertisedGrpcAddress()} --token ${token}`;
   }
 
