@@ -13,6 +13,7 @@ import { MetricsModule } from './modules/metrics/metrics.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PkiModule } from './modules/pki/pki.module';
 import { PolicyModule } from './modules/policy/policy.module';
+import { ReleasesModule } from './modules/releases/releases.module';
 import { TransfersModule } from './modules/transfers/transfers.module';
 import { UsbExceptionsModule } from './modules/usb-exceptions/usb-exceptions.module';
 import { UsbRegisterModule } from './modules/usb-register/usb-register.module';
@@ -38,6 +39,7 @@ export class AppModule {
         NetworkModule,
         PkiModule,
         PolicyModule,
+        ReleasesModule,
         TransfersModule,
         UsbExceptionsModule,
         UsbRegisterModule,

@@ -1,5 +1,6 @@
 import { TransportProtocol } from '../../generated/mamori/v1/common';
 import { UsbEnforcementMode, ZoneEnforcementMode } from '../../generated/mamori/v1/policy';
+import type { PolicyAgentRelease } from '../releases/release-target';
 
 /** One register entry as a policy version carries it; a wildcarded id is stored as 0. */
 export interface PolicyRegisterEntry {
@@ -71,6 +72,8 @@ export interface PolicyNetwork {
 
 /** What a policy version holds, as stored; ids are numbers here and hex strings on REST. */
 export interface PolicyDocument {
+  /** The agent version the fleet should run, with its stored bundles; null: no upgrades. */
+  agentRelease?: PolicyAgentRelease | null;
   network: PolicyNetwork;
   transfer: PolicyTransfer;
   usb: {
@@ -101,7 +104,10 @@ export function policyDocumentFrom(raw: unknown): PolicyDocument {
   const transfer = ((raw as { transfer?: Record<string, unknown> } | null)?.transfer ?? {}) as Partial<PolicyTransfer>;
   // Versions published before issue 6 carry no network part: no zones and no whitelist, so agents enforced nothing.
   const network = ((raw as { network?: Record<string, unknown> } | null)?.network ?? {}) as Partial<PolicyNetwork>;
+  // Versions published before agent upgrades carry no target: agents kept their version.
+  const agentRelease = ((raw as { agentRelease?: PolicyAgentRelease | null } | null)?.agentRelease ?? null);
   return {
+    agentRelease: agentRelease === null ? null : { version: agentRelease.version, artifacts: (agentRelease.artifacts ?? []).map((a) => ({ ...a })) },
     network: {
       zones: (network.zones ?? []).map((zone: Partial<PolicyZone>) => ({
         name: zone.name ?? '',

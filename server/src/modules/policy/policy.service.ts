@@ -10,6 +10,7 @@ import type { UsbExceptionRow } from '../usb-exceptions/usb-exception.record';
 import { usbModeToProto, type UsbModeName } from './usb-modes';
 import { transferSettingsWithin } from './transfer-settings';
 import { networkPolicyWithin } from './network-settings';
+import { agentReleaseWithin } from '../releases/release-target';
 import { JsonLogger } from '../../logging/json-logger';
 import type { PostgresNotificationListener } from '../../database/postgres-notification-listener';
 
@@ -163,6 +164,10 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
       version: String(policy.version),
       lineageId: this.lineageId,
       publishedAt: toTimestamp(policy.publishedAt),
+      agentRelease:
+        policy.document.agentRelease == null
+          ? undefined
+          : { version: policy.document.agentRelease.version, artifacts: policy.document.agentRelease.artifacts.map((a) => ({ platform: a.platform, sha256: a.sha256, sizeBytes: String(a.sizeBytes) })) },
       network: {
         zones: policy.document.network.zones.map((zone) => ({ ...zone, cidrs: [...zone.cidrs], dnsSuffixes: [...zone.dnsSuffixes] })),
         whitelist: policy.document.network.whitelist.map((entry) => ({
@@ -233,7 +238,9 @@ export class PolicyService implements OnModuleInit, BeforeApplicationShutdown {
     const [mode] = settings;
     const transfer = await transferSettingsWithin(sql);
     const network = await networkPolicyWithin(sql, now);
+    const agentRelease = await agentReleaseWithin(sql);
     return {
+      agentRelease,
       network,
       transfer: { watchedFolders: transfer.watchedFolders, inspectionByteBudget: transfer.inspectionByteBudget, inspectionTimeBudgetMillis: transfer.inspectionTimeBudgetMillis },
       usb: {

@@ -1,0 +1,84 @@
+import { Body, Controller, Get, Put } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsOptional, IsString, Length } from 'class-validator';
+import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { AgentsService } from '../agents/agents.service';
+import { Roles } from '../auth/roles.decorator';
+import { READERS } from '../auth/roles';
+import { ReleasesService, type AgentReleaseRecord } from './releases.service';
+import type { PolicyAgentRelease } from './release-target';
+
+export class SetReleaseTargetDto {
+  @ApiPropertyOptional({ type: String, nullable: true, example: '0.2.0', description: 'the version every agent should run (stored with `mamori-server release add`); null: no upgrades, agents keep theirs' })
+  @IsOptional()
+  @IsString({ message: 'version must be a version like 1.2.3, or null' })
+  @Length(1, 64, { message: 'version must be 1 to 64 characters, or null' })
+  version?: string | null;
+}
+
+export class AgentReleaseView {
+  @ApiProperty() version!: string;
+  @ApiProperty({ example: 'linux-x64' }) platform!: string;
+  @ApiProperty() fileName!: string;
+  @ApiProperty({ description: 'SHA-256 of the archive (hex); agents check it before unpacking' }) sha256!: string;
+  @ApiProperty() sizeBytes!: number;
+  @ApiProperty() uploadedBy!: string;
+  @ApiProperty() uploadedAt!: string;
+}
+
+export class FleetAgentVersionView {
+  @ApiProperty() agentId!: string;
+  @ApiProperty() hostname!: string;
+  @ApiProperty({ description: 'the version the agent reported in its last heartbeat' }) runningVersion!: string;
+  @ApiProperty({ description: 'runs the target version (true when no target is set)' }) onTarget!: boolean;
+}
+
+export class AgentReleasesView {
+  @ApiProperty({ type: Object, nullable: true, description: 'the target version and its bundles per platform; null: no upgrades' }) target!: PolicyAgentRelease | null;
+  @ApiProperty({ type: [AgentReleaseView] }) items!: AgentReleaseView[];
+  @ApiProperty({ type: [FleetAgentVersionView], description: 'enrolled agents: the version each runs against the target' }) agents!: FleetAgentVersionView[];
+}
+
+export function agentReleaseView(record: AgentReleaseRecord): AgentReleaseView {
+  return { ...record, uploadedAt: record.uploadedAt.toISOString() };
+}
+
+/** REST: the register of agent releases and the fleet's target version (README "Upgrades"). */
+@ApiTags('agent-releases')
+@ApiBearerAuth()
+@ApiRoleForbiddenResponse()
+@Controller('api/v1/agent-releases')
+export class ReleasesController {
+  constructor(
+    private readonly releases: ReleasesService,
+    private readonly agents: AgentsService,
+  ) {}
+
+  @Get()
+  @Roles(...READERS, 'it')
+  @ApiOkResponse({ type: AgentReleasesView })
+  async list(): Promise<AgentReleasesView> {
+    return this.view();
+  }
+
+  /** Sets (or with null clears) the version agents should run; publishes a policy version. */
+  @Put('target')
+  @Roles('it')
+  @ApiOkResponse({ type: AgentReleasesView })
+  @ApiBadRequestResponse({ description: 'not a version' })
+  @ApiNotFoundResponse({ description: 'no bundle of that version is stored' })
+  async setTarget(@Body() body: SetReleaseTargetDto): Promise<AgentReleasesView> {
+    await this.releases.setTarget(body.version ?? null);
+    return this.view();
+  }
+
+  private async view(): Promise<AgentReleasesView> {
+    const target = await this.releases.target();
+    const agents = (await this.agents.list()).filter((agent) => agent.status === 'enrolled');
+    return {
+      target,
+      items: (await this.releases.list()).map(agentReleaseView),
+      agents: agents.map((agent) => ({ agentId: agent.id, hostname: agent.hostname, runningVersion: agent.agentVersion, onTarget: target === null || agent.agentVersion === target.version })),
+    };
+  }
+}
