@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ensurePrivateDir, writeFileAtomic } from './atomic-file';
+import { dropPendingRenewal } from './credential-swap';
 import type { StatePaths } from './state-dir';
 
 /** What enrollment leaves behind in agent.json. */
@@ -25,6 +26,8 @@ export class NotEnrolledError extends Error {}
  */
 export async function saveCredentials(paths: StatePaths, credentials: AgentCredentials): Promise<void> {
   await ensurePrivateDir(paths.root);
+  // A renewal of an earlier identity that a crash left half-done must not be completed over this one.
+  await dropPendingRenewal(paths);
   await writeFileAtomic(paths.privateKey, credentials.privateKeyPem, 0o600);
   await writeFileAtomic(paths.certificate, credentials.certificatePem, 0o600);
   await writeFileAtomic(paths.caCertificate, credentials.caPem, 0o600);

@@ -31,6 +31,13 @@ async function readIfPresent(path: string): Promise<string | null> {
   }
 }
 
+/** Removes a renewal's pending files (a new enrollment replaces the identity they belonged to). */
+export async function dropPendingRenewal(paths: StatePaths): Promise<void> {
+  const pending = pendingRenewalPaths(paths);
+  await unlink(pending.certificate).catch(() => undefined);
+  await unlink(pending.key).catch(() => undefined);
+}
+
 /** Stores the renewal's key before the collector is asked to certify it. */
 export async function storePendingKey(paths: StatePaths, privateKeyPem: string): Promise<void> {
   await writeFileAtomic(pendingRenewalPaths(paths).key, privateKeyPem, 0o600);

@@ -8,6 +8,7 @@ import { generateKeyAndCsr } from '../../../../agent/src/transport/key-material'
 import { renewedCertificateProblem } from '../../../../agent/src/transport/certificate-renewer';
 import { certificateMatchesKey, completeInterruptedRenewal, installRenewedCertificate, pendingRenewalPaths, storePendingKey } from '../../../../agent/src/state/credential-swap';
 import { statePaths } from '../../../../agent/src/state/state-dir';
+import { saveCredentials } from '../../../../agent/src/state/agent-identity';
 import { makeTempDir } from '../../../support/temp-dir';
 
 const AGENT_ID = '3f1c9d7e-8a51-4a0e-9c0b-1d2e3f4a5b6c';
@@ -79,4 +80,20 @@ test('a renewed certificate is refused when it is for another key, another agent
   const stranger = await generateCertificateAuthority('another CA');
   assert.match(renewedCertificateProblem(next.certificate, next.key, AGENT_ID, stranger.certificatePem) ?? '', /not issued by a CA of the bundle/);
   assert.equal(renewedCertificateProblem(next.certificate, next.key, AGENT_ID, stranger.certificatePem + ca.certificatePem), null, 'a bundle with the issuer among others');
+});
+
+test('enrolling again drops a half-done renewal of the earlier identity, so the next start cannot put it back', async (t) => {
+  const { paths, authority, ca, pending } = await folder(t);
+  const stale = await issued(authority);
+  writeFileSync(pending.key, stale.key);
+  writeFileSync(pending.certificate, stale.certificate);
+  const enrolled = await issued(authority);
+  await saveCredentials(paths, {
+    identity: { agentId: AGENT_ID, server: 'collector:50051', enrolledAt: new Date().toISOString() },
+    privateKeyPem: enrolled.key,
+    certificatePem: enrolled.certificate,
+    caPem: ca.certificatePem,
+  });
+  assert.equal(await completeInterruptedRenewal(paths), null);
+  assert.deepEqual(pair(paths), enrolled);
 });
