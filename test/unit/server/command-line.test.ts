@@ -13,13 +13,15 @@ test('commands parse per the contract', () => {
   assert.deepEqual(parseCommandLine(['run']), { name: 'run' });
   assert.deepEqual(parseCommandLine(['migrate']), { name: 'migrate' });
   assert.deepEqual(parseCommandLine(['--help']), { name: 'help' });
-  assert.deepEqual(parseCommandLine(['tokens', 'create', '--label', 'Sales', '--uses', '3', '--expires-in', '7d']), {
+  assert.deepEqual(parseCommandLine(['tokens', 'create', '--label', 'Sales', '--uses', '3', '--expires-in', '7d', '--zone', 'office-lan']), {
     name: 'tokens create',
     label: 'Sales',
     maxUses: 3,
     expiresInSeconds: 7 * 86_400,
+    zone: 'office-lan',
     json: false,
   });
+  assert.equal((parseCommandLine(['tokens', 'create']) as { zone?: string }).zone, undefined);
   assert.equal((parseCommandLine(['tokens', 'create', '--uses', '1000000', '--expires-in', '365d']) as { maxUses: number }).maxUses, 1_000_000);
   assert.equal((parseCommandLine(['tokens', 'create', '--expires-in', '365d']) as { expiresInSeconds: number }).expiresInSeconds, 31_536_000);
   assert.deepEqual(parseCommandLine(['tokens', 'list', '--json']), { name: 'tokens list', json: true });
