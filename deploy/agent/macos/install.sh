@@ -2,7 +2,7 @@
 # Installs the mamori agent on macOS from this unpacked bundle, enrolls it and starts it as a
 # launchd daemon (no .pkg needed).
 #
-#   sudo ./install.sh --server HOST:PORT --token TOKEN [--prefix /usr/local/mamori-agent]
+#   sudo ./install.sh --server HOST:PORT --token TOKEN [--zone ZONE] [--prefix /usr/local/mamori-agent]
 #                     [--state-dir "/Library/Application Support/mamori-agent"] [--root DIR] [--no-launchd]
 #
 # Layout as on Linux: <prefix>/releases/<bundle name>/ holds this bundle, <prefix>/current points at
@@ -10,6 +10,8 @@
 # records the options for uninstall.sh. The daemon's plist goes to /Library/LaunchDaemons, its
 # log to /Library/Logs/mamori-agent/agent.log. --root DIR installs under DIR instead of / (an
 # image being prepared, or a test); --no-launchd writes the plist but runs no launchctl.
+# --zone ZONE: the network zone (defined at the collector) this Mac must be in, set at enrollment;
+# ignored when the Mac is already enrolled (the console changes an enrolled device's zone).
 # Exit codes: 0 installed, 1 failed, 2 bad usage.
 set -eu
 
@@ -24,12 +26,13 @@ fail() {
   exit 1
 }
 
-server='' token='' prefix=/usr/local/mamori-agent state_dir='/Library/Application Support/mamori-agent'
+server='' token='' zone='' prefix=/usr/local/mamori-agent state_dir='/Library/Application Support/mamori-agent'
 log_dir=/Library/Logs/mamori-agent root='' launchd=yes
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) [ $# -ge 2 ] || usage; server=$2; shift 2 ;;
     --token) [ $# -ge 2 ] || usage; token=$2; shift 2 ;;
+    --zone) [ $# -ge 2 ] || usage; zone=$2; shift 2 ;;
     --prefix) [ $# -ge 2 ] || usage; prefix=${2%/}; shift 2 ;;
     --state-dir) [ $# -ge 2 ] || usage; state_dir=${2%/}; shift 2 ;;
     --root) [ $# -ge 2 ] || usage; root=${2%/}; shift 2 ;;
@@ -106,6 +109,10 @@ ln -sfn "$prefix/current/bin/mamori-agent" "$root/usr/local/bin/mamori-agent"
 # 3. Enrollment (skipped when the state folder already holds an identity: a reinstall or upgrade).
 if [ "$already_enrolled" = yes ]; then
   echo "install.sh: $state_dir already holds an enrollment; keeping it"
+  [ -z "$zone" ] || echo "install.sh: --zone $zone ignored: this Mac is already enrolled; change the zone an enrolled device must be in from the console (device details) or PATCH /api/v1/agents/<id>/required-zone" >&2
+elif [ -n "$zone" ]; then
+  "$dest/current/bin/mamori-agent" enroll --server "$server" --token "$token" --zone "$zone" --state-dir "$state" ||
+    fail "enrollment failed (see above); the files stay installed, run install.sh again"
 else
   "$dest/current/bin/mamori-agent" enroll --server "$server" --token "$token" --state-dir "$state" ||
     fail "enrollment failed (see above); the files stay installed, run install.sh again"

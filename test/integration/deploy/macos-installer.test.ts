@@ -70,13 +70,14 @@ test('every shell script under deploy/agent is clean under shellcheck (POSIX sh)
 /**
  * A folder shaped like an unpacked darwin bundle: the files of deploy/agent/macos at the top,
  * a launcher, VERSION and a MANIFEST.sha256 over them. The installer only copies and checks
- * these; it runs no agent program when the state folder already holds an enrollment.
+ * these; it runs no agent program when the state folder already holds an enrollment. `launcher`
+ * replaces bin/mamori-agent (a script that records how the installer called it).
  */
-function bundleShapedFolder(parent: string): string {
+function bundleShapedFolder(parent: string, launcher = '#!/bin/sh\nexec "$(dirname "$0")/../node/bin/node" "$(dirname "$0")/../app/main.js" "$@"\n'): string {
   const top = join(parent, 'mamori-agent-0.0.0-darwin-x64');
   cpSync(MACOS_DIR, top, { recursive: true });
   mkdirSync(join(top, 'bin'));
-  writeFileSync(join(top, 'bin', 'mamori-agent'), '#!/bin/sh\nexec "$(dirname "$0")/../node/bin/node" "$(dirname "$0")/../app/main.js" "$@"\n', { mode: 0o755 });
+  writeFileSync(join(top, 'bin', 'mamori-agent'), launcher, { mode: 0o755 });
   mkdirSync(join(top, 'app'));
   writeFileSync(join(top, 'app', 'main.js'), '// the compiled agent goes here in a real bundle\n');
   writeFileSync(join(top, 'VERSION'), '0.0.0\n');
@@ -132,6 +133,33 @@ test('the macOS install.sh installs into a root folder: release, current link, p
   assert.equal(again.status, 0, again.stdout + again.stderr);
   assert.equal(lstatSync(join(prefix, 'current')).isSymbolicLink(), true);
   assert.deepEqual(readdirSync(join(prefix, 'releases')), ['mamori-agent-0.0.0-darwin-x64']);
+});
+
+test('the macOS install.sh hands --zone to the enrollment, and on an enrolled Mac ignores it, saying so', (t) => {
+  if (spawnSync('shasum', ['--version'], { stdio: 'ignore' }).status !== 0) return skipOrFail(t, 'shasum is not installed (Debian package perl)');
+  const work = makeTempDir('mamori-macos-install-');
+  t.after(() => work.cleanup());
+  const calls = join(work.path, 'calls');
+  // The enrollment itself is tested against a real collector on Linux (agent-install e2e): here the
+  // agent program records its arguments and enrolls the way the real one does (agent.json written).
+  const bundle = bundleShapedFolder(
+    work.path,
+    `#!/bin/sh\nprintf '%s\\n' "$@" >> '${calls}'\nwhile [ $# -gt 0 ]; do [ "$1" = --state-dir ] && echo '{}' > "$2/agent.json"; shift; done\n`,
+  );
+  const root = join(work.path, 'root');
+  mkdirSync(root);
+  const stateDir = '/Library/Application Support/mamori-agent';
+  const install = (...args: string[]) => spawnSync('sh', [join(bundle, 'install.sh'), '--root', root, '--no-launchd', ...args], { encoding: 'utf8' });
+
+  const first = install('--server', 'collector.example:50051', '--token', 'T', '--zone', 'dev-lan');
+  assert.equal(first.status, 0, first.stdout + first.stderr);
+  assert.deepEqual(readFileSync(calls, 'utf8').split('\n').filter(Boolean), ['enroll', '--server', 'collector.example:50051', '--token', 'T', '--zone', 'dev-lan', '--state-dir', join(root, stateDir)]);
+
+  const again = install('--zone', 'office-lan');
+  assert.equal(again.status, 0, again.stdout + again.stderr);
+  assert.match(again.stderr, /--zone office-lan ignored: this Mac is already enrolled; change the zone .* from the console/);
+  assert.equal(readFileSync(calls, 'utf8').split('\n').filter(Boolean).length, 9, 'no second enrollment');
+  assert.equal(install('--zone').status, 2);
 });
 
 test('the macOS install.sh refuses a tampered bundle, a missing token and bad options', (t) => {
