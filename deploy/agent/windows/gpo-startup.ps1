@@ -13,6 +13,8 @@ is used once per machine. Exit codes: those of install.ps1, or 0 when nothing ha
 The collector's gRPC address, HOST:PORT (passed to install.ps1).
 .PARAMETER Token
 An enrollment token limited by count and expiry (passed to install.ps1).
+.PARAMETER Zone
+The network zone (defined at the collector) the machine must be in, set at its enrollment (passed to install.ps1).
 .PARAMETER InstallDir
 As for install.ps1. Default: C:\Program Files\mamori-agent.
 .PARAMETER StateDir
@@ -22,6 +24,7 @@ As for install.ps1. Default: C:\ProgramData\mamori-agent\state.
 param(
     [string]$Server = '',
     [string]$Token = '',
+    [string]$Zone = '',
     [string]$InstallDir = (Join-Path $env:ProgramFiles 'mamori-agent'),
     [string]$StateDir = (Join-Path $env:ProgramData 'mamori-agent\state')
 )
@@ -38,5 +41,5 @@ if ($installed -eq $wanted -and $null -ne $service -and $enrolled) {
     if ($service.Status -ne 'Running') { Start-Service -Name 'mamori-agent' }
     exit 0
 }
-& (Join-Path $PSScriptRoot 'install.ps1') -Server $Server -Token $Token -InstallDir $InstallDir -StateDir $StateDir
+& (Join-Path $PSScriptRoot 'install.ps1') -Server $Server -Token $Token -Zone $Zone -InstallDir $InstallDir -StateDir $StateDir
 exit $LASTEXITCODE

@@ -17,12 +17,16 @@ by the recovery actions when it fails.
 
 Exit codes: 0 installed; 1 unexpected error; 2 bad arguments; 10 not run as an administrator;
 11 the bundle is incomplete or does not match its manifest; 12 copying the bundle failed;
-13 enrollment failed; 14 the service could not be created or started.
+13 enrollment failed (also: -Zone names no zone defined at the collector); 14 the service could not be created or started.
 
 .PARAMETER Server
 The collector's gRPC address, HOST:PORT.
 .PARAMETER Token
 An enrollment token (limited by count and expiry). Not needed when the state folder already holds an enrollment.
+.PARAMETER Zone
+The network zone (defined at the collector, e.g. dev-lan) this device must be in, set at enrollment;
+an undefined zone fails the enrollment (exit 13). Ignored, with a line in the log, when the state
+folder already holds an enrollment: the console changes an enrolled device's zone.
 .PARAMETER InstallDir
 Where the bundle is installed. Default: C:\Program Files\mamori-agent.
 .PARAMETER StateDir
@@ -34,6 +38,7 @@ The installer's log. Default: C:\ProgramData\mamori-agent\logs\install.log.
 param(
     [string]$Server = '',
     [string]$Token = '',
+    [string]$Zone = '',
     [string]$InstallDir = (Join-Path $env:ProgramFiles 'mamori-agent'),
     [string]$StateDir = (Join-Path $env:ProgramData 'mamori-agent\state'),
     [string]$LogFile = (Join-Path $env:ProgramData 'mamori-agent\logs\install.log')
@@ -172,10 +177,13 @@ try {
     $main = Join-Path $InstallDir 'app\main.js'
     if ($alreadyEnrolled) {
         Write-Log "$StateDir already holds an enrollment; keeping it"
+        if ($Zone -ne '') { Write-Log "-Zone $Zone ignored: this machine is already enrolled; change the zone an enrolled device must be in from the console (device details)" }
     } else {
         Write-Log "enrolling with $Server"
         # The token goes to the agent only, never to the log.
-        $enroll = Invoke-Native $node @($main, 'enroll', '--server', $Server, '--token', $Token, '--state-dir', $StateDir)
+        $enrollArguments = @($main, 'enroll', '--server', $Server, '--token', $Token, '--state-dir', $StateDir)
+        if ($Zone -ne '') { $enrollArguments += @('--zone', $Zone) }
+        $enroll = Invoke-Native $node $enrollArguments
         foreach ($line in $enroll.Output) { Write-Log "enroll: $line" }
         if ($enroll.ExitCode -ne 0) { Stop-Install 13 "mamori-agent enroll exited $($enroll.ExitCode); the files stay installed, run install.ps1 again" }
     }

@@ -162,6 +162,15 @@ test('gpo-startup.ps1 passes install.ps1 only parameters it declares, and intune
   assert.match(readFileSync(join(WINDOWS_DIR, 'intune-detect.ps1'), 'utf8'), new RegExp(`^\\$Version = '${version.replace(/\./g, '\\.')}'$`, 'm'));
 });
 
+test('install.ps1 hands -Zone to mamori-agent enroll as --zone on a first enrollment, and logs it as ignored on an enrolled machine', () => {
+  const source = readFileSync(join(WINDOWS_DIR, 'install.ps1'), 'utf8');
+  const enrolled = /if \(\$alreadyEnrolled\) \{([^]*?)\} else \{([^]*?)Invoke-Native \$node \$enrollArguments/.exec(source);
+  assert.ok(enrolled, 'the enrollment step is not where the test expects it');
+  assert.match(enrolled[1]!, /if \(\$Zone -ne ''\) \{ Write-Log "-Zone \$Zone ignored: this machine is already enrolled/);
+  assert.match(enrolled[2]!, /\$enrollArguments = @\(\$main, 'enroll', '--server', \$Server, '--token', \$Token, '--state-dir', \$StateDir\)/);
+  assert.match(enrolled[2]!, /if \(\$Zone -ne ''\) \{ \$enrollArguments \+= @\('--zone', \$Zone\) \}/);
+});
+
 test('install.ps1 and uninstall.ps1 restart as 64-bit under Intune and never redirect a program\'s stderr under ErrorActionPreference Stop', () => {
   for (const script of ['install.ps1', 'uninstall.ps1']) {
     const source = readFileSync(join(WINDOWS_DIR, script), 'utf8');
