@@ -115,7 +115,7 @@ test('the enrollment token never reaches the output: every command given it has 
   assert.match(install, /replace\(mamori_agent_enrollment_token, '\*+'\)/);
 });
 
-test('the role installs, enrolls and then leaves alone a host (localhost into a temporary root), spending one token use; the uninstall playbook needs the device code', async (t) => {
+test('the role installs, enrolls (required in mamori_agent_zone) and then leaves alone a host (localhost into a temporary root), spending one token use; the uninstall playbook needs the device code', async (t) => {
   if (!haveAnsible()) return skipOrFail(t, 'ansible-playbook is not installed (Debian package ansible-core)');
   if (process.platform !== 'linux' || process.arch !== 'x64') return skipOrFail(t, 'the role run installs the linux-x64 bundle; this is not linux-x64');
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return skipOrFail(t, 'install.sh with --root still writes owner-only state as root; run as root');
@@ -127,6 +127,7 @@ test('the role installs, enrolls and then leaves alone a host (localhost into a 
   t.diagnostic(`bundle ${(packed.archiveBytes / 1048576).toFixed(1)} MB packed in ${packed.packMs} ms`);
   const created = await collector.rest<{ id: string; token: string }>('POST', '/api/v1/enrollment-tokens', { label: 'ansible rollout', maxUses: 3, expiresInSeconds: 3600 });
   assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal((await collector.rest('POST', '/api/v1/zones', { name: 'dev-lan', cidrs: ['10.20.0.0/16'], mode: 'audit' })).status, 201);
 
   const root = join(work.path, 'root');
   mkdirSync(root);
@@ -137,6 +138,7 @@ test('the role installs, enrolls and then leaves alone a host (localhost into a 
     mamori_agent_bundle: packed.archive,
     mamori_agent_server: collector.grpcTarget,
     mamori_agent_enrollment_token: created.body.token,
+    mamori_agent_zone: 'dev-lan',
     mamori_agent_root: root,
     mamori_agent_manage_service: false,
     mamori_agent_stage_dir: join(work.path, 'stage'),
@@ -174,8 +176,8 @@ test('the role installs, enrolls and then leaves alone a host (localhost into a 
   const status = spawnSync(agent, ['status', '--state-dir', join(root, 'var/lib/mamori-agent'), '--json'], { encoding: 'utf8' });
   assert.equal(status.status, 0, status.stdout + status.stderr);
   const agentId = (JSON.parse(status.stdout) as { agentId: string }).agentId;
-  const listed = await collector.rest<{ items: Array<{ id: string }> }>('GET', '/api/v1/agents');
-  assert.ok(listed.body.items.some((item) => item.id === agentId), `agent ${agentId} is not listed by the collector`);
+  const listed = await collector.rest<{ items: Array<{ id: string; requiredZone: string | null }> }>('GET', '/api/v1/agents');
+  assert.equal(listed.body.items.find((item) => item.id === agentId)?.requiredZone, 'dev-lan', `agent ${agentId} is not listed by the collector required in mamori_agent_zone`);
   assert.ok(existsSync(join(root, 'etc/systemd/system/mamori-agent.service')));
   assert.equal(existsSync(join(work.path, 'stage')), false, 'the staging folder is removed');
 
