@@ -72,8 +72,10 @@ test('install.sh installs a packed bundle into a root folder, enrolls (--zone: r
   assert.equal(statSync(state).uid, process.getuid!());
   assert.ok(existsSync(join(state, 'agent.json')), 'enrolled');
   const unit = readFileSync(join(root, 'etc/systemd/system/mamori-agent.service'), 'utf8');
-  assert.match(unit, /^ExecStart=\/opt\/mamori-agent\/current\/bin\/mamori-agent run --state-dir \/var\/lib\/mamori-agent$/m);
-  assert.match(unit, /^ReadWritePaths=\/var\/lib\/mamori-agent$/m);
+  // Started through the boot script, which rolls back an upgrade that does not come up (agent-upgrade.e2e.test.ts).
+  assert.match(unit, /^ExecStart=\/opt\/mamori-agent\/boot\/mamori-agent-boot run --state-dir \/var\/lib\/mamori-agent$/m);
+  assert.equal(statSync(join(prefix, 'boot/mamori-agent-boot')).mode & 0o777, 0o755);
+  assert.match(unit, /^ReadWritePaths=\/var\/lib\/mamori-agent \/opt\/mamori-agent$/m);
   assert.doesNotMatch(unit, /@PREFIX@|@STATE_DIR@/);
   assert.match(readFileSync(join(prefix, 'install.conf'), 'utf8'), /^STATE_DIR=\/var\/lib\/mamori-agent$/m);
 
@@ -152,6 +154,15 @@ test('install.sh installs a packed bundle into a root folder, enrolls (--zone: r
     return page.items.map((e) => e.payload).find((p) => p.state === 'AGENT_STATE_INSTALL_MODIFIED');
   });
   assert.match(reported.message ?? '', /1 changed \(node\/LICENSE\); 1 added \(app\/node_modules\/implant\.js\)/);
+
+  // While it runs: a file added to the running release and an edited unit are reported within seconds.
+  writeFileSync(join(release, 'app/node_modules/implant2.js'), 'module.exports = 2;\n');
+  appendFileSync(join(root, 'etc/systemd/system/mamori-agent.service'), 'ExecStartPre=/bin/true\n');
+  const live = await eventually('the changes made while running reported as an event', async () => {
+    const page = await collector.rest.expect<{ items: Array<{ payload: { state?: string; message?: string } }> }>(200, 'GET', `/api/v1/events?agentId=${status.agentId}&kind=agent_status`);
+    return page.items.map((e) => e.payload).find((p) => p.state === 'AGENT_STATE_INSTALL_MODIFIED' && /while running/.test(p.message ?? ''));
+  });
+  assert.match(live.message ?? '', /app\/node_modules\/implant2\.js added.*unit MODIFIED: .*mamori-agent\.service differs from the installed unit/);
 
   const uninstallSh = join(prefix, 'current/uninstall.sh');
   const uninstall = (code: string) => spawnSync('sh', [uninstallSh, '--code', code, '--root', root, '--no-systemd'], { encoding: 'utf8', env: { PATH: process.env.PATH } });

@@ -83,19 +83,24 @@ describe('the console pages for the whitelist, USB register, devices and users',
     await admin.locator('[data-testid="whitelist-history-row"][data-kind="entry.created"]', { hasText: 'git.example.co.jp' }).getByText('tanaka').waitFor();
     await saveScreenshot(admin, 'console-policy-diff');
 
-    // IT creates an enrollment token: the secret and the command are shown once.
+    // IT creates an enrollment token bound to a zone: the secret and the command are shown once.
+    await collector.rest.expect(201, 'POST', '/api/v1/zones', { name: 'sales-lan', mode: 'off', cidrs: ['10.30.0.0/16'] });
     const it = await signedIn(t, browser, baseURL, 'ito', errors);
     await it.goto('/devices?tab=tokens');
     await it.getByTestId('enrollment-tokens-empty').waitFor();
     await it.getByTestId('enrollment-token-create').click();
     await it.getByTestId('enrollment-token-form-label').fill('Sales laptops');
     await it.getByTestId('enrollment-token-form-uses').fill('5');
+    await it.getByTestId('enrollment-token-form-zone').locator('option[value="sales-lan"]').waitFor({ state: 'attached' });
+    await it.getByTestId('enrollment-token-form-zone').selectOption('sales-lan');
     await it.getByTestId('enrollment-token-form-submit').click();
     const secret = (await it.getByTestId('enrollment-token-secret').textContent()) ?? '';
     assert.ok(secret.length >= 20, `a token is shown: "${secret}"`);
     assert.match((await it.getByTestId('enrollment-token-command').textContent()) ?? '', /enroll/);
     await it.getByTestId('enrollment-token-done').click();
-    await it.locator('[data-testid="enrollment-token-row"][data-state="active"]', { hasText: 'Sales laptops' }).waitFor();
+    await it.locator('[data-testid="enrollment-token-row"][data-state="active"]', { hasText: 'Sales laptops' }).filter({ hasText: 'sales-lan' }).waitFor();
+    const listedTokens = await collector.rest.expect<{ items: Array<{ label: string; zone: string | null }> }>(200, 'GET', '/api/v1/enrollment-tokens');
+    assert.deepEqual(listedTokens.items.map((token) => [token.label, token.zone]), [['Sales laptops', 'sales-lan']]);
     assert.equal(await it.getByTestId('enrollment-token-secret').count(), 0, 'the secret is gone once the dialog is closed');
 
     // A real agent enrolls and reports what it can enforce here.

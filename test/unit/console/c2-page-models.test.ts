@@ -112,10 +112,11 @@ describe('devices: heartbeat parts', () => {
   });
 
   test('an enrollment token body: hours become seconds, limits named by field', () => {
-    assert.deepEqual(enrollmentTokenBody({ label: ' Sales ', maxUses: '25', lifetimeHours: '48' }), { ok: true, body: { label: 'Sales', maxUses: 25, expiresInSeconds: 172800 } });
-    assert.deepEqual(enrollmentTokenBody({ label: '', maxUses: '', lifetimeHours: '' }), { ok: true, body: {} });
-    assert.deepEqual(enrollmentTokenBody({ label: '', maxUses: '0', lifetimeHours: '' }), { ok: false, field: 'maxUses' });
-    assert.deepEqual(enrollmentTokenBody({ label: '', maxUses: '', lifetimeHours: '9000' }), { ok: false, field: 'lifetimeHours' });
+    assert.deepEqual(enrollmentTokenBody({ label: ' Sales ', maxUses: '25', lifetimeHours: '48', zone: '' }), { ok: true, body: { label: 'Sales', maxUses: 25, expiresInSeconds: 172800 } });
+    assert.deepEqual(enrollmentTokenBody({ label: '', maxUses: '', lifetimeHours: '', zone: '' }), { ok: true, body: {} });
+    assert.deepEqual(enrollmentTokenBody({ label: 'Dev', maxUses: '', lifetimeHours: '', zone: 'dev-lan' }), { ok: true, body: { label: 'Dev', zone: 'dev-lan' } });
+    assert.deepEqual(enrollmentTokenBody({ label: '', maxUses: '0', lifetimeHours: '', zone: '' }), { ok: false, field: 'maxUses' });
+    assert.deepEqual(enrollmentTokenBody({ label: '', maxUses: '', lifetimeHours: '9000', zone: '' }), { ok: false, field: 'lifetimeHours' });
   });
 });
 

@@ -16,6 +16,7 @@ export function TokensTab({ creating, onCreate, onCreateDone }: { creating: bool
   const columns: Column<EnrollmentToken>[] = [
     { key: 'label', header: t.tokens.col.label, render: (token) => token.label || <span className="muted">{t.tokens.untitled}</span> },
     { key: 'state', header: t.tokens.col.state, render: (token) => <StatusBadge status={token.state === 'used_up' ? 'expired' : token.state} label={t.tokens.states[token.state] ?? token.state} testId="enrollment-token-state" /> },
+    { key: 'zone', header: t.tokens.col.zone, render: (token) => token.zone ?? <span className="muted">{t.tokens.anyZone}</span> },
     { key: 'uses', header: t.tokens.col.uses, className: 'num', render: (token) => `${token.uses} / ${token.maxUses ?? t.tokens.unlimited}` },
     { key: 'created', header: t.tokens.col.created, className: 'nowrap', render: (token) => formatTime(token.createdAt, lang) },
     { key: 'expires', header: t.tokens.col.expires, className: 'nowrap', render: (token) => formatTime(token.expiresAt, lang) },
@@ -78,14 +79,15 @@ export function TokensTab({ creating, onCreate, onCreateDone }: { creating: bool
 function CreateDialog({ open, onClose, onDone }: { open: boolean; onClose: () => void; onDone: () => void }) {
   const t = useMessages(messages);
   const s = useMessages(sharedMessages);
-  const [form, setForm] = useState<TokenForm>({ label: '', maxUses: '', lifetimeHours: '24' });
+  const [form, setForm] = useState<TokenForm>({ label: '', maxUses: '', lifetimeHours: '24', zone: '' });
   const [created, setCreated] = useState<CreatedEnrollmentToken | null>(null);
-  const submit = useSubmit(['label', 'maxUses', 'expiresInSeconds']);
+  const zones = useApi<{ items: Array<{ name: string }> }>(open ? '/zones' : null);
+  const submit = useSubmit(['label', 'maxUses', 'expiresInSeconds', 'zone']);
   useEffect(() => {
     if (!open) return;
     submit.reset();
     setCreated(null);
-    setForm({ label: '', maxUses: '', lifetimeHours: '24' });
+    setForm({ label: '', maxUses: '', lifetimeHours: '24', zone: '' });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [open]);
   const create = async () => {
@@ -145,6 +147,17 @@ function CreateDialog({ open, onClose, onDone }: { open: boolean; onClose: () =>
                 <input type="number" min={1} max={8760} value={form.lifetimeHours} onChange={(event) => setForm({ ...form, lifetimeHours: event.target.value })} data-testid="enrollment-token-form-hours" />
               </Field>
             </div>
+            <Field label={t.tokens.zone} hint={t.tokens.zoneHint} error={e.zone}>
+              <select value={form.zone} onChange={(event) => setForm({ ...form, zone: event.target.value })} data-testid="enrollment-token-form-zone">
+                <option value="">{t.tokens.anyZone}</option>
+                {(zones.data?.items ?? []).map((zone) => (
+                  <option key={zone.name} value={zone.name}>
+                    {zone.name}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            <ErrorBanner error={zones.error} />
           </>
         )}
       </div>

@@ -47,6 +47,8 @@ export interface EnrollmentToken {
   uses: number;
   revokedAt: string | null;
   state: 'active' | 'expired' | 'revoked' | 'used_up' | string;
+  /** The network zone every agent it enrolls is required in; null: the installer's choice (install.sh --zone) or none. */
+  zone: string | null;
 }
 
 export interface CreatedEnrollmentToken extends EnrollmentToken {
@@ -163,6 +165,8 @@ export interface TokenForm {
   maxUses: string;
   /** Lifetime in hours, as typed. */
   lifetimeHours: string;
+  /** A defined zone the token binds its agents to; '' for none. */
+  zone: string;
 }
 
 /** One year, the collector's limit (MAX_TOKEN_LIFETIME_SECONDS). */
@@ -185,5 +189,6 @@ export function tokenBody(form: TokenForm): { ok: true; body: Record<string, unk
     if (!Number.isFinite(hours) || hours <= 0 || hours > MAX_TOKEN_LIFETIME_HOURS) return { ok: false, field: 'lifetimeHours' };
     body.expiresInSeconds = Math.max(1, Math.round(hours * 3600));
   }
+  if (form.zone !== '') body.zone = form.zone;
   return { ok: true, body };
 }
