@@ -11,9 +11,10 @@ import { storageBenchmark } from './storage/storage.bench';
 import { agentsBenchmark } from './agents/agents.bench';
 import { agentFootprintBenchmark } from './agent-footprint/agent-footprint.bench';
 import { matcherBenchmark } from './matcher/matcher.bench';
+import { installCheckBenchmark } from './install-check/install-check.bench';
 
 /** Every benchmark `npm run bench` knows, in the order a full run takes them. */
-export const BENCHMARKS: readonly Benchmark[] = [usbHotplugBenchmark, inspectBenchmark, transferBurstBenchmark, agentFootprintBenchmark, ingestBenchmark, storageBenchmark, agentsBenchmark, matcherBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [usbHotplugBenchmark, inspectBenchmark, transferBurstBenchmark, agentFootprintBenchmark, ingestBenchmark, storageBenchmark, agentsBenchmark, matcherBenchmark, installCheckBenchmark];
 
 /**
  * Picks the benchmarks named on the command line (all when none is named); an unknown name is an

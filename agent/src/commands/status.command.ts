@@ -5,6 +5,7 @@ import { certificateExpiry, type CertificateExpiry } from '../state/certificate-
 import { loadCachedPolicy } from '../state/policy-cache';
 import { statePaths } from '../state/state-dir';
 import { checkInstallIntegrity, describeInstallIntegrity } from '../state/install-integrity';
+import { checkUnitIntegrity, describeUnitIntegrity, locateUnit } from '../state/unit-integrity';
 import { readStatusFile, type EncryptionStatusSummary } from '../state/status-file';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
 import type { NetworkGuardStatus } from '../daemon/network-guard';
@@ -44,6 +45,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
   } catch (error) {
     certificate = { error: `cannot read the client certificate ${paths.certificate}: ${(error as Error).message}` };
   }
+  const install = await checkInstallIntegrity();
   const running = daemon !== null && pidAlive(daemon.pid) && Date.now() - Date.parse(daemon.updatedAt) < STALE_AFTER_MS;
   const report = {
     enrolled: true,
@@ -75,7 +77,9 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     // The running daemon's renewal of the client certificate; null when it is not running.
     renewal: running ? (daemon!.certificate ?? null) : null,
     // The installed files against the bundle's MANIFEST.sha256, checked now (tamper evidence).
-    install: await checkInstallIntegrity(),
+    install,
+    // The systemd unit against the SHA-256 install.sh recorded (Linux installs only).
+    unit: await checkUnitIntegrity(install.installDir === null ? null : await locateUnit(install.installDir)),
   };
   if (input.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -91,6 +95,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     `rejected events: ${report.rejectedEvents}${report.rejectedDiscarded > 0 ? ` (${report.rejectedDiscarded} older file(s) in rejected/ deleted to keep it bounded)` : ''}`,
     `policy version:  ${report.policyVersion}`,
     `install:         ${describeInstallIntegrity(report.install)}`,
+    `unit:            ${describeUnitIntegrity(report.unit)}`,
     'error' in certificate
       ? `certificate:     ${certificate.error}`
       : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`}); renewed automatically from ${certificate.renewAt}`,

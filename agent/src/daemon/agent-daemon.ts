@@ -1,9 +1,10 @@
 import { readdir, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/agent-config';
-import { checkInstallIntegrity, describeInstallIntegrity } from '../state/install-integrity';
+import { bundleTopOf, checkInstallIntegrity, describeInstallIntegrity } from '../state/install-integrity';
 import { InstallWatch } from '../state/install-watch';
-import { checkUnitIntegrity, describeUnitIntegrity, locateUnit } from '../state/unit-integrity';
+import { checkUnitIntegrity, describeUnitIntegrity, locateUnit, type UnitLocation } from '../state/unit-integrity';
 import { agentStatusEvent, eventsDroppedEvent, usbAttachedEvent, usbDetachedEvent, usbReevaluatedEvent, usbStorageVolumesEvent, type EventDraft } from '../core/event-factory';
 import { allDataVolumesEncrypted, evaluateUsbDevice, evaluateUsbStorage, type UsbDeviceVerdict } from '../core/usb-policy';
 import { createUsbEnforcer } from '../enforce/usb-enforcer-selector';
@@ -318,25 +319,35 @@ export class AgentDaemon {
 
   /** Reports an installed bundle whose files differ from its manifest; a source checkout has none. */
   private async checkInstall(): Promise<void> {
+    const installDir = bundleTopOf();
+    // The watch first, then the start check: a change made once the start check is reported is
+    // one the watch sees (it costs a second full hash at start, about a second of one core).
+    const unit = existsSync(join(installDir, 'MANIFEST.sha256')) ? await this.watchInstall(installDir) : null;
     try {
-      const report = await checkInstallIntegrity();
+      const report = await checkInstallIntegrity(installDir);
       if (report.state === 'modified') {
         const message = describeInstallIntegrity(report);
         this.deps.logger.warn('installed files differ from the bundle manifest', { changed: report.changedCount, missing: report.missingCount, added: report.addedCount, installDir: report.installDir });
         await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, message.slice(0, 4000)));
       }
-      if (report.installDir === null) return;
-      const unit = await locateUnit(report.installDir);
       const unitReport = await checkUnitIntegrity(unit);
       if (unitReport.state === 'modified' || unitReport.state === 'missing') {
         this.deps.logger.warn('the systemd unit differs from the one install.sh wrote', { unitFile: unitReport.unitFile, dropIns: unitReport.dropIns });
         await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, `unit ${describeUnitIntegrity(unitReport)}`.slice(0, 4000)));
       }
-      // From here on, changes are reported as they happen (stop() may already have run).
-      if (this.abort.signal.aborted) return;
-      const logger = this.deps.logger.child({ component: 'install-watch' });
+    } catch (error) {
+      this.deps.logger.error('cannot check the installed files against MANIFEST.sha256', { error: (error as Error).message });
+    }
+  }
+
+  /** Starts the install watch on the running release and the unit; returns the unit's location. */
+  private async watchInstall(releaseDir: string): Promise<UnitLocation | null> {
+    const logger = this.deps.logger.child({ component: 'install-watch' });
+    try {
+      const unit = await locateUnit(releaseDir);
+      if (this.abort.signal.aborted) return unit;
       this.installWatch = new InstallWatch({
-        releaseDir: report.installDir,
+        releaseDir,
         unit,
         logger,
         report: async (change) => {
@@ -346,8 +357,11 @@ export class AgentDaemon {
       });
       await this.installWatch.start();
       if (this.abort.signal.aborted) await this.installWatch.stop(); // stop() ran while it started
+      else logger.info('watching the installed files', { releaseDir, unitFile: unit?.unitFile ?? null });
+      return unit;
     } catch (error) {
-      this.deps.logger.error('cannot check the installed files against MANIFEST.sha256', { error: (error as Error).message });
+      logger.error('cannot watch the installed files; they are checked at each start only', { error: (error as Error).message });
+      return null;
     }
   }
 

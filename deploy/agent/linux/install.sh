@@ -106,6 +106,9 @@ unit_dir="$root/etc/systemd/system"
 mkdir -p "$unit_dir"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@STATE_DIR@|$state_dir|g" "$bundle/systemd/mamori-agent.service" > "$unit_dir/mamori-agent.service"
 chmod 0644 "$unit_dir/mamori-agent.service"
+# The unit as written, so the agent can tell an edited unit (capabilities removed, an ExecStartPre
+# added) from this one; the path is the one seen from inside --root, like install.conf's.
+printf '%s  %s\n' "$(sha256sum < "$unit_dir/mamori-agent.service" | cut -d' ' -f1)" /etc/systemd/system/mamori-agent.service > "$dest/unit.sha256"
 if [ "$systemd" = yes ]; then
   [ -d /run/systemd/system ] || fail "systemd is not running here; the unit is in $unit_dir, start the agent another way or use --no-systemd"
   systemctl daemon-reload
