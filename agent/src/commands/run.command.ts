@@ -11,7 +11,8 @@ import { statePaths } from '../state/state-dir';
 /**
  * `mamori-agent run`: wires the daemon from configuration and runs it until SIGTERM/SIGINT.
  * Exit codes: 0 after an orderly stop, 1 when it cannot start, 2 for bad configuration,
- * 3 when not enrolled.
+ * 3 when not enrolled, 75 (UPGRADE_EXIT_CODE) after an upgrade was installed or a version on
+ * trial gave up: the service manager starts it again through the boot script.
  */
 export async function runCommand(input: { stateDir: string }): Promise<number> {
   let config;
@@ -61,10 +62,16 @@ export async function runCommand(input: { stateDir: string }): Promise<number> {
     logger,
     platformFacts: platformFactsFor(),
     usbSource: createUsbSource(config, paths.sources, logger),
+    requestExit: (code) => {
+      exitCode = code;
+      stopRequested(`exit ${code} requested`);
+    },
   });
 
   let stopRequested: (signal: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => (stopRequested = resolve));
+  // An installed upgrade asks for a restart: stop in order (the spool is durable), exit with its code.
+  let exitCode = 0;
   process.once('SIGTERM', () => stopRequested('SIGTERM'));
   process.once('SIGINT', () => stopRequested('SIGINT'));
 
@@ -79,5 +86,5 @@ export async function runCommand(input: { stateDir: string }): Promise<number> {
   logger.info('mamori-agent stopping', { signal });
   await daemon.stop();
   lock.release();
-  return 0;
+  return exitCode;
 }

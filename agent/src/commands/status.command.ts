@@ -10,6 +10,8 @@ import { readStatusFile, type EncryptionStatusSummary } from '../state/status-fi
 import type { TransferStatus } from '../sources/transfers/transfer.source';
 import type { NetworkGuardStatus } from '../daemon/network-guard';
 import type { CertificateRenewalStatus } from '../transport/certificate-renewer';
+import type { UpgradeStatus } from '../upgrade/upgrader';
+import { agentVersion } from '../facts/host-facts';
 
 const STALE_AFTER_MS = 15_000;
 
@@ -76,6 +78,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     certificate,
     // The running daemon's renewal of the client certificate; null when it is not running.
     renewal: running ? (daemon!.certificate ?? null) : null,
+    // This version against the fleet's target, a trial or a rollback, as the running daemon last saw them.
+    upgrade: running ? (daemon!.upgrade ?? null) : null,
     // The installed files against the bundle's MANIFEST.sha256, checked now (tamper evidence).
     install,
     // The systemd unit against the SHA-256 install.sh recorded (Linux installs only).
@@ -100,7 +104,10 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
       ? `certificate:     ${certificate.error}`
       : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`}); renewed automatically from ${certificate.renewAt}`,
     renewalLine(report.renewal),
+    upgradeLine(report.upgrade),
   ];
+  if (report.upgrade?.lastUpgrade) lines.push(`last upgrade:    ${report.upgrade.lastUpgrade}`);
+  if (report.upgrade?.rolledBack) lines.push(`ROLLED BACK:     ${report.upgrade.rolledBack}`);
   for (const capability of report.capabilities) {
     lines.push(`capability:      ${capability.name} ${capability.available ? 'available' : `NOT available: ${capability.reason}`}`);
   }
@@ -110,6 +117,13 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
   if (!('error' in certificate) && certificate.warning !== null) lines.push(`WARNING: ${certificate.warning}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The upgrade line of the human status: the running version against the fleet's target. */
+function upgradeLine(upgrade: UpgradeStatus | null): string {
+  if (upgrade === null) return `version:         ${agentVersion()} (upgrades unknown: the daemon is not running)`;
+  const target = upgrade.targetVersion === null ? 'no target set' : `target ${upgrade.targetVersion}`;
+  return `version:         ${upgrade.runningVersion}, ${target}: ${upgrade.state}${upgrade.detail === '' ? '' : ` (${upgrade.detail})`}`;
 }
 
 /** The renewal line of the human status: what the daemon's certificate renewal last did. */

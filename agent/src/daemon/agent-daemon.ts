@@ -47,6 +47,10 @@ import { EgressProxy } from '../enforce/egress-proxy/egress-proxy';
 import { createNetworkZoneSource } from '../sources/network/network-backend-selector';
 import type { NetworkZoneSource } from '../sources/network/network-zone.source';
 import { NetworkGuard, systemDnsServers } from './network-guard';
+import { Upgrader } from '../upgrade/upgrader';
+import { detectInstalledLayout } from '../upgrade/install-layout';
+import { bundlePlatform } from '../upgrade/upgrade-plan';
+import { agentVersion } from '../facts/host-facts';
 
 export interface AgentDaemonDeps {
   config: AgentConfig;
@@ -69,6 +73,8 @@ export interface AgentDaemonDeps {
   egressEnforcer?: EgressEnforcer;
   /** Reads the host's addresses and DNS suffixes for its zone; chosen from configuration when absent (MAMORI_AGENT_NETWORK_BACKEND). */
   networkZoneSource?: NetworkZoneSource;
+  /** Stops the daemon in order and exits the process with `code` (an upgrade asks for a restart on the new version). */
+  requestExit?: (code: number) => void;
 }
 
 const FACTS_REFRESH_MS = 30_000;
@@ -110,6 +116,8 @@ export class AgentDaemon {
   private policy!: PolicyWatcher;
   private clients!: AgentClients;
   private renewer!: CertificateRenewer;
+  /** Replaces the installed agent with the policy's target version (README "Upgrades"). */
+  private upgrader!: Upgrader;
   private host: HostIdentity | null = null;
   private factsAt = 0;
   private sourceNames: string[] = [];
@@ -212,6 +220,7 @@ export class AgentDaemon {
       logger: logger.child({ component: 'policy' }),
       initial: cached,
       onApplied: async (policy) => {
+        this.upgrader.setTarget(policy.agentRelease);
         this.transfers.setPolicy(policy.transfer);
         await this.network.setPolicy({ network: policy.network, version: BigInt(policy.version), lineageId: policy.lineageId });
         await this.serialUsb(async () => {
@@ -231,6 +240,19 @@ export class AgentDaemon {
         );
       },
     });
+
+    this.upgrader = new Upgrader({
+      layout: detectInstalledLayout(),
+      runningVersion: agentVersion(),
+      platform: bundlePlatform(),
+      downloadDir: join(paths.root, 'upgrade'),
+      release: () => connection?.release ?? null,
+      connected: () => this.monitor.state === 'connected',
+      report: (state, message) => this.record(this.statusEvent(state, message.slice(0, 4000))),
+      requestExit: (code) => (this.deps.requestExit ?? (() => logger.warn('an upgrade asked for a restart, but this daemon cannot exit by itself', { code })))(code),
+      logger: logger.child({ component: 'upgrade' }),
+    });
+    this.upgrader.setTarget(this.policy.policy?.agentRelease);
 
     this.enforcer =
       this.deps.usbEnforcer ??
@@ -264,6 +286,9 @@ export class AgentDaemon {
     // Tamper evidence: the installed files against the bundle's MANIFEST.sha256, at every start
     // (a modified install becomes an event and a warning; `mamori-agent status` checks it live).
     this.tasks.push(this.checkInstall());
+    // A rollback the boot script made is reported, and this version's trial held, before upgrading further.
+    await this.upgrader.start(this.abort.signal).catch((error: Error) => logger.error('cannot read the upgrade records', { error }));
+    this.tasks.push(this.upgrader.run(this.abort.signal));
 
     const signal = this.abort.signal;
     this.tasks.push(this.uploader.run(signal));
@@ -661,6 +686,7 @@ export class AgentDaemon {
       transfers: this.transfers.status(),
       network: this.network.status(),
       certificate: this.renewer.status(),
+      upgrade: this.upgrader.statusReport,
       uploadedEvents: this.uploader.uploadedEvents,
       rejectedEvents: this.uploader.rejectedEvents,
     };

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
 import type { NetworkGuardStatus } from '../daemon/network-guard';
 import type { CertificateRenewalStatus } from '../transport/certificate-renewer';
+import type { UpgradeStatus } from '../upgrade/upgrader';
 import { writeFileAtomic } from './atomic-file';
 
 export type ConnectionState = 'connecting' | 'connected' | 'unavailable' | 'refused';
@@ -29,6 +30,8 @@ export interface DaemonStatus {
   network?: NetworkGuardStatus;
   /** The client certificate's renewal; absent in files of agents that could not renew. */
   certificate?: CertificateRenewalStatus;
+  /** The running version against the fleet's target, trial and rollback (absent in files of older agents). */
+  upgrade?: UpgradeStatus;
   uploadedEvents: number;
   rejectedEvents: number;
 }

@@ -1,5 +1,6 @@
 import { CertificateServiceClient } from '../generated/mamori/v1/certificate';
 import { PolicyServiceClient } from '../generated/mamori/v1/policy';
+import { ReleaseServiceClient } from '../generated/mamori/v1/release';
 import { TelemetryServiceClient } from '../generated/mamori/v1/telemetry';
 import type { AgentCredentials } from '../state/agent-identity';
 import { CHANNEL_OPTIONS, createAgentClients, type AgentClients } from './grpc-clients';
@@ -17,7 +18,7 @@ const RETIRE_AFTER_MS = 60_000;
 export class AgentConnection implements AgentClients {
   readonly telemetry: TelemetryServiceClient;
   readonly policy: PolicyServiceClient;
-  private current: AgentClients & { certificate: CertificateServiceClient };
+  private current: AgentClients & { certificate: CertificateServiceClient; release: ReleaseServiceClient };
   private readonly retiring = new Set<NodeJS.Timeout>();
   private readonly retired: AgentClients[] = [];
 
@@ -33,6 +34,11 @@ export class AgentConnection implements AgentClients {
   /** The client for RenewCertificate, on the current credentials. */
   get certificate(): CertificateServiceClient {
     return this.current.certificate;
+  }
+
+  /** The client for DownloadRelease (agent upgrades), on the current credentials. */
+  get release(): ReleaseServiceClient {
+    return this.current.release;
   }
 
   /** Switches every later call to `credentials`; the old clients close once their calls had time to finish. */
@@ -55,15 +61,18 @@ export class AgentConnection implements AgentClients {
     this.current.close();
   }
 
-  private open(credentials: AgentCredentials): AgentClients & { certificate: CertificateServiceClient } {
+  private open(credentials: AgentCredentials): AgentClients & { certificate: CertificateServiceClient; release: ReleaseServiceClient } {
     const clients = createAgentClients(this.target, credentials);
     const certificate = new CertificateServiceClient(this.target, clients.channelCredentials, CHANNEL_OPTIONS);
+    const release = new ReleaseServiceClient(this.target, clients.channelCredentials, CHANNEL_OPTIONS);
     return {
       ...clients,
       certificate,
+      release,
       close: () => {
         clients.close();
         certificate.close();
+        release.close();
       },
     };
   }

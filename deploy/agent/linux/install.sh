@@ -6,7 +6,9 @@
 #
 # Layout: <prefix>/releases/<bundle name>/ holds this bundle, <prefix>/current points at it (swapped
 # with one rename, so a later version replaces it atomically), /usr/local/bin/mamori-agent points at
-# <prefix>/current/bin/mamori-agent, <prefix>/install.conf records the options for uninstall.sh.
+# <prefix>/current/bin/mamori-agent, <prefix>/install.conf records the options for uninstall.sh,
+# <prefix>/boot/mamori-agent-boot starts the agent (and rolls back a failed upgrade), <prefix>/upgrade
+# holds its records.
 # --zone ZONE: the network zone (defined at the collector) this device must be in, set at enrollment;
 # ignored when the host is already enrolled (the console changes an enrolled device's zone).
 # --root DIR installs under DIR instead of / (a chroot-like tree; the unit and the records still name
@@ -75,6 +77,13 @@ if [ ! -d "$dest/releases/$name" ]; then
 fi
 ln -sfn "releases/$name" "$dest/.current.new"
 mv -T "$dest/.current.new" "$dest/current"
+# The boot script, outside every release: the unit starts the agent through it, and it puts the
+# previous release back when an upgraded one does not come up (README "Upgrades").
+mkdir -p "$dest/boot" "$dest/upgrade"
+chmod 0755 "$dest/boot" "$dest/upgrade"
+cp "$bundle/boot/mamori-agent-boot.sh" "$dest/boot/.mamori-agent-boot.new"
+chmod 0755 "$dest/boot/.mamori-agent-boot.new"
+mv -f "$dest/boot/.mamori-agent-boot.new" "$dest/boot/mamori-agent-boot"
 
 # 2. The state folder: owner-only, the private key and the spool live there.
 mkdir -p "$state"

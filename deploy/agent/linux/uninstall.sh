@@ -70,7 +70,10 @@ link="$root/usr/local/bin/mamori-agent"
 if [ -L "$link" ] && [ "$(readlink "$link")" = "$prefix/current/bin/mamori-agent" ]; then
   rm -f "$link"
 fi
+# The prefix holds the releases, the boot script and the upgrade records.
 rm -rf "$dest"
+# A download of an upgrade in progress is no state worth keeping.
+rm -rf "$state/upgrade"
 if [ "$keep_state" = no ]; then
   rm -rf "$state"
   echo "uninstall.sh: mamori-agent removed from $prefix, state folder $state_dir removed"

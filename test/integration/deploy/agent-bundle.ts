@@ -28,11 +28,14 @@ function sizeOf(dir: string): number {
 /**
  * Runs `deploy/agent/package-agent.mjs --target linux-x64` into `<work>/packages` and unpacks the
  * archive into `<work>/unpacked`, as IT would on a laptop. Throws with the packer's output on failure.
+ * `version` packs that version (`--version`) into `<work>/packages-<version>` and `<work>/unpacked-<version>`.
  */
-export async function packAgentBundle(work: string): Promise<PackedBundle> {
-  const out = join(work, 'packages');
+export async function packAgentBundle(work: string, options: { version?: string } = {}): Promise<PackedBundle> {
+  const suffix = options.version === undefined ? '' : `-${options.version}`;
+  const out = join(work, `packages${suffix}`);
   const started = Date.now();
-  const pack = spawnSync(process.execPath, [join(REPO_ROOT, 'deploy/agent/package-agent.mjs'), '--target', 'linux-x64', '--out', out, '--cache', RUNTIME_CACHE], {
+  const versionArgs = options.version === undefined ? [] : ['--version', options.version];
+  const pack = spawnSync(process.execPath, [join(REPO_ROOT, 'deploy/agent/package-agent.mjs'), '--target', 'linux-x64', '--out', out, '--cache', RUNTIME_CACHE, ...versionArgs], {
     encoding: 'utf8',
     cwd: REPO_ROOT,
   });
@@ -42,7 +45,7 @@ export async function packAgentBundle(work: string): Promise<PackedBundle> {
   if (archives.length !== 1) throw new Error(`expected one archive in ${out}, found ${archives.join(', ')}`);
   const archive = join(out, archives[0]!);
   const name = archives[0]!.replace(/\.tar\.gz$/, '');
-  const unpacked = join(work, 'unpacked');
+  const unpacked = join(work, `unpacked${suffix}`);
   mkdirSync(unpacked);
   const untar = spawnSync('tar', ['-xzf', archive, '-C', unpacked], { encoding: 'utf8' });
   if (untar.status !== 0) throw new Error(`tar -xzf ${relative(work, archive)}: ${untar.stderr}`);
