@@ -10,6 +10,10 @@ import { EnrollmentTokensService } from '../modules/enrollment/enrollment-tokens
 import { generatePassword } from '../modules/auth/password-hash';
 import { userView, UsersService } from '../modules/auth/users.service';
 import type { Command } from './command-line';
+import { ReleasesService } from '../modules/releases/releases.service';
+import { agentReleaseView } from '../modules/releases/releases.controller';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 
 type Print = (line: string) => void;
 /** Reads all of standard input (for --password-stdin). */
@@ -40,14 +44,17 @@ export function runAdminCommand(context: INestApplicationContext, command: Comma
 }
 
 function commandLineAuditContext(command: Command): AuditContext {
-  let user: string;
+  return { actor: { kind: 'system', id: 'cli', name: `mamori-server ${command.name} (${commandLineActor()})` }, sourceAddress: 'local' };
+}
+
+/** The operating-system user running the command line. */
+function commandLineActor(): string {
   try {
-    user = userInfo().username;
+    return userInfo().username;
   } catch {
     // A uid without a passwd entry (some containers).
-    user = `uid ${process.getuid?.() ?? 'unknown'}`;
+    return `uid ${process.getuid?.() ?? 'unknown'}`;
   }
-  return { actor: { kind: 'system', id: 'cli', name: `mamori-server ${command.name} (${user})` }, sourceAddress: 'local' };
 }
 
 async function runCommand(context: INestApplicationContext, command: Command, print: Print, readInput: ReadInput): Promise<number> {
@@ -156,6 +163,29 @@ async function runCommand(context: INestApplicationContext, command: Command, pr
     case 'agents revoke': {
       const view = agentView(await context.get(AgentsService).revoke(command.id));
       print(`mamori-server: agent ${view.id} (${view.hostname || 'unnamed host'}) revoked at ${view.revokedAt}; a running collector refuses it within 5 seconds`);
+      return 0;
+    }
+    case 'release add': {
+      const added = await context.get(ReleasesService).add(basename(command.archive), await readFile(command.archive), commandLineActor());
+      const view = agentReleaseView(added);
+      if (command.json) {
+        print(JSON.stringify(view));
+        return 0;
+      }
+      print(`mamori-server: agent release ${view.version} for ${view.platform} stored (${view.sizeBytes} bytes, sha256 ${view.sha256})`);
+      print(`  agents upgrade once it is the target: PUT /api/v1/agent-releases/target {"version":"${view.version}"}`);
+      return 0;
+    }
+    case 'release list': {
+      const releases = context.get(ReleasesService);
+      const views = (await releases.list()).map(agentReleaseView);
+      const target = await releases.target();
+      if (command.json) {
+        print(JSON.stringify({ target, items: views }));
+        return 0;
+      }
+      print(`target: ${target === null ? 'none (agents keep their version)' : target.version}`);
+      print(table(['VERSION', 'PLATFORM', 'BYTES', 'SHA256', 'UPLOADED', 'BY'], views.map((v) => [v.version, v.platform, String(v.sizeBytes), v.sha256, v.uploadedAt, v.uploadedBy])));
       return 0;
     }
     case 'admin-token reset': {

@@ -13,6 +13,11 @@ Usage:
   mamori-server tokens revoke <id>    revoke an enrollment token
   mamori-server agents list [--json]  list enrolled agents
   mamori-server agents revoke <id>    revoke an agent; its next call fails (within 5 s)
+  mamori-server release add ARCHIVE [--json]
+                                      store an agent bundle (mamori-agent-<version>-<platform>-
+                                      <arch>.tar.gz, checked) in the database for upgrades; set
+                                      the fleet's target with PUT /api/v1/agent-releases/target
+  mamori-server release list [--json] list stored agent bundles and the target version
   mamori-server admin-token reset     replace the stored administrator API token and print the
                                       new one once (a running collector switches within 5 s);
                                       refused while MAMORI_ADMIN_TOKEN is set, which always wins

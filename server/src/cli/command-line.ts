@@ -14,6 +14,8 @@ export type Command =
   | { name: 'tokens revoke'; id: string }
   | { name: 'agents list'; json: boolean }
   | { name: 'agents revoke'; id: string }
+  | { name: 'release add'; archive: string; json: boolean }
+  | { name: 'release list'; json: boolean }
   | { name: 'admin-token reset' }
   | { name: 'audit verify'; json: boolean; anchor?: AuditAnchor }
   | { name: 'user add'; username: string; roles: Role[]; displayName?: string; passwordStdin: boolean }
@@ -40,6 +42,8 @@ export function parseCommandLine(argv: string[]): Command {
       return tokens(second, rest);
     case 'agents':
       return agents(second, rest);
+    case 'release':
+      return release(second, rest);
     case 'admin-token':
       return adminToken(second, rest);
     case 'audit':
@@ -105,6 +109,29 @@ function agents(sub: string | undefined, args: string[]): Command {
       throw new UsageError('"agents" needs a subcommand: list or revoke');
     default:
       throw new UsageError(`unknown agents subcommand "${sub}" (use list or revoke)`);
+  }
+}
+
+function release(sub: string | undefined, args: string[]): Command {
+  switch (sub) {
+    case 'add': {
+      let parsed: { values: Record<string, unknown>; positionals: string[] };
+      try {
+        parsed = parseArgs({ args, options: { json: { type: 'boolean' } }, strict: true, allowPositionals: true }) as typeof parsed;
+      } catch (error) {
+        throw new UsageError(`release add: ${rephrase((error as Error).message)}`);
+      }
+      if (parsed.positionals.length !== 1) throw new UsageError('"release add" needs exactly one ARCHIVE (mamori-agent-<version>-<platform>-<arch>.tar.gz)');
+      return { name: 'release add', archive: parsed.positionals[0]!, json: parsed.values.json === true };
+    }
+    case 'list': {
+      const { values } = parse(args, { json: { type: 'boolean' } }, 'release list');
+      return { name: 'release list', json: values.json === true };
+    }
+    case undefined:
+      throw new UsageError('"release" needs a subcommand: add or list');
+    default:
+      throw new UsageError(`unknown release subcommand "${sub}" (use add or list)`);
   }
 }
 
