@@ -3,7 +3,7 @@ import { basename, join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../logging/logger';
 import { filesUnder, parseManifest, sha256Of } from './install-integrity';
-import { checkUnitIntegrity, describeUnitIntegrity, type UnitLocation } from './unit-integrity';
+import { checkUnitIntegrity, describeUnitIntegrity, locateUnit, type UnitIntegrity, type UnitLocation } from './unit-integrity';
 
 /** One report of the watch: what became different (or the same again) since the last report. */
 export interface InstallChange {
@@ -238,9 +238,18 @@ export class InstallWatch {
     return found;
   }
 
+  /**
+   * The unit against the record as it is now: a reinstall or upgrade rewrites the unit and then its
+   * record, and the rewritten pair is not tampering.
+   */
+  private async unitReport(): Promise<UnitIntegrity> {
+    const location = (await locateUnit(this.options.releaseDir).catch(() => null)) ?? this.options.unit;
+    return checkUnitIntegrity(location);
+  }
+
   private async inspectUnit(): Promise<Finding> {
     if (this.options.unit === null) return '';
-    const report = await checkUnitIntegrity(this.options.unit);
+    const report = await this.unitReport();
     return report.state === 'intact' ? '' : `${report.state}:${report.actualSha256 ?? ''}:${report.dropIns.join(',')}`;
   }
 
@@ -270,7 +279,7 @@ export class InstallWatch {
       const before = this.unitFinding;
       this.unitFinding = await this.inspectUnit();
       if (this.unitFinding !== before) {
-        const report = await checkUnitIntegrity(this.options.unit);
+        const report = await this.unitReport();
         parts.push(`unit ${describeUnitIntegrity(report)}`);
         named.push(this.options.unit.unitFile);
       }

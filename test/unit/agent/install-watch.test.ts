@@ -123,8 +123,16 @@ test('the unit: an edit, a drop-in and a deletion are each reported once; other 
   const dropIn = await nth(2);
   assert.match(dropIn.message, /drop-ins override it: mamori-agent\.service\.d\/override\.conf/);
 
+  // A reinstall rewrites the unit and then its record: not tampering, not reported.
+  rmSync(`${unitFile}.d`, { recursive: true });
+  const reinstalled = '[Service]\nExecStart=/opt/mamori-agent/current/bin/mamori-agent run --state-dir /var/lib/mamori-agent\n';
+  writeFileSync(unitFile, reinstalled);
+  writeFileSync(join(unit.recordFile), `${sha256(reinstalled)}  /etc/systemd/system/mamori-agent.service\n`);
+  const again = await nth(3);
+  assert.match(again.message, /^install intact again: unit intact/);
+
   rmSync(unitFile);
-  assert.match((await nth(3)).message, /unit MISSING: .* is gone/);
+  assert.match((await nth(4)).message, /unit MISSING: .* is gone/);
   assert.match(describeUnitIntegrity(await checkUnitIntegrity(unit)), /^MISSING/);
   assert.match(describeUnitIntegrity(await checkUnitIntegrity(null)), /^not checked/);
 });
