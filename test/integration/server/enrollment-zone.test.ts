@@ -116,7 +116,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(await requiredZoneOf(sut, plain.agentId), null, 'no --zone and a token without one: required in no zone');
     });
 
-    test('a token bound to a zone gives new agents its zone and refuses an install naming another', async (t) => {
+    test('a token bound to a zone gives new agents its zone, refuses an install naming another, and holds the zone while usable', async (t) => {
       const sut = await startTestCollector(t, kind);
       if (sut === null) return;
       const undefinedZone = await sut.rest('POST', '/api/v1/enrollment-tokens', { label: 'lab', zone: 'lab' });
@@ -127,6 +127,15 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(bound.zone, 'office-lan');
       const listed = (await sut.rest('GET', '/api/v1/enrollment-tokens')).body.items.find((token: { id: string }) => token.id === bound.id);
       assert.equal(listed.zone, 'office-lan');
+      // A zone a usable token is bound to cannot go (the rollout would refuse every install); a revoked token does not hold it.
+      const held = await sut.rest('DELETE', '/api/v1/zones/office-lan');
+      assert.equal(held.status, 409);
+      assert.match(held.body.message, /0 devices required in it, 1 usable enrollment tokens bound to it/);
+      assert.equal((await sut.rest('POST', '/api/v1/zones', { name: 'lab-lan', cidrs: ['10.50.0.0/16'], mode: 'off' })).status, 201);
+      const revoked = await createToken(sut, { label: 'lab', zone: 'lab-lan' });
+      assert.equal((await sut.rest('POST', `/api/v1/enrollment-tokens/${revoked.id}/revoke`)).status, 200);
+      const gone = await sut.rest('DELETE', '/api/v1/zones/lab-lan');
+      assert.equal(gone.status, 204, JSON.stringify(gone.body));
 
       const elsewhere = await failure(enroll(t, sut, bound.token, 'dev-lan'));
       assert.equal(elsewhere.code, grpc.status.INVALID_ARGUMENT);

@@ -4,7 +4,7 @@ import { COLLECTOR_CONFIG } from '../../config/collector-config.token';
 import { DatabaseService } from '../../database/database.service';
 import { AuditService } from '../audit/audit.service';
 import { snapshotRow } from '../audit/audit-snapshot';
-import { zoneWithin } from '../network/network-zones.service';
+import { zoneHeldWithin } from '../network/network-zones.service';
 import { PkiService } from '../pki/pki.service';
 import { EnrollmentTokenEntity } from './enrollment-token.entity';
 import { generateEnrollmentToken } from './enrollment-token.format';
@@ -52,7 +52,7 @@ export class EnrollmentTokensService {
       zone: input.zone ?? null,
     });
     await this.database.transaction(async (sql) => {
-      if (entity.zone !== null && (await zoneWithin(sql, entity.zone)) === null) {
+      if (entity.zone !== null && !(await zoneHeldWithin(sql, entity.zone))) {
         throw new BadRequestException(`zone ${entity.zone} is not a defined zone (GET /api/v1/zones)`);
       }
       await sql.run(

@@ -8,6 +8,7 @@ import { DatabaseService } from '../../database/database.service';
 import type { EnrollRequest, EnrollResponse } from '../../generated/mamori/v1/enrollment';
 import { JsonLogger } from '../../logging/json-logger';
 import { hostFacts } from '../agents/agents.service';
+import { zoneHeldWithin } from '../network/network-zones.service';
 import { recordStep } from '../network/whitelist-history';
 import { CertificateRequestError } from '../pki/certificate-authority';
 import { PkiService } from '../pki/pki.service';
@@ -72,15 +73,13 @@ export class EnrollmentService {
 
     const facts = hostFacts(request.host);
     const refusal = await this.database.transaction(async (sql): Promise<TokenRefusal | null> => {
-      if (zone !== null) {
+      if (zone !== null && !(await zoneHeldWithin(sql, zone))) {
         const defined = (await sql.query<{ name: string }>('SELECT name FROM network_zones ORDER BY position, name')).map((row) => row.name);
-        if (!defined.includes(zone)) {
-          throw new UndefinedZoneError(
-            defined.length === 0
-              ? `zone ${zone} is not a defined zone: no zones are defined yet (an administrator defines them in the console, Network, or with POST /api/v1/zones)`
-              : `zone ${zone} is not a defined zone; defined zones: ${defined.join(', ')}`,
-          );
-        }
+        throw new UndefinedZoneError(
+          defined.length === 0
+            ? `zone ${zone} is not a defined zone: no zones are defined yet (an administrator defines them in the console, Network, or with POST /api/v1/zones)`
+            : `zone ${zone} is not a defined zone; defined zones: ${defined.join(', ')}`,
+        );
       }
       // The use is taken with a guarded UPDATE, so two agents racing for the last use cannot both win.
       const taken = await sql.run(

@@ -17,6 +17,16 @@ export async function zoneWithin(sql: Pick<SqlExecutor, 'query'>, name: string):
 }
 
 /**
+ * Whether a zone exists, holding it (PostgreSQL: FOR SHARE) until the caller's transaction ends,
+ * so that a row naming it (an enrolled agent's required zone, a token bound to it) cannot commit
+ * beside a concurrent delete that counted no such rows. SQLite transactions are serialized already.
+ */
+export async function zoneHeldWithin(sql: Pick<SqlExecutor, 'query' | 'kind'>, name: string): Promise<boolean> {
+  const rows = await sql.query<{ name: string }>(`SELECT name FROM network_zones WHERE name = ?${sql.kind === 'postgres' ? ' FOR SHARE' : ''}`, [name]);
+  return rows.length > 0;
+}
+
+/**
  * Network zones (dev-lan, office-lan, …): what agents classify their host into and where the
  * whitelist applies. Every change publishes a policy version in its transaction and is recorded
  * in the whitelist history with the zone before and after.
@@ -87,9 +97,9 @@ export class NetworkZonesService {
   }
 
   /**
-   * A zone that active entries, pending requests or devices still name cannot go: deleting it
-   * would silently widen entries meant for it into nothing, or leave a device required in a zone
-   * that no longer exists.
+   * A zone that active entries, pending requests, devices or usable enrollment tokens still name
+   * cannot go: deleting it would silently widen entries meant for it into nothing, leave a device
+   * required in a zone that no longer exists, or make a rollout's token refuse every install.
    */
   async delete(name: string, actor = DEFAULT_ADMIN_ACTOR, now = new Date()): Promise<void> {
     const published = await this.database.transaction(async (sql) => {
@@ -98,9 +108,15 @@ export class NetworkZonesService {
       const entries = await count("SELECT COUNT(*) AS count FROM whitelist_entries WHERE zone = ? AND status = 'active'");
       const requests = await count("SELECT COUNT(*) AS count FROM whitelist_requests WHERE zone = ? AND status = 'pending'");
       const agents = await count('SELECT COUNT(*) AS count FROM agents WHERE required_zone = ?');
-      if (entries + requests + agents > 0) {
+      const tokenRows = await sql.query<{ count: number | string }>(
+        'SELECT COUNT(*) AS count FROM enrollment_tokens WHERE zone = ? AND revoked_at IS NULL AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)',
+        [name, now],
+      );
+      const tokens = Number(tokenRows[0]?.count ?? 0);
+      if (entries + requests + agents + tokens > 0) {
+        const bound = tokens > 0 ? `, ${tokens} usable enrollment tokens bound to it` : '';
         throw new ConflictException(
-          `zone ${name} is still named by ${entries} active whitelist entries, ${requests} pending requests and ${agents} devices required in it: end or move them first`,
+          `zone ${name} is still named by ${entries} active whitelist entries, ${requests} pending requests and ${agents} devices required in it${bound}: end or move them first`,
         );
       }
       await sql.run('DELETE FROM network_zones WHERE name = ?', [name]);
