@@ -12,6 +12,10 @@ test('commands parse per the contract', () => {
   assert.deepEqual(parseCommandLine([]), { name: 'run' });
   assert.deepEqual(parseCommandLine(['run']), { name: 'run' });
   assert.deepEqual(parseCommandLine(['migrate']), { name: 'migrate' });
+  assert.deepEqual(parseCommandLine(['release', 'add', 'mamori-agent-1.2.3-linux-x64.tar.gz']), { name: 'release add', archive: 'mamori-agent-1.2.3-linux-x64.tar.gz', json: false });
+  assert.deepEqual(parseCommandLine(['release', 'list', '--json']), { name: 'release list', json: true });
+  assert.throws(() => parseCommandLine(['release', 'add']), /needs exactly one ARCHIVE/);
+  assert.throws(() => parseCommandLine(['release', 'remove']), /unknown release subcommand "remove"/);
   assert.deepEqual(parseCommandLine(['--help']), { name: 'help' });
   assert.deepEqual(parseCommandLine(['tokens', 'create', '--label', 'Sales', '--uses', '3', '--expires-in', '7d', '--zone', 'office-lan']), {
     name: 'tokens create',
