@@ -60,6 +60,8 @@ const MATRIX: Row[] = [
   { method: 'POST', route: '/api/v1/agents/:id/revoke', allowed: ['it'] },
   { method: 'POST', route: '/api/v1/agents/:id/uninstall-code', allowed: ['it'] },
   { method: 'PATCH', route: '/api/v1/agents/:id/required-zone', allowed: ['admin'] },
+  { method: 'GET', route: '/api/v1/agent-releases', allowed: R_IT },
+  { method: 'PUT', route: '/api/v1/agent-releases/target', allowed: ['admin', 'it'] },
 
   { method: 'GET', route: '/api/v1/enrollment-tokens', allowed: R_IT },
   { method: 'POST', route: '/api/v1/enrollment-tokens', allowed: ['it'] },

@@ -63,7 +63,7 @@ export class ReleasesController {
 
   /** Sets (or with null clears) the version agents should run; publishes a policy version. */
   @Put('target')
-  @Roles('it')
+  @Roles('admin', 'it')
   @ApiOkResponse({ type: AgentReleasesView })
   @ApiBadRequestResponse({ description: 'not a version' })
   @ApiNotFoundResponse({ description: 'no bundle of that version is stored' })
