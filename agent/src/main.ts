@@ -42,7 +42,9 @@ MAMORI_AGENT_FAKE_ENCRYPTION_FILE, MAMORI_AGENT_ENCRYPTION_CHECK_SECONDS (defaul
 MAMORI_AGENT_TRANSFER_CPU_PERCENT (default 25, percent of one core while inspecting
 transfers), MAMORI_AGENT_TRANSFER_CONCURRENCY (default 2),
 MAMORI_AGENT_TRANSFER_SETTLE_MS (default 1000, how long a written file must stay unchanged),
-MAMORI_AGENT_LOG_LEVEL (debug|info|warn|error).
+MAMORI_AGENT_LOG_LEVEL (debug|info|warn|error),
+MAMORI_AGENT_TRIAL_SECONDS (default 900, how long an upgraded version may take to reach the
+collector before it is rolled back; the boot script also reads MAMORI_AGENT_TRIAL_STARTS, default 3).
 `;
 
 const OPTIONS = {
