@@ -224,5 +224,7 @@ test('an installed agent upgrades itself to the target version, and a release th
   assert.match(after, new RegExp(`^version: +${nextVersion.replaceAll('.', '\\.')}, target ${brokenVersion.replaceAll('.', '\\.')}: rolled-back`, 'm'));
   assert.match(after, /^ROLLED BACK: +.*started 3 times without reaching the collector/m);
   assert.equal((await events()).filter((e) => e.state === 'AGENT_STATE_UPGRADE_ROLLED_BACK').length, 1, 'reported once');
+  // Upgrading and rolling back are not tampering: no release was reported as modified.
+  assert.deepEqual((await events()).filter((e) => e.state === 'AGENT_STATE_INSTALL_MODIFIED'), []);
   passed = true;
 });
