@@ -67,7 +67,14 @@ test('a running agent renews its short-lived certificate before it expires and k
   await agent.process.stop();
   await agent.start();
   agent.appendScript([attachLine({ vendorId: '0781', productId: '5567', serial: 'RENEWAL0002', interfaceClasses: [8], busPath: '1-8' })]);
-  await eventually('an attach uploaded after the restart', async () =>
-    (await collector.countEvents({ agentId: agent.agentId, kind: 'usb_device_attached' })) === 2 ? true : undefined,
-  );
+  // The restarted agent also reports RENEWAL0001 again as present at start, often in the same
+  // batch as the new stick, so the new stick is looked for by its serial rather than by a count.
+  await eventually('the second stick attached after the restart', async () => {
+    const attaches = await collector.rest.expect<{ items: Array<{ payload: unknown }> }>(
+      200,
+      'GET',
+      `/api/v1/events?agentId=${agent.agentId}&kind=usb_device_attached&limit=100`,
+    );
+    return attaches.items.some((event) => JSON.stringify(event.payload).includes('RENEWAL0002')) ? true : undefined;
+  });
 });
