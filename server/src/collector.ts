@@ -87,7 +87,7 @@ export async function startCollector(config: CollectorConfig, logger: JsonLogger
   let app: INestApplication | undefined;
   try {
     app = await NestFactory.create(AppModule.register(core), { logger, abortOnError: false });
-    const provider = new ServerCertificateProvider(core.pki.servedChainPem, core.pki.serverKeyPem, core.pki.caCertificatePem);
+    const provider = new ServerCertificateProvider(core.pki.servedChainPem, core.pki.serverKeyPem, core.pki.trustBundlePem);
     app.connectMicroservice<MicroserviceOptions>({
       transport: Transport.GRPC,
       options: {

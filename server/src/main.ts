@@ -4,6 +4,7 @@ import { HttpException } from '@nestjs/common';
 import { ConfigError, loadCollectorConfig } from './config/collector-config';
 import { openCollectorContext, openCore, startCollector } from './collector';
 import { runAdminCommand } from './cli/admin-commands';
+import { CaRotationError } from './modules/pki/ca-rotation.service';
 import { USAGE, UsageError } from './cli/cli-usage';
 import { Command, parseCommandLine } from './cli/command-line';
 import { JsonLogger } from './logging/json-logger';
@@ -56,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await runAdminCommand(context, command, (line) => process.stdout.write(line + '\n'));
   } catch (error) {
-    if (error instanceof HttpException) {
+    if (error instanceof HttpException || error instanceof CaRotationError) {
       process.stderr.write(`mamori-server: ${error.message}\n`);
       return EXIT_FAILURE;
     }

@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import type { AgentConfig } from '../config/agent-config';
 import { bundleTopOf, checkInstallIntegrity, describeInstallIntegrity } from '../state/install-integrity';
 import { InstallWatch } from '../state/install-watch';
-import { checkUnitIntegrity, describeUnitIntegrity, locateUnit, type UnitLocation } from '../state/unit-integrity';
+import {
+  checkBootScriptIntegrity,
+  checkUnitIntegrity,
+  describeBootScriptIntegrity,
+  describeUnitIntegrity,
+  locateBootScript,
+  locateUnit,
+  type BootScriptLocation,
+  type UnitLocation,
+} from '../state/unit-integrity';
 import { agentStatusEvent, eventsDroppedEvent, usbAttachedEvent, usbDetachedEvent, usbReevaluatedEvent, usbStorageVolumesEvent, type EventDraft } from '../core/event-factory';
 import { allDataVolumesEncrypted, evaluateUsbDevice, evaluateUsbStorage, type UsbDeviceVerdict } from '../core/usb-policy';
 import { createUsbEnforcer } from '../enforce/usb-enforcer-selector';
@@ -31,7 +40,7 @@ import { ConnectionMonitor, writeStatusFile } from '../state/status-file';
 import { sleep } from '../transport/backoff';
 import type { AgentClients } from '../transport/grpc-clients';
 import { AgentConnection } from '../transport/agent-connection';
-import { CertificateRenewer } from '../transport/certificate-renewer';
+import { caBundlePins, CertificateRenewer } from '../transport/certificate-renewer';
 import { runHeartbeats } from '../transport/heartbeat';
 import { PolicyWatcher } from '../transport/policy-watcher';
 import { Uploader } from '../transport/uploader';
@@ -303,6 +312,7 @@ export class AgentDaemon {
           overrideSeconds: config.heartbeatSecondsOverride,
           onNewerPolicy: () => void this.policy.refresh(),
           runningPolicyVersion: () => this.policy.version,
+          onRenewalRequested: (reason) => this.renewer.requestRenewal(reason),
         },
         signal,
       ),
@@ -347,7 +357,7 @@ export class AgentDaemon {
     const installDir = bundleTopOf();
     // The watch first, then the start check: a change made once the start check is reported is
     // one the watch sees (it costs a second full hash at start, about a second of one core).
-    const unit = existsSync(join(installDir, 'MANIFEST.sha256')) ? await this.watchInstall(installDir) : null;
+    const { unit, boot } = existsSync(join(installDir, 'MANIFEST.sha256')) ? await this.watchInstall(installDir) : { unit: null, boot: null };
     try {
       const report = await checkInstallIntegrity(installDir);
       if (report.state === 'modified') {
@@ -360,20 +370,27 @@ export class AgentDaemon {
         this.deps.logger.warn('the systemd unit differs from the one install.sh wrote', { unitFile: unitReport.unitFile, dropIns: unitReport.dropIns });
         await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, `unit ${describeUnitIntegrity(unitReport)}`.slice(0, 4000)));
       }
+      const bootReport = await checkBootScriptIntegrity(boot);
+      if (bootReport.state === 'modified' || bootReport.state === 'missing') {
+        this.deps.logger.warn('the boot script differs from the one install.sh wrote', { bootFile: bootReport.bootFile, mode: bootReport.mode });
+        await this.record(this.statusEvent(AgentState.AGENT_STATE_INSTALL_MODIFIED, `boot script ${describeBootScriptIntegrity(bootReport)}`.slice(0, 4000)));
+      }
     } catch (error) {
       this.deps.logger.error('cannot check the installed files against MANIFEST.sha256', { error: (error as Error).message });
     }
   }
 
-  /** Starts the install watch on the running release and the unit; returns the unit's location. */
-  private async watchInstall(releaseDir: string): Promise<UnitLocation | null> {
+  /** Starts the install watch on the running release, the unit and the boot script; returns where the unit and the boot script are. */
+  private async watchInstall(releaseDir: string): Promise<{ unit: UnitLocation | null; boot: BootScriptLocation | null }> {
     const logger = this.deps.logger.child({ component: 'install-watch' });
     try {
       const unit = await locateUnit(releaseDir);
-      if (this.abort.signal.aborted) return unit;
+      const boot = await locateBootScript(releaseDir);
+      if (this.abort.signal.aborted) return { unit, boot };
       this.installWatch = new InstallWatch({
         releaseDir,
         unit,
+        boot,
         logger,
         report: async (change) => {
           (change.modified ? logger.warn : logger.info).call(logger, change.modified ? 'install modified while running' : 'install restored', { paths: change.paths.slice(0, 20) });
@@ -382,11 +399,12 @@ export class AgentDaemon {
       });
       await this.installWatch.start();
       if (this.abort.signal.aborted) await this.installWatch.stop(); // stop() ran while it started
-      else logger.info('watching the installed files', { releaseDir, unitFile: unit?.unitFile ?? null });
-      return unit;
+      else logger.info('watching the installed files', { releaseDir, unitFile: unit?.unitFile ?? null, bootFile: boot?.bootFile ?? null });
+      return { unit, boot };
     } catch (error) {
       logger.error('cannot watch the installed files; they are checked at each start only', { error: (error as Error).message });
-      return null;
+      // The start check still needs them (a watcher that failed says nothing about the records).
+      return { unit: await locateUnit(releaseDir).catch(() => null), boot: await locateBootScript(releaseDir).catch(() => null) };
     }
   }
 
@@ -660,6 +678,8 @@ export class AgentDaemon {
         startedAt: toTimestamp(this.startedAt),
         sources: this.sourceNames,
       },
+      // The collector asks for a renewal while the CAs it trusts differ from these (CA rotation).
+      trustedCaPins: caBundlePins(this.deps.credentials.caPem),
     };
   }
 

@@ -8,6 +8,7 @@ import { certificateExpiry } from '../state/certificate-expiry';
 import { certificateMatchesKey, installRenewedCertificate, pendingRenewalPaths, storePendingKey } from '../state/credential-swap';
 import type { StatePaths } from '../state/state-dir';
 import { Backoff, sleep } from './backoff';
+import { caPinOf } from './ca-probe';
 import { callUnary, statusName } from './grpc-clients';
 import { generateKeyAndCsr } from './key-material';
 
@@ -42,6 +43,11 @@ export interface CertificateRenewerOptions {
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+/**
+ * A renewal the collector asks for (CA rotation) is skipped within this long of the last one:
+ * a collector whose bundle the agent cannot match would otherwise get a renewal per heartbeat.
+ */
+export const REQUESTED_RENEWAL_MIN_INTERVAL_MS = 60_000;
 
 /**
  * Renews the client certificate from a third of its lifetime left on (see certificateExpiry):
@@ -61,6 +67,10 @@ export class CertificateRenewer {
   private failedAttempts = 0;
   private nextAttemptAt: Date | null = null;
   private lastWarningAt = 0;
+  /** Why the collector asked for a renewal now (CA rotation); null when it has not. */
+  private requestedReason: string | null = null;
+  /** Aborted to cut the loop's sleep short when a renewal is requested. */
+  private wake = new AbortController();
 
   constructor(private readonly options: CertificateRenewerOptions) {
     this.credentials = options.credentials;
@@ -90,6 +100,19 @@ export class CertificateRenewer {
     };
   }
 
+  /**
+   * The collector asked for a renewal ahead of time (its heartbeat answer says the CAs are
+   * being rotated). The loop renews at once unless an attempt already failed (its backoff still
+   * paces the retries) or the last renewal is under a minute old.
+   */
+  requestRenewal(reason: string): void {
+    if (this.options.client === null || this.requestedReason !== null) return;
+    if (this.lastRenewedAt !== null && Date.now() - this.lastRenewedAt.getTime() < REQUESTED_RENEWAL_MIN_INTERVAL_MS) return;
+    this.requestedReason = reason;
+    this.options.logger.info('the collector asked for a certificate renewal now', { reason });
+    if (this.state !== 'failing') this.wake.abort();
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     const { logger } = this.options;
     while (!signal.aborted) {
@@ -105,7 +128,7 @@ export class CertificateRenewer {
             lastRenewalError: this.lastError,
           });
         }
-        const dueInMs = Date.parse(expiry.renewAt) - now.getTime();
+        const dueInMs = this.requestedReason !== null ? 0 : Date.parse(expiry.renewAt) - now.getTime();
         if (this.options.client === null) {
           // Nothing to do but warn, daily.
         } else if (dueInMs > 0) {
@@ -136,7 +159,8 @@ export class CertificateRenewer {
       } catch (error) {
         logger.error('cannot read the client certificate expiry', { error: error as Error });
       }
-      if (!(await sleep(waitMs, signal))) return;
+      if (this.wake.signal.aborted) this.wake = new AbortController();
+      await sleep(waitMs, AbortSignal.any([signal, this.wake.signal]));
     }
   }
 
@@ -171,6 +195,7 @@ export class CertificateRenewer {
     this.lastErrorAt = null;
     this.backoff.reset();
     this.state = 'idle';
+    this.requestedReason = null;
     this.options.onRenewed(renewed);
     logger.info('client certificate renewed', {
       expiresAt: new Date(new X509Certificate(response.clientCertificatePem).validTo).toISOString(),
@@ -204,6 +229,19 @@ export function renewedCertificateProblem(certificatePem: string, privateKeyPem:
     return 'it is not issued by a CA of the bundle';
   }
   return null;
+}
+
+/** The pins (base64url SHA-256 of the DER, as enrollment tokens pin) of the CAs in a bundle, for the heartbeat. */
+export function caBundlePins(caBundlePem: string): string[] {
+  const pins: string[] = [];
+  for (const pem of splitPem(caBundlePem)) {
+    try {
+      pins.push(caPinOf(new X509Certificate(pem).raw));
+    } catch {
+      // An unreadable block pins nothing; the connection fails on it with its own message.
+    }
+  }
+  return pins;
 }
 
 function splitPem(pem: string): string[] {

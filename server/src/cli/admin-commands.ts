@@ -13,6 +13,7 @@ import type { Command } from './command-line';
 import { ReleasesService } from '../modules/releases/releases.service';
 import { agentReleaseView } from '../modules/releases/releases.controller';
 import { readFile } from 'node:fs/promises';
+import { CaRotationService } from '../modules/pki/ca-rotation.service';
 import { basename } from 'node:path';
 
 type Print = (line: string) => void;
@@ -186,6 +187,65 @@ async function runCommand(context: INestApplicationContext, command: Command, pr
       }
       print(`target: ${target === null ? 'none (agents keep their version)' : target.version}`);
       print(table(['VERSION', 'PLATFORM', 'BYTES', 'SHA256', 'UPLOADED', 'BY'], views.map((v) => [v.version, v.platform, String(v.sizeBytes), v.sha256, v.uploadedAt, v.uploadedBy])));
+      return 0;
+    }
+    case 'ca status': {
+      const status = await context.get(CaRotationService).status();
+      if (command.json) {
+        print(JSON.stringify(status));
+        return 0;
+      }
+      print(`stage: ${status.stage}`);
+      print(table(['ROLE', 'PIN', 'SUBJECT', 'NOT AFTER', 'FILE'], status.authorities.map((a) => [a.role, a.pin, a.subject, a.notAfter, a.source])));
+      const { agents } = status;
+      print(`agents: ${agents.enrolled} enrolled, ${agents.trustingEveryCa} trust every CA above, ${agents.onSigningCa} have a certificate from the signing CA`);
+      if (agents.notReadyCount > 0) {
+        print(`not ready (${agents.notReadyCount}):`);
+        print(
+          table(
+            ['ID', 'HOSTNAME', 'LAST SEEN', 'CERTIFICATE FROM', 'TRUSTS'],
+            agents.notReady.map((a) => [a.id, a.hostname, a.lastSeenAt ?? 'never', a.certificateIssuer ?? 'not reported yet', a.trustedCaPins?.join(' ') ?? 'not reported (agent older than CA rotation?)']),
+          ),
+        );
+      }
+      print(`next: ${status.nextStep}`);
+      return 0;
+    }
+    case 'ca rotate': {
+      const next = await context.get(CaRotationService).rotate();
+      if (command.json) {
+        print(JSON.stringify(next));
+        return 0;
+      }
+      print(`mamori-server: created the next CA ${next.pin} (${next.subject}, valid until ${next.notAfter}) in ${next.source}`);
+      print('  Restart the collector: it then trusts both CAs and asks each agent at its next heartbeat to renew, which hands it both.');
+      print('  "mamori-server ca status" shows when every agent trusts the next CA; then run "mamori-server ca switch".');
+      return 0;
+    }
+    case 'ca switch': {
+      const switched = await context.get(CaRotationService).switch(command.force);
+      if (command.json) {
+        print(JSON.stringify(switched));
+        return 0;
+      }
+      print(`mamori-server: CA ${switched.signing.pin} signs from the next start on; CA ${switched.previous.pin} stays trusted as the previous CA`);
+      if (switched.agentsLeftBehind.length > 0) print(`  --force: ${switched.agentsLeftBehind.length} agent(s) that do not trust the new CA must enroll again: ${switched.agentsLeftBehind.map((a) => a.id).join(', ')}`);
+      if (switched.usableTokens > 0) {
+        print(`  ${switched.usableTokens} usable enrollment token(s) pin the old CA: agents refuse to enroll with them from now on; revoke them and create new ones (tokens create)`);
+      }
+      print('  Restart the collector: it re-issues its server certificate from the new CA and asks each agent to renew from it.');
+      print('  "mamori-server ca status" shows when every agent has a certificate from the new CA; then run "mamori-server ca retire".');
+      return 0;
+    }
+    case 'ca retire': {
+      const retired = await context.get(CaRotationService).retire(command.force);
+      if (command.json) {
+        print(JSON.stringify(retired));
+        return 0;
+      }
+      print(`mamori-server: CA ${retired.retired.pin} (${retired.retired.subject}) is no longer trusted from the next start on; its files are deleted`);
+      if (retired.agentsLeftBehind.length > 0) print(`  --force: ${retired.agentsLeftBehind.length} agent(s) without a certificate from the signing CA must enroll again: ${retired.agentsLeftBehind.map((a) => a.id).join(', ')}`);
+      print('  Restart the collector to stop trusting it.');
       return 0;
     }
     case 'admin-token reset': {

@@ -18,6 +18,17 @@ Usage:
                                       <arch>.tar.gz, checked) in the database for upgrades; set
                                       the fleet's target with PUT /api/v1/agent-releases/target
   mamori-server release list [--json] list stored agent bundles and the target version
+  mamori-server ca status [--json]    the collector's certificate authorities and how far the
+                                      enrolled agents are in a CA rotation
+  mamori-server ca rotate [--json]    start rotating the generated CA: create the next CA
+                                      (ca-next.crt); after a restart agents are handed it
+  mamori-server ca switch [--force] [--json]
+                                      sign with the next CA from the next restart on, keeping
+                                      the old one trusted; refused while an agent does not
+                                      trust the next CA (--force leaves such agents behind)
+  mamori-server ca retire [--force] [--json]
+                                      stop trusting the previous CA from the next restart on;
+                                      refused while an agent's certificate comes from it
   mamori-server admin-token reset     replace the stored administrator API token and print the
                                       new one once (a running collector switches within 5 s);
                                       refused while MAMORI_ADMIN_TOKEN is set, which always wins
@@ -45,7 +56,8 @@ Configuration comes from MAMORI_* environment variables, or a JSON file named by
 MAMORI_CONFIG (the environment wins): MAMORI_DATA_DIR, MAMORI_DATABASE_URL,
 MAMORI_GRPC_ADDRESS, MAMORI_HTTP_ADDRESS, MAMORI_ADMIN_TOKEN, MAMORI_SERVER_NAMES,
 MAMORI_TLS_CERT_FILE, MAMORI_TLS_KEY_FILE, MAMORI_TLS_CA_FILE, MAMORI_TLS_CA_KEY_FILE,
-MAMORI_GRPC_MAX_MESSAGE_BYTES, MAMORI_HEARTBEAT_SECONDS, MAMORI_AGENT_CERT_DAYS,
+MAMORI_TLS_CA_TRUST_FILE, MAMORI_GRPC_MAX_MESSAGE_BYTES, MAMORI_HEARTBEAT_SECONDS,
+MAMORI_AGENT_CERT_DAYS,
 MAMORI_AGENT_SILENT_AFTER_SECONDS, MAMORI_LEDGER_SWEEP_SECONDS,
 MAMORI_SESSION_IDLE_MINUTES (default 480), MAMORI_SESSION_MAX_HOURS (default 12), MAMORI_CONSOLE_DIR,
 MAMORI_LOG_LEVEL (the README's Configuration table says what each does).

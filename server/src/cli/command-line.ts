@@ -16,6 +16,10 @@ export type Command =
   | { name: 'agents revoke'; id: string }
   | { name: 'release add'; archive: string; json: boolean }
   | { name: 'release list'; json: boolean }
+  | { name: 'ca status'; json: boolean }
+  | { name: 'ca rotate'; json: boolean }
+  | { name: 'ca switch'; force: boolean; json: boolean }
+  | { name: 'ca retire'; force: boolean; json: boolean }
   | { name: 'admin-token reset' }
   | { name: 'audit verify'; json: boolean; anchor?: AuditAnchor }
   | { name: 'user add'; username: string; roles: Role[]; displayName?: string; passwordStdin: boolean }
@@ -44,6 +48,8 @@ export function parseCommandLine(argv: string[]): Command {
       return agents(second, rest);
     case 'release':
       return release(second, rest);
+    case 'ca':
+      return ca(second, rest);
     case 'admin-token':
       return adminToken(second, rest);
     case 'audit':
@@ -132,6 +138,25 @@ function release(sub: string | undefined, args: string[]): Command {
       throw new UsageError('"release" needs a subcommand: add or list');
     default:
       throw new UsageError(`unknown release subcommand "${sub}" (use add or list)`);
+  }
+}
+
+function ca(sub: string | undefined, args: string[]): Command {
+  switch (sub) {
+    case 'status':
+    case 'rotate': {
+      const { values } = parse(args, { json: { type: 'boolean' } }, `ca ${sub}`);
+      return { name: sub === 'status' ? 'ca status' : 'ca rotate', json: values.json === true };
+    }
+    case 'switch':
+    case 'retire': {
+      const { values } = parse(args, { force: { type: 'boolean' }, json: { type: 'boolean' } }, `ca ${sub}`);
+      return { name: sub === 'switch' ? 'ca switch' : 'ca retire', force: values.force === true, json: values.json === true };
+    }
+    case undefined:
+      throw new UsageError('"ca" needs a subcommand: status, rotate, switch or retire');
+    default:
+      throw new UsageError(`unknown ca subcommand "${sub}" (use status, rotate, switch or retire)`);
   }
 }
 

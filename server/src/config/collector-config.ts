@@ -20,6 +20,12 @@ export interface CollectorConfig {
     keyFile: string | undefined;
     caFile: string | undefined;
     caKeyFile: string | undefined;
+    /**
+     * More certificate authorities the collector trusts for agent certificates and hands to
+     * agents beside the signing CA: the next CA while rotating to it, or the previous one until
+     * every agent has renewed from the new one.
+     */
+    caTrustFile: string | undefined;
   };
   grpcMaxMessageBytes: number;
   heartbeatSeconds: number;
@@ -57,6 +63,7 @@ export const KNOWN_VARIABLES = [
   'MAMORI_TLS_KEY_FILE',
   'MAMORI_TLS_CA_FILE',
   'MAMORI_TLS_CA_KEY_FILE',
+  'MAMORI_TLS_CA_TRUST_FILE',
   'MAMORI_GRPC_MAX_MESSAGE_BYTES',
   'MAMORI_HEARTBEAT_SECONDS',
   'MAMORI_AGENT_CERT_DAYS',
@@ -91,6 +98,7 @@ export function loadCollectorConfig(
     keyFile: optionalPath(value('MAMORI_TLS_KEY_FILE'), cwd),
     caFile: optionalPath(value('MAMORI_TLS_CA_FILE'), cwd),
     caKeyFile: optionalPath(value('MAMORI_TLS_CA_KEY_FILE'), cwd),
+    caTrustFile: optionalPath(value('MAMORI_TLS_CA_TRUST_FILE'), cwd),
   };
   requirePair(tls.certFile, 'MAMORI_TLS_CERT_FILE', tls.keyFile, 'MAMORI_TLS_KEY_FILE');
   requirePair(tls.caFile, 'MAMORI_TLS_CA_FILE', tls.caKeyFile, 'MAMORI_TLS_CA_KEY_FILE');

@@ -25,6 +25,7 @@ import { UninstallCodes1733900000000 } from './migrations/1733900000000-uninstal
 import { EnrollmentTokenZone1734000000000 } from './migrations/1734000000000-enrollment-token-zone';
 import { CertificateRenewal1734100000000 } from './migrations/1734100000000-certificate-renewal';
 import { AgentReleases1734200000000 } from './migrations/1734200000000-agent-releases';
+import { CaRotation1734300000000 } from './migrations/1734300000000-ca-rotation';
 
 export const ENTITIES = [
   AdminCredentialEntity,
@@ -35,7 +36,7 @@ export const ENTITIES = [
   UsbRegisterEntryEntity,
   ViolationEntity,
 ];
-export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000, Ledger1733100000000, UsbViolationPlugs1733200000000, Transfers1733300000000, ViolationConditionIndex1733400000000, NetworkWhitelist1733500000000, AuditLog1733600000000, UsersAndSessions1733700000000, ViolationTriage1733800000000, UninstallCodes1733900000000, EnrollmentTokenZone1734000000000, CertificateRenewal1734100000000, AgentReleases1734200000000];
+export const MIGRATIONS = [InitialSchema1732700000000, CollectorSettings1732800000000, UsbDeviceControl1733000000000, Ledger1733100000000, UsbViolationPlugs1733200000000, Transfers1733300000000, ViolationConditionIndex1733400000000, NetworkWhitelist1733500000000, AuditLog1733600000000, UsersAndSessions1733700000000, ViolationTriage1733800000000, UninstallCodes1733900000000, EnrollmentTokenZone1734000000000, CertificateRenewal1734100000000, AgentReleases1734200000000, CaRotation1734300000000];
 
 export function databaseKindOf(config: CollectorConfig): DatabaseKind {
   return config.databaseUrl === undefined ? 'sqlite' : 'postgres';

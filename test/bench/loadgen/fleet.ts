@@ -158,6 +158,7 @@ class SimulatedAgent {
       host: { hostname: this.identity.hostname, osFamily: 'linux', osVersion: 'Ubuntu 24.04', agentVersion: '0.0.0-loadgen', loggedInUsers: [this.mix.userName], networkInterfaces: [], architecture: 'x64', machineId: '', hardwareSerial: '', hardwareModel: '', hardwareVendor: '' },
       posture: undefined,
       health: undefined,
+      trustedCaPins: [],
     };
     this.clients().telemetry.heartbeat(request, new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (error) => {
       if (error) this.fleet.counters.heartbeatsFailed += 1;

@@ -63,6 +63,7 @@ for (const kind of DATABASE_KINDS) {
             host: { hostname: 'metrics-host', osFamily: 'linux', osVersion: '6.1', agentVersion: '0.1.0', loggedInUsers: [], networkInterfaces: [], architecture: 'x64', machineId: '', hardwareSerial: '', hardwareModel: '', hardwareVendor: '' },
             posture: undefined,
             health: { spoolEvents: '42', spoolBytes: '4200', droppedEvents: '5', policyVersion: '1', startedAt: undefined, sources: [], capabilities: [] },
+            trustedCaPins: [],
           },
           cb,
         ),

@@ -350,6 +350,7 @@ for (const kind of DATABASE_KINDS) {
             host: { hostname: 'renamed-host', osFamily: 'linux', osVersion: '6.1', agentVersion: '0.2.0', loggedInUsers: ['bob'], networkInterfaces: [], architecture: 'arm64', machineId: 'abc', hardwareSerial: '', hardwareModel: '', hardwareVendor: '' },
             posture: { fixedDisksEncrypted: PostureCheck.POSTURE_CHECK_PASSED, systemVolumeEncrypted: PostureCheck.POSTURE_CHECK_FAILED, usbStorageDevicesAttached: 1, unregisteredUsbStorageDevices: 1, networkZone: 'office', volumes: [], encryptionProblems: [] },
             health: { spoolEvents: '3', spoolBytes: '100', droppedEvents: '0', policyVersion: '1', startedAt: undefined, sources: ['usb:fake'], capabilities: [] },
+            trustedCaPins: [],
           },
           cb,
         ),

@@ -101,6 +101,7 @@ for (const kind of DATABASE_KINDS) {
             host: { hostname: 'partner-pc', osFamily: 'linux', osVersion: '6.1', agentVersion: '0.2.0', loggedInUsers: ['alice'], networkInterfaces: [], architecture: 'x64', machineId: '', hardwareSerial: 'SN-1', hardwareModel: '', hardwareVendor: '' },
             posture: { fixedDisksEncrypted: PostureCheck.POSTURE_CHECK_PASSED, systemVolumeEncrypted: PostureCheck.POSTURE_CHECK_PASSED, usbStorageDevicesAttached: 0, unregisteredUsbStorageDevices: 0, networkZone: 'office-lan', volumes: [], encryptionProblems: [] },
             health: { spoolEvents: '0', spoolBytes: '0', droppedEvents: '0', policyVersion: '1', startedAt: undefined, sources: [], capabilities: [] },
+            trustedCaPins: [],
           },
           callback,
         ),

@@ -51,6 +51,7 @@ async function heartbeat(t: TestContext, sut: TestCollector, agent: EnrolledAgen
         host: { hostname: 'partner-pc', osFamily: 'linux', osVersion: '6.1', agentVersion: '0.2.0', loggedInUsers: ['alice'], networkInterfaces: [], architecture: 'x64', machineId: '', hardwareSerial: 'SN-1', hardwareModel: '', hardwareVendor: '' },
         posture: { fixedDisksEncrypted: PostureCheck.POSTURE_CHECK_PASSED, systemVolumeEncrypted: PostureCheck.POSTURE_CHECK_PASSED, usbStorageDevicesAttached: 0, unregisteredUsbStorageDevices: 0, networkZone, volumes: [], encryptionProblems: [] },
         health: { spoolEvents: '0', spoolBytes: '0', droppedEvents: '0', policyVersion, startedAt: undefined, sources: [], capabilities: [] },
+        trustedCaPins: [],
       },
       cb,
     ),

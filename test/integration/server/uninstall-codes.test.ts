@@ -35,7 +35,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(refused.code, grpc.status.PERMISSION_DENIED);
       }
       // Still enrolled: its heartbeat is accepted.
-      await unary((callback) => telemetryClient(t, collector, agent.credentials).heartbeat({ host: undefined, posture: undefined, health: undefined }, callback));
+      await unary((callback) => telemetryClient(t, collector, agent.credentials).heartbeat({ host: undefined, posture: undefined, health: undefined, trustedCaPins: [] }, callback));
 
       const accepted = await uninstall(` ${second.code.toLowerCase().replaceAll('-', '')} `);
       assert.ok(accepted.uninstalledAt);

@@ -79,4 +79,12 @@ export class AgentEntity {
   /** The network zone the device must be in (network.wrong_zone), null for none. */
   @Column({ name: 'required_zone', type: 'varchar', length: 64, nullable: true })
   requiredZone!: string | null;
+
+  /** Which CA (its pin) issued the current certificate; null until the first heartbeat after CA rotation arrived. */
+  @Column({ name: 'cert_issuer_pin', type: 'varchar', length: 64, nullable: true })
+  certIssuerPin!: string | null;
+
+  /** The CAs (pins) the agent last reported trusting for the collector; null when it never said. */
+  @Column({ name: 'trusted_ca_pins', type: 'text', nullable: true, transformer: jsonText })
+  trustedCaPins!: string[] | null;
 }

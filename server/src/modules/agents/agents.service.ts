@@ -108,14 +108,21 @@ export class AgentsService {
     return this.get(id);
   }
 
-  async heartbeat(agentId: string, request: HeartbeatRequest, now = new Date()): Promise<void> {
+  /**
+   * Stores what a heartbeat reports, and the CA facts of CA rotation: `issuerPin` (which trusted
+   * CA issued the certificate it called with) and the CAs it says it trusts; an agent that
+   * reports none keeps what was recorded at its enrollment or renewal.
+   */
+  async heartbeat(agentId: string, request: HeartbeatRequest, now = new Date(), issuerPin: string | null = null): Promise<void> {
     const facts = hostFacts(request.host);
     const policyVersion = Number(request.health?.policyVersion ?? 0);
+    const held = reportedCaPins(request.trustedCaPins);
     await this.database.transaction((sql) =>
       sql.run(
         `UPDATE agents SET hostname = ?, os_family = ?, os_version = ?, agent_version = ?, architecture = ?, machine_id = ?,
            logged_in_users = ?, network_interfaces = ?, posture = ?, health = ?, last_seen_at = ?, policy_version = ?,
-           hardware_serial = ?, hardware_model = ?, hardware_vendor = ?
+           hardware_serial = ?, hardware_model = ?, hardware_vendor = ?,
+           cert_issuer_pin = COALESCE(?, cert_issuer_pin), trusted_ca_pins = COALESCE(?, trusted_ca_pins)
          WHERE id = ?`,
         [
           facts.hostname,
@@ -133,11 +140,21 @@ export class AgentsService {
           facts.hardwareSerial,
           facts.hardwareModel,
           facts.hardwareVendor,
+          issuerPin,
+          held.length === 0 ? null : JSON.stringify(held),
           agentId,
         ],
       ),
     );
   }
+}
+
+/** A CA pin as agents report it: unpadded base64url SHA-256 (43 characters). */
+const CA_PIN = /^[A-Za-z0-9_-]{43}$/;
+
+/** The CA pins a heartbeat reports, well-formed ones only, at most 16, without repeats. */
+export function reportedCaPins(pins: readonly string[] | undefined): string[] {
+  return [...new Set((pins ?? []).filter((pin) => typeof pin === 'string' && CA_PIN.test(pin)))].slice(0, 16);
 }
 
 /** An agent as its audit records show it: who it is and its standing, not its (large, ever-changing) posture. */

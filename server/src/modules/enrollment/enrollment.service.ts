@@ -107,8 +107,8 @@ export class EnrollmentService {
       await sql.run(
         `INSERT INTO agents (id, status, hostname, os_family, os_version, agent_version, architecture, machine_id, logged_in_users,
            network_interfaces, posture, health, cert_fingerprint, cert_serial, cert_expires_at, enrollment_token_id, enrolled_at,
-           revoked_at, last_seen_at, policy_version, required_zone)
-         VALUES (?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, NULL, ?, 0, ?)`,
+           revoked_at, last_seen_at, policy_version, required_zone, cert_issuer_pin, trusted_ca_pins)
+         VALUES (?, 'enrolled', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, NULL, ?, 0, ?, ?, ?)`,
         [
           agentId,
           facts.hostname,
@@ -126,6 +126,9 @@ export class EnrollmentService {
           now,
           now,
           zone,
+          // Signed by the signing CA, which is also the one CA an agent stores at enrollment.
+          this.pki.caPin,
+          JSON.stringify([this.pki.caPin]),
         ],
       );
       if (zone !== null) {

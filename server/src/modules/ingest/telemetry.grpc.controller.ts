@@ -13,11 +13,19 @@ import {
   UploadEventsResponse,
 } from '../../generated/mamori/v1/telemetry';
 import { AgentAuthenticator } from '../agents/agent-authenticator';
-import { AgentsService } from '../agents/agents.service';
+import { AgentsService, reportedCaPins } from '../agents/agents.service';
 import { LedgerPostureService } from '../ledger/ledger-posture.service';
 import { AgentZoneService } from '../network/agent-zone.service';
 import { PolicyService } from '../policy/policy.service';
+import { PkiService } from '../pki/pki.service';
+import { issuerPinOf, renewalReason } from '../pki/trusted-authorities';
 import { IngestService } from './ingest.service';
+
+/** A CA rotation in progress asks the agent to renew now (see renewalReason). */
+function renewalAdvice(...args: Parameters<typeof renewalReason>): Pick<HeartbeatResponse, 'renewCertificate' | 'renewCertificateReason'> {
+  const reason = renewalReason(...args);
+  return { renewCertificate: reason !== null, renewCertificateReason: reason ?? '' };
+}
 
 /** gRPC adapter for mamori.v1.TelemetryService; the agent id comes from the client certificate. */
 @Controller()
@@ -31,6 +39,7 @@ export class TelemetryGrpcController implements TelemetryServiceController {
     private readonly policy: PolicyService,
     private readonly ledger: LedgerPostureService,
     private readonly zones: AgentZoneService,
+    private readonly pki: PkiService,
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
   ) {}
 
@@ -42,7 +51,9 @@ export class TelemetryGrpcController implements TelemetryServiceController {
   async heartbeat(request: HeartbeatRequest, _metadata?: Metadata, call?: ServerUnaryCall<unknown, unknown>): Promise<HeartbeatResponse> {
     const agent = await this.authenticator.authenticate(call);
     const now = new Date();
-    await this.agents.heartbeat(agent.agentId, request, now);
+    // authenticate() succeeded, so the verified peer certificate is there.
+    const issuerPin = issuerPinOf(call!.getAuthContext().sslPeerCertificate!.raw!, this.pki.authorities);
+    await this.agents.heartbeat(agent.agentId, request, now, issuerPin);
     // The ledger links the machine to its row and judges its disks (disk.unencrypted, ledger.unknown_device).
     await this.ledger.heartbeat(agent.agentId, request.posture, now);
     // A device required in a zone and reported in another raises network.wrong_zone; back in its zone clears it.
@@ -51,6 +62,7 @@ export class TelemetryGrpcController implements TelemetryServiceController {
       serverTime: toTimestamp(now),
       currentPolicyVersion: String(this.policy.current().version),
       nextHeartbeatSeconds: this.config.heartbeatSeconds,
+      ...renewalAdvice(issuerPin, reportedCaPins(request.trustedCaPins), this.pki.authorities),
     };
   }
 }

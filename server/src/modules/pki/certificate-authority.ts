@@ -1,6 +1,6 @@
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
-import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 
@@ -91,6 +91,11 @@ export class LoadedAuthority {
     const basic = certificate.getExtension(x509.BasicConstraintsExtension);
     if (basic === null || !basic.ca) throw new Error('the CA certificate is not a certificate authority (basicConstraints CA:TRUE missing)');
     const nodeKey = createPrivateKey(material.privateKeyPem);
+    // A key of another CA (a half-done switch, a wrong file) would sign certificates nothing verifies.
+    const certifiedKey = new NodeX509Certificate(material.certificatePem).publicKey.export({ format: 'der', type: 'spki' });
+    if (!createPublicKey(nodeKey).export({ format: 'der', type: 'spki' }).equals(certifiedKey)) {
+      throw new Error('the CA key does not belong to the CA certificate (they are from different authorities)');
+    }
     const pkcs8 = nodeKey.export({ format: 'der', type: 'pkcs8' });
     let importAlgorithm: webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
     let signingAlgorithm: SigningAlgorithm;

@@ -60,9 +60,22 @@ export class CertificateRenewalService {
       );
       // Guarded: a revocation or another renewal that committed since authentication wins.
       const changed = await sql.run(
-        `UPDATE agents SET cert_fingerprint = ?, cert_serial = ?, cert_expires_at = ?, previous_cert_fingerprint = ?, cert_renewed_at = ?
+        `UPDATE agents SET cert_fingerprint = ?, cert_serial = ?, cert_expires_at = ?, previous_cert_fingerprint = ?, cert_renewed_at = ?,
+           cert_issuer_pin = ?, trusted_ca_pins = ?
            WHERE id = ? AND status = 'enrolled' AND (cert_fingerprint = ? OR previous_cert_fingerprint = ?)`,
-        [signed.fingerprint, signed.serialNumber, signed.notAfter, presentedFingerprint, now, agent.agentId, presentedFingerprint, presentedFingerprint],
+        [
+          signed.fingerprint,
+          signed.serialNumber,
+          signed.notAfter,
+          presentedFingerprint,
+          now,
+          // The answer hands over the whole bundle, which the agent stores (its next heartbeat confirms).
+          this.pki.caPin,
+          JSON.stringify(this.pki.authorities.map((authority) => authority.pin)),
+          agent.agentId,
+          presentedFingerprint,
+          presentedFingerprint,
+        ],
       );
       if (changed === 0 || before === undefined) return false;
       await this.audit.appendWithin(
@@ -72,7 +85,14 @@ export class CertificateRenewalService {
           subjectType: 'agent',
           subjectId: agent.agentId,
           before: { certFingerprint: before.cert_fingerprint, certSerial: before.cert_serial, certExpiresAt: new Date(Number(before.cert_expires_at)).toISOString() },
-          after: { certFingerprint: signed.fingerprint, certSerial: signed.serialNumber, certExpiresAt: signed.notAfter.toISOString(), renewedWith: presentedFingerprint, from: peer },
+          after: {
+            certFingerprint: signed.fingerprint,
+            certSerial: signed.serialNumber,
+            certExpiresAt: signed.notAfter.toISOString(),
+            certIssuerPin: this.pki.caPin,
+            renewedWith: presentedFingerprint,
+            from: peer,
+          },
           actor: COLLECTOR_SYSTEM_ACTOR,
         },
         now,
@@ -82,7 +102,7 @@ export class CertificateRenewalService {
     if (!renewed) throw unauthenticated(`agent ${agent.agentId} cannot renew: it was revoked or its certificate was replaced meanwhile`);
     this.authenticator.renewed(agent.agentId);
     this.logger.emitFields('info', 'agent certificate renewed', { agentId: agent.agentId, expiresAt: signed.notAfter.toISOString() });
-    return { certificatePem: signed.certificatePem, notAfter: signed.notAfter, caBundlePem: this.pki.caCertificatePem };
+    return { certificatePem: signed.certificatePem, notAfter: signed.notAfter, caBundlePem: this.pki.trustBundlePem };
   }
 }
 

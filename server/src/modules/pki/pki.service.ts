@@ -10,6 +10,7 @@ import {
   serverCertificateCovers,
   splitPemCertificates,
 } from './certificate-authority';
+import { expiredAuthorities, readTrustedAuthorities, type TrustedAuthority } from './trusted-authorities';
 
 const SERVER_RENEW_BEFORE_MS = 30 * 86_400_000;
 
@@ -25,10 +26,18 @@ export class PkiService {
     /** The certificate chain gRPC serves: the server certificate(s) followed by the CA. */
     readonly servedChainPem: string,
     readonly serverKeyPem: string,
+    /** Every CA agent certificates may come from: the signing CA first, then those of a rotation. */
+    readonly authorities: TrustedAuthority[],
   ) {}
 
+  /** The CA that signs agent and server certificates now (what enrollment hands out and tokens pin). */
   get caCertificatePem(): string {
     return this.authority.certificatePem;
+  }
+
+  /** The trusted CAs as one PEM bundle: what client certificates are checked against and renewals hand to agents. */
+  get trustBundlePem(): string {
+    return this.authorities.map((authority) => authority.certificatePem).join('');
   }
 
   get caPin(): string {
@@ -38,7 +47,10 @@ export class PkiService {
   static async open(config: CollectorConfig, log: (msg: string, fields?: Record<string, unknown>) => void = () => undefined): Promise<PkiService> {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     await ensureGeneratedAuthority(config, log);
-    const authority = await LoadedAuthority.load(readAuthorityMaterial(config));
+    const authority = await LoadedAuthority.load(readAuthorityMaterial(config)).catch((error: Error) => {
+      const files = config.tls.caFile !== undefined ? `MAMORI_TLS_CA_FILE and MAMORI_TLS_CA_KEY_FILE (${config.tls.caFile}, ${config.tls.caKeyFile})` : `${join(config.dataDir, 'ca.crt')} and ca.key`;
+      throw new Error(`${files}: ${error.message}`);
+    });
     const server = await loadOrCreateServerMaterial(config, authority, log);
     const caDer = new NodeX509Certificate(authority.certificatePem).raw;
     const served = splitPemCertificates(server.certificatePem);
@@ -54,7 +66,17 @@ export class PkiService {
     }
     const hasCa = served.some((pem) => new NodeX509Certificate(pem).raw.equals(caDer));
     const chain = hasCa ? served : [...served, authority.certificatePem];
-    return new PkiService(authority, chain.join(''), server.privateKeyPem);
+    const signingSource = config.tls.caFile ?? join(config.dataDir, 'ca.crt');
+    const authorities = readTrustedAuthorities(config, authority.certificatePem, signingSource);
+    if (authorities.length > 1) {
+      log('trusting more than one certificate authority (CA rotation)', {
+        authorities: authorities.map((a) => ({ role: a.role, pin: a.pin, subject: a.subject, notAfter: a.notAfter.toISOString(), source: a.source })),
+      });
+    }
+    for (const expired of expiredAuthorities(authorities)) {
+      log('a trusted certificate authority has expired; no certificate it issued verifies any more', { role: expired.role, pin: expired.pin, notAfter: expired.notAfter.toISOString(), source: expired.source });
+    }
+    return new PkiService(authority, chain.join(''), server.privateKeyPem, authorities);
   }
 }
 

@@ -5,7 +5,7 @@ type CaListener = Parameters<CertificateProvider['addCaCertificateListener']>[0]
 type IdentityListener = Parameters<CertificateProvider['addIdentityCertificateListener']>[0];
 
 /**
- * Hands grpc-js the collector's identity (leaf + CA chain, key) and the CA that client
+ * Hands grpc-js the collector's identity (leaf + CA chain, key) and the CAs that client
  * certificates are checked against. Listeners are answered on the next microtask, not
  * synchronously: grpc-js registers its own watcher only after subscribing to the provider,
  * so a synchronous answer would be lost and the server would drop every connection.
