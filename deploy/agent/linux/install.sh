@@ -7,8 +7,8 @@
 # Layout: <prefix>/releases/<bundle name>/ holds this bundle, <prefix>/current points at it (swapped
 # with one rename, so a later version replaces it atomically), /usr/local/bin/mamori-agent points at
 # <prefix>/current/bin/mamori-agent, <prefix>/install.conf records the options for uninstall.sh,
-# <prefix>/boot/mamori-agent-boot starts the agent (and rolls back a failed upgrade), <prefix>/upgrade
-# holds its records.
+# <prefix>/boot/mamori-agent-boot starts the agent (and rolls back a failed upgrade; its SHA-256 in
+# <prefix>/boot/mamori-agent-boot.sha256), <prefix>/upgrade holds its records.
 # --zone ZONE: the network zone (defined at the collector) this device must be in, set at enrollment;
 # ignored when the host is already enrolled (the console changes an enrolled device's zone).
 # --root DIR installs under DIR instead of / (a chroot-like tree; the unit and the records still name
@@ -83,7 +83,13 @@ mkdir -p "$dest/boot" "$dest/upgrade"
 chmod 0755 "$dest/boot" "$dest/upgrade"
 cp "$bundle/boot/mamori-agent-boot.sh" "$dest/boot/.mamori-agent-boot.new"
 chmod 0755 "$dest/boot/.mamori-agent-boot.new"
+# Its SHA-256 beside it, like unit.sha256 for the unit: the agent reports a boot script that differs
+# (it decides what the service runs, and no release manifest covers it). The script first, then its
+# record, each with one rename: a running agent checks the pair once both are in place.
+printf '%s  %s\n' "$(sha256sum < "$dest/boot/.mamori-agent-boot.new" | cut -d' ' -f1)" "$prefix/boot/mamori-agent-boot" > "$dest/boot/.mamori-agent-boot.sha256.new"
+chmod 0644 "$dest/boot/.mamori-agent-boot.sha256.new"
 mv -f "$dest/boot/.mamori-agent-boot.new" "$dest/boot/mamori-agent-boot"
+mv -f "$dest/boot/.mamori-agent-boot.sha256.new" "$dest/boot/mamori-agent-boot.sha256"
 
 # 2. The state folder: owner-only, the private key and the spool live there.
 mkdir -p "$state"
