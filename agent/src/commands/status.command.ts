@@ -5,7 +5,7 @@ import { certificateExpiry, type CertificateExpiry } from '../state/certificate-
 import { loadCachedPolicy } from '../state/policy-cache';
 import { statePaths } from '../state/state-dir';
 import { checkInstallIntegrity, describeInstallIntegrity } from '../state/install-integrity';
-import { checkUnitIntegrity, describeUnitIntegrity, locateUnit } from '../state/unit-integrity';
+import { checkBootScriptIntegrity, checkUnitIntegrity, describeBootScriptIntegrity, describeUnitIntegrity, locateBootScript, locateUnit } from '../state/unit-integrity';
 import { readStatusFile, type EncryptionStatusSummary } from '../state/status-file';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
 import type { NetworkGuardStatus } from '../daemon/network-guard';
@@ -84,6 +84,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     install,
     // The systemd unit against the SHA-256 install.sh recorded (Linux installs only).
     unit: await checkUnitIntegrity(install.installDir === null ? null : await locateUnit(install.installDir)),
+    // The boot script the unit starts (outside every release) against the SHA-256 install.sh recorded (Linux installs only).
+    bootScript: await checkBootScriptIntegrity(install.installDir === null ? null : await locateBootScript(install.installDir)),
   };
   if (input.json) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -100,6 +102,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     `policy version:  ${report.policyVersion}`,
     `install:         ${describeInstallIntegrity(report.install)}`,
     `unit:            ${describeUnitIntegrity(report.unit)}`,
+    `boot script:     ${describeBootScriptIntegrity(report.bootScript)}`,
     'error' in certificate
       ? `certificate:     ${certificate.error}`
       : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`}); renewed automatically from ${certificate.renewAt}`,

@@ -1,15 +1,26 @@
 import { lstat, readFile } from 'node:fs/promises';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../logging/logger';
 import { filesUnder, parseManifest, sha256Of } from './install-integrity';
-import { checkUnitIntegrity, describeUnitIntegrity, locateUnit, type UnitIntegrity, type UnitLocation } from './unit-integrity';
+import {
+  checkBootScriptIntegrity,
+  checkUnitIntegrity,
+  describeBootScriptIntegrity,
+  describeUnitIntegrity,
+  locateBootScript,
+  locateUnit,
+  type BootScriptIntegrity,
+  type BootScriptLocation,
+  type UnitIntegrity,
+  type UnitLocation,
+} from './unit-integrity';
 
 /** One report of the watch: what became different (or the same again) since the last report. */
 export interface InstallChange {
   /** For people and for the agent_status event: the files and what happened to each. */
   message: string;
-  /** Paths (relative to the release folder) or the unit file, each named once. */
+  /** Paths (relative to the release folder), the unit file or the boot script, each named once. */
   paths: string[];
   /** True when something is (still) different from what was installed after this change. */
   modified: boolean;
@@ -20,6 +31,8 @@ export interface InstallWatchOptions {
   releaseDir: string;
   /** The systemd unit as install.sh recorded it; null where there is none (Windows, macOS, old installs). */
   unit: UnitLocation | null;
+  /** The boot script the unit starts, as install.sh recorded it; null where there is none (Windows, macOS, old installs). */
+  boot: BootScriptLocation | null;
   /** Called once per distinct change, in order; a rejection is logged. */
   report: (change: InstallChange) => Promise<void> | void;
   logger: Logger;
@@ -52,7 +65,7 @@ function list(items: string[]): string {
 }
 
 /**
- * Watches the running release folder and the systemd unit while the agent runs, so a modified
+ * Watches the running release folder, the systemd unit and the boot script while the agent runs, so a modified
  * install is reported when it happens rather than at the next start. Only the running release is
  * watched: an upgrade adds another folder under releases/ and swaps `current`, which is not tampering.
  *
@@ -66,8 +79,10 @@ export class InstallWatch {
   private readonly modes = new Map<string, number>();
   private readonly findings = new Map<string, Finding>();
   private unitFinding: Finding = '';
+  private bootFinding: Finding = '';
   private readonly pending = new Set<string>();
   private pendingUnit = false;
+  private pendingBoot = false;
   private firstPendingAt = 0;
   private debounceTimer: NodeJS.Timeout | null = null;
   private fullTimer: NodeJS.Timeout | null = null;
@@ -88,7 +103,7 @@ export class InstallWatch {
    * cannot be read.
    */
   async start(): Promise<void> {
-    const { releaseDir, unit } = this.options;
+    const { releaseDir, unit, boot } = this.options;
     this.manifest = parseManifest(await readFile(join(releaseDir, 'MANIFEST.sha256'), 'utf8'));
     for (const path of this.manifest.keys()) {
       const info = await lstat(join(releaseDir, path)).catch(() => null);
@@ -96,6 +111,7 @@ export class InstallWatch {
     }
     for (const [path, finding] of await this.inspect(await this.everyPath())) this.findings.set(path, finding);
     this.unitFinding = await this.inspectUnit();
+    this.bootFinding = await this.inspectBoot();
 
     const release = watch(releaseDir, { ignoreInitial: true, followSymlinks: false });
     const inRelease = (path: string) => relative(releaseDir, path).split(sep).join('/');
@@ -116,6 +132,19 @@ export class InstallWatch {
       const units = watch(unit.unitDir, { ignoreInitial: true, depth: 1, ignored: (path) => !relevant(path) });
       units.on('all', () => this.touchedUnit());
       this.watchers.push(units);
+    }
+    if (boot !== null) {
+      // The folder again (an editor renames over the script), and the record beside it: a reinstall
+      // rewrites both, and the pair is checked again once both are in place.
+      const names = new Set([basename(boot.bootFile), basename(boot.recordFile)]);
+      const relevant = (path: string) => path === boot.bootDir || (dirname(path) === boot.bootDir && names.has(basename(path)));
+      const scripts = watch(boot.bootDir, { ignoreInitial: true, depth: 0, ignored: (path) => !relevant(path) });
+      scripts.on('all', () => this.touchedBoot());
+      // A chmod of the script is dropped by chokidar once the script was read (every start reads it).
+      scripts.on('raw', (_event, name) => {
+        if (typeof name === 'string' && names.has(basename(name))) this.touchedBoot();
+      });
+      this.watchers.push(scripts);
     }
     for (const watcher of this.watchers) {
       watcher.on('error', (error) => this.options.logger.warn('install watch error; the periodic full check still runs', { error: (error as Error).message }));
@@ -138,7 +167,7 @@ export class InstallWatch {
   /** Runs a full re-check now (also what the timer does); resolves when it is done. */
   fullCheck(): Promise<void> {
     return this.enqueue(async () => {
-      await this.apply(await this.everyPath(), true);
+      await this.apply(await this.everyPath(), { unit: true, boot: true });
     });
   }
 
@@ -152,6 +181,11 @@ export class InstallWatch {
     this.arm();
   }
 
+  private touchedBoot(): void {
+    this.pendingBoot = true;
+    this.arm();
+  }
+
   /** Debounce: wait for quiet, but never longer than 5 quiet periods (a steady trickle still gets checked). */
   private arm(): void {
     if (this.stopped) return;
@@ -162,13 +196,13 @@ export class InstallWatch {
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = null;
       const paths = [...this.pending];
-      const unit = this.pendingUnit;
+      const also = { unit: this.pendingUnit, boot: this.pendingBoot };
       this.pending.clear();
-      this.pendingUnit = false;
+      this.pendingUnit = this.pendingBoot = false;
       void this.enqueue(async () => {
         // The release folder itself or its manifest touched (moved, replaced): check everything.
         const targets = paths.includes('') ? await this.everyPath() : await this.expand(paths);
-        await this.apply(targets, unit);
+        await this.apply(targets, also);
       });
     }, wait);
   }
@@ -253,8 +287,23 @@ export class InstallWatch {
     return report.state === 'intact' ? '' : `${report.state}:${report.actualSha256 ?? ''}:${report.dropIns.join(',')}`;
   }
 
-  /** Verifies `paths` (and the unit when asked), reports what differs from the last report. */
-  private async apply(paths: string[], unit: boolean): Promise<void> {
+  /**
+   * The boot script against its record as it is now, like the unit: a reinstall rewrites the script
+   * and then its record.
+   */
+  private async bootReport(): Promise<BootScriptIntegrity> {
+    const location = (await locateBootScript(this.options.releaseDir).catch(() => null)) ?? this.options.boot;
+    return checkBootScriptIntegrity(location);
+  }
+
+  private async inspectBoot(): Promise<Finding> {
+    if (this.options.boot === null) return '';
+    const report = await this.bootReport();
+    return report.state === 'intact' ? '' : `${report.state}:${report.actualSha256 ?? ''}:${report.mode ?? ''}:${report.regularFile}`;
+  }
+
+  /** Verifies `paths` (and the unit and the boot script when asked), reports what differs from the last report. */
+  private async apply(paths: string[], also: { unit: boolean; boot: boolean }): Promise<void> {
     const now = await this.inspect(paths);
     const news: string[] = [];
     const restored: string[] = [];
@@ -275,7 +324,7 @@ export class InstallWatch {
     const parts: string[] = [];
     if (news.length > 0) parts.push(`files differ from MANIFEST.sha256 in ${this.options.releaseDir}: ${list(news)}`);
     if (restored.length > 0) parts.push(`restored as installed: ${list(restored)}`);
-    if (unit && this.options.unit !== null) {
+    if (also.unit && this.options.unit !== null) {
       const before = this.unitFinding;
       this.unitFinding = await this.inspectUnit();
       if (this.unitFinding !== before) {
@@ -284,8 +333,16 @@ export class InstallWatch {
         named.push(this.options.unit.unitFile);
       }
     }
+    if (also.boot && this.options.boot !== null) {
+      const before = this.bootFinding;
+      this.bootFinding = await this.inspectBoot();
+      if (this.bootFinding !== before) {
+        parts.push(`boot script ${describeBootScriptIntegrity(await this.bootReport())}`);
+        named.push(this.options.boot.bootFile);
+      }
+    }
     if (parts.length === 0 || this.stopped) return;
-    const modified = this.findings.size > 0 || this.unitFinding !== '';
+    const modified = this.findings.size > 0 || this.unitFinding !== '' || this.bootFinding !== '';
     const change = { message: `${modified ? 'install MODIFIED while running' : 'install intact again'}: ${parts.join('; ')}`, paths: named, modified };
     try {
       await this.options.report(change);

