@@ -33,6 +33,13 @@ test('commands parse per the contract', () => {
   assert.deepEqual(parseCommandLine(['agents', 'list']), { name: 'agents list', json: false });
   assert.deepEqual(parseCommandLine(['agents', 'revoke', ID]), { name: 'agents revoke', id: ID });
   assert.deepEqual(parseCommandLine(['admin-token', 'reset']), { name: 'admin-token reset' });
+  assert.deepEqual(parseCommandLine(['ca', 'status']), { name: 'ca status', json: false });
+  assert.deepEqual(parseCommandLine(['ca', 'rotate', '--json']), { name: 'ca rotate', json: true });
+  assert.deepEqual(parseCommandLine(['ca', 'switch']), { name: 'ca switch', force: false, json: false });
+  assert.deepEqual(parseCommandLine(['ca', 'retire', '--force', '--json']), { name: 'ca retire', force: true, json: true });
+  assert.throws(() => parseCommandLine(['ca']), /"ca" needs a subcommand: status, rotate, switch or retire/);
+  assert.throws(() => parseCommandLine(['ca', 'renew']), /unknown ca subcommand "renew"/);
+  assert.throws(() => parseCommandLine(['ca', 'rotate', '--force']), /ca rotate: unknown option "--force"/);
 });
 
 test('bad usage names the offending word', () => {
