@@ -67,6 +67,9 @@ for (const kind of DATABASE_KINDS) {
     assert.deepEqual(before.authorities.map((a) => [a.role, a.pin]), [['signing', oldPin], ['trusted', newPin]]);
     assert.equal(before.agents.trustingEveryCa, 0);
     assert.deepEqual(before.agents.notReady.map((a) => a.id), [agent.agentId]);
+    const viaRest = await introducing.rest('GET', '/api/v1/certificate-authorities');
+    assert.equal(viaRest.status, 200);
+    assert.deepEqual(viaRest.body, JSON.parse(JSON.stringify(before)), 'REST shows what "ca status" shows');
     await assert.rejects(introducing.collector.app.get(CaRotationService).rotate(), (error: Error) => error instanceof CaRotationError && /MAMORI_TLS_CA_FILE/.test(error.message));
     const bundled = await renew(introducing, agent.credentials);
     assert.deepEqual(pemPins(bundled.response.caBundlePem), [oldPin, newPin], 'the renewal hands over both CAs');

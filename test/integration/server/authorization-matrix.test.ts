@@ -62,6 +62,7 @@ const MATRIX: Row[] = [
   { method: 'PATCH', route: '/api/v1/agents/:id/required-zone', allowed: ['admin'] },
   { method: 'GET', route: '/api/v1/agent-releases', allowed: R_IT },
   { method: 'PUT', route: '/api/v1/agent-releases/target', allowed: ['admin', 'it'] },
+  { method: 'GET', route: '/api/v1/certificate-authorities', allowed: R_IT },
 
   { method: 'GET', route: '/api/v1/enrollment-tokens', allowed: R_IT },
   { method: 'POST', route: '/api/v1/enrollment-tokens', allowed: ['it'] },
