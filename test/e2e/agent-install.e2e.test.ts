@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorUnderTest } from './support/cluster';
@@ -75,6 +76,10 @@ test('install.sh installs a packed bundle into a root folder, enrolls (--zone: r
   // Started through the boot script, which rolls back an upgrade that does not come up (agent-upgrade.e2e.test.ts).
   assert.match(unit, /^ExecStart=\/opt\/mamori-agent\/boot\/mamori-agent-boot run --state-dir \/var\/lib\/mamori-agent$/m);
   assert.equal(statSync(join(prefix, 'boot/mamori-agent-boot')).mode & 0o777, 0o755);
+  // Its SHA-256 beside it, in the form of unit.sha256 (the path as seen from inside the root).
+  const bootScript = join(prefix, 'boot/mamori-agent-boot');
+  const bootSha256 = createHash('sha256').update(readFileSync(bootScript)).digest('hex');
+  assert.equal(readFileSync(join(prefix, 'boot/mamori-agent-boot.sha256'), 'utf8'), `${bootSha256}  /opt/mamori-agent/boot/mamori-agent-boot\n`);
   assert.match(unit, /^ReadWritePaths=\/var\/lib\/mamori-agent \/opt\/mamori-agent$/m);
   assert.doesNotMatch(unit, /@PREFIX@|@STATE_DIR@/);
   assert.match(readFileSync(join(prefix, 'install.conf'), 'utf8'), /^STATE_DIR=\/var\/lib\/mamori-agent$/m);
@@ -98,8 +103,9 @@ test('install.sh installs a packed bundle into a root folder, enrolls (--zone: r
   }
 
   const installed = join(prefix, 'current/bin/mamori-agent');
-  const status = JSON.parse(spawnSync(installed, ['status', '--json', '--state-dir', state], { encoding: 'utf8' }).stdout) as { enrolled: boolean; agentId: string };
+  const status = JSON.parse(spawnSync(installed, ['status', '--json', '--state-dir', state], { encoding: 'utf8' }).stdout) as { enrolled: boolean; agentId: string; bootScript: { state: string; bootFile: string } };
   assert.equal(status.enrolled, true);
+  assert.deepEqual([status.bootScript.state, status.bootScript.bootFile], ['intact', bootScript]);
   const requiredZone = async () => (await collector.rest.expect<{ requiredZone: string | null }>(200, 'GET', `/api/v1/agents/${status.agentId}`)).requiredZone;
   assert.equal(await requiredZone(), 'dev-lan');
   const zoneRecords = (await collector.rest.expect<{ items: Array<{ action: string; actor: { kind: string }; onBehalfOf: string | null; after: unknown }> }>(200, 'GET', `/api/v1/audit?subjectType=agent&subjectId=${status.agentId}`)).items.filter(
@@ -163,6 +169,29 @@ test('install.sh installs a packed bundle into a root folder, enrolls (--zone: r
     return page.items.map((e) => e.payload).find((p) => p.state === 'AGENT_STATE_INSTALL_MODIFIED' && /while running/.test(p.message ?? ''));
   });
   assert.match(live.message ?? '', /app\/node_modules\/implant2\.js added.*unit MODIFIED: .*mamori-agent\.service differs from the installed unit/);
+
+  // The boot script (the unit's ExecStart, outside every release): an edit that would start
+  // something else is reported while running, status says so, and putting it back is reported too.
+  const statusEvents = async () =>
+    (await collector.rest.expect<{ items: Array<{ payload: { state?: string; message?: string } }> }>(200, 'GET', `/api/v1/events?agentId=${status.agentId}&kind=agent_status`)).items.map((e) => e.payload);
+  const installedBoot = readFileSync(bootScript);
+  const bootEditedAt = Date.now();
+  appendFileSync(bootScript, 'exec /tmp/something-else\n');
+  const bootEdited = await eventually('the edited boot script reported as an event', async () =>
+    (await statusEvents()).find((p) => p.state === 'AGENT_STATE_INSTALL_MODIFIED' && /boot script MODIFIED/.test(p.message ?? '')),
+  );
+  t.diagnostic(`boot script edit to its event at the collector: ${Date.now() - bootEditedAt} ms (2 s of it the watch's quiet time)`);
+  assert.match(bootEdited.message ?? '', /^install MODIFIED while running: boot script MODIFIED: .*\/opt\/mamori-agent\/boot\/mamori-agent-boot differs from the installed boot script \(sha256 [0-9a-f]{12}…, installed [0-9a-f]{12}…\)$/);
+  const bootStatus = spawnSync(installed, ['status', '--state-dir', state], { encoding: 'utf8' }).stdout;
+  assert.match(bootStatus, /^boot script: +MODIFIED: .*mamori-agent-boot differs from the installed boot script/m);
+  writeFileSync(bootScript, installedBoot);
+  const bootRestored = await eventually('the restored boot script reported as an event', async () =>
+    (await statusEvents()).find((p) => p.state === 'AGENT_STATE_INSTALL_MODIFIED' && /boot script intact/.test(p.message ?? '')),
+  );
+  // Still MODIFIED as a whole: the implants and the unit edit are still there.
+  assert.match(bootRestored.message ?? '', /^install MODIFIED while running: boot script intact \(.*mamori-agent-boot as installed\)$/);
+  assert.match(spawnSync(installed, ['status', '--state-dir', state], { encoding: 'utf8' }).stdout, /^boot script: +intact \(/m);
+  assert.equal((await statusEvents()).filter((p) => /boot script/.test(p.message ?? '')).length, 2, 'one event per change');
 
   const uninstallSh = join(prefix, 'current/uninstall.sh');
   const uninstall = (code: string) => spawnSync('sh', [uninstallSh, '--code', code, '--root', root, '--no-systemd'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
