@@ -126,6 +126,9 @@ test('the collector CA is rotated in three steps while an enrolled agent keeps u
   const agentStatus = JSON.parse((await runNodeProgram(AGENT_BIN, ['status', '--json', '--state-dir', agent.stateDir], {})).stdout);
   assert.equal(agentStatus.agentId, agent.agentId, 'the same agent throughout');
   assert.equal(agentStatus.connection.state, 'connected');
+  assert.deepEqual(agentStatus.collectorCas.map((authority: { pin: string }) => authority.pin), [nextPin]);
+  const statusText = (await runNodeProgram(AGENT_BIN, ['status', '--state-dir', agent.stateDir], {})).stdout;
+  assert.match(statusText, new RegExp(`^collector CA: +CN=mamori collector CA \\d{4}-\\d{2}-\\d{2} \\(pin ${nextPin}, until `, 'm'));
   const agents = await collector.rest.expect<{ items: unknown[] }>(200, 'GET', '/api/v1/agents');
   assert.equal(agents.items.length, 2, 'the first agent never enrolled again');
   const audit = await collector.rest.expect<{ items: Array<{ action: string }> }>(200, 'GET', '/api/v1/audit?subjectType=certificate_authority');

@@ -9,7 +9,7 @@ import { checkBootScriptIntegrity, checkUnitIntegrity, describeBootScriptIntegri
 import { readStatusFile, type EncryptionStatusSummary } from '../state/status-file';
 import type { TransferStatus } from '../sources/transfers/transfer.source';
 import type { NetworkGuardStatus } from '../daemon/network-guard';
-import type { CertificateRenewalStatus } from '../transport/certificate-renewer';
+import { caBundleAuthorities, type CertificateRenewalStatus } from '../transport/certificate-renewer';
 import type { UpgradeStatus } from '../upgrade/upgrader';
 import { agentVersion } from '../facts/host-facts';
 
@@ -76,6 +76,8 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
     // The zone, the egress firewall and proxy as the running daemon last saw them; null when not running.
     network: running ? (daemon!.network ?? null) : null,
     certificate,
+    // The collector CAs this agent trusts (its state folder's ca.crt); two during a CA rotation.
+    collectorCas: caBundleAuthorities(await readFile(paths.caCertificate, 'utf8').catch(() => '')),
     // The running daemon's renewal of the client certificate; null when it is not running.
     renewal: running ? (daemon!.certificate ?? null) : null,
     // This version against the fleet's target, a trial or a rollback, as the running daemon last saw them.
@@ -107,6 +109,7 @@ export async function statusCommand(input: { stateDir: string; json: boolean }):
       ? `certificate:     ${certificate.error}`
       : `certificate:     expires ${certificate.expiresAt} (${certificate.state === 'expired' ? 'EXPIRED' : `${certificate.daysLeft} day(s) left`}); renewed automatically from ${certificate.renewAt}`,
     renewalLine(report.renewal),
+    `collector CA:    ${report.collectorCas.length === 0 ? `NONE readable in ${paths.caCertificate}` : report.collectorCas.map((ca) => `${ca.subject} (pin ${ca.pin}, until ${ca.notAfter})`).join('; ')}`,
     upgradeLine(report.upgrade),
   ];
   if (report.upgrade?.lastUpgrade) lines.push(`last upgrade:    ${report.upgrade.lastUpgrade}`);
@@ -137,7 +140,8 @@ function renewalLine(renewal: CertificateRenewalStatus | null): string {
   if (renewal.state === 'failing') {
     return `renewal:         FAILING (${renewal.failedAttempts} attempt(s)): ${renewal.lastError} (${renewal.lastErrorAt}); next attempt ${renewal.nextAttemptAt}; ${last}`;
   }
-  return `renewal:         ${renewal.state === 'renewing' ? 'renewing now' : `next at ${renewal.nextAttemptAt ?? renewal.renewAt}`}; ${last}`;
+  const requested = renewal.requestedReason === null ? '' : `; requested by the collector: ${renewal.requestedReason}`;
+  return `renewal:         ${renewal.state === 'renewing' ? 'renewing now' : `next at ${renewal.nextAttemptAt ?? renewal.renewAt}`}; ${last}${requested}`;
 }
 
 /** The network line of the human status: zone, what the whitelist does there, how it is enforced. */

@@ -23,6 +23,8 @@ export interface CertificateRenewalStatus {
   lastErrorAt: string | null;
   failedAttempts: number;
   nextAttemptAt: string | null;
+  /** Why the collector asked for a renewal now (a CA rotation), until it is done; null otherwise. */
+  requestedReason: string | null;
 }
 
 export interface CertificateRenewerOptions {
@@ -97,6 +99,7 @@ export class CertificateRenewer {
       lastErrorAt: this.lastErrorAt?.toISOString() ?? null,
       failedAttempts: this.failedAttempts,
       nextAttemptAt: this.nextAttemptAt?.toISOString() ?? null,
+      requestedReason: this.requestedReason,
     };
   }
 
@@ -233,15 +236,21 @@ export function renewedCertificateProblem(certificatePem: string, privateKeyPem:
 
 /** The pins (base64url SHA-256 of the DER, as enrollment tokens pin) of the CAs in a bundle, for the heartbeat. */
 export function caBundlePins(caBundlePem: string): string[] {
-  const pins: string[] = [];
+  return caBundleAuthorities(caBundlePem).map((authority) => authority.pin);
+}
+
+/** The CAs of a bundle as `mamori-agent status` shows them. */
+export function caBundleAuthorities(caBundlePem: string): Array<{ pin: string; subject: string; notAfter: string }> {
+  const authorities: Array<{ pin: string; subject: string; notAfter: string }> = [];
   for (const pem of splitPem(caBundlePem)) {
     try {
-      pins.push(caPinOf(new X509Certificate(pem).raw));
+      const certificate = new X509Certificate(pem);
+      authorities.push({ pin: caPinOf(certificate.raw), subject: certificate.subject.replace(/\n/g, ', '), notAfter: new Date(certificate.validTo).toISOString() });
     } catch {
       // An unreadable block pins nothing; the connection fails on it with its own message.
     }
   }
-  return pins;
+  return authorities;
 }
 
 function splitPem(pem: string): string[] {
