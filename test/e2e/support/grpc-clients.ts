@@ -64,6 +64,8 @@ export const minimalHeartbeat = {
   },
   posture: undefined,
   health: undefined,
+  // The generated client encodes repeated fields without a default: an absent list fails serialization.
+  trustedCaPins: [],
 };
 
 /** Enrolls directly over gRPC (not through the agent CLI) and returns a usable client identity. */
