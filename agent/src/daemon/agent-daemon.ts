@@ -312,7 +312,7 @@ export class AgentDaemon {
           overrideSeconds: config.heartbeatSecondsOverride,
           onNewerPolicy: () => void this.policy.refresh(),
           runningPolicyVersion: () => this.policy.version,
-          onRenewalRequested: (reason) => this.renewer.requestRenewal(reason),
+          onRenewalAdvice: (requested, reason) => (requested ? this.renewer.requestRenewal(reason) : this.renewer.renewalNotRequested()),
         },
         signal,
       ),

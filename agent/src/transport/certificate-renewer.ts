@@ -116,6 +116,15 @@ export class CertificateRenewer {
     if (this.state !== 'failing') this.wake.abort();
   }
 
+  /**
+   * The collector no longer asks for a renewal (the rotation step is over, or another replica
+   * answered): a request that has not been met yet is dropped, so a failing one is not retried
+   * before the certificate is due.
+   */
+  renewalNotRequested(): void {
+    this.requestedReason = null;
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     const { logger } = this.options;
     while (!signal.aborted) {

@@ -22,8 +22,8 @@ export interface HeartbeatOptions {
    */
   onNewerPolicy: (version: bigint) => void;
   runningPolicyVersion: () => bigint;
-  /** The collector asked for a certificate renewal now (CA rotation), with its reason. */
-  onRenewalRequested?: (reason: string) => void;
+  /** Whether the collector asks for a certificate renewal now (CA rotation), with its reason; every answer says. */
+  onRenewalAdvice?: (requested: boolean, reason: string) => void;
 }
 
 /**
@@ -41,7 +41,7 @@ export async function runHeartbeats(options: HeartbeatOptions, signal: AbortSign
       if (options.overrideSeconds === undefined && response.nextHeartbeatSeconds > 0) intervalSeconds = response.nextHeartbeatSeconds;
       const announced = BigInt(response.currentPolicyVersion || '0');
       if (announced !== options.runningPolicyVersion()) options.onNewerPolicy(announced);
-      if (response.renewCertificate) options.onRenewalRequested?.(response.renewCertificateReason || 'the collector asked for it');
+      options.onRenewalAdvice?.(response.renewCertificate, response.renewCertificateReason || 'the collector asked for it');
     } catch (error) {
       const e = error as grpc.ServiceError;
       if (typeof e.code === 'number') {

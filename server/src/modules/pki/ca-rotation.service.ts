@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { copyFileSync, existsSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import type { CollectorConfig } from '../../config/collector-config';
@@ -91,8 +91,11 @@ export class CaRotationService {
     const agents = await this.enrolledAgents();
     const trustsAll = (agent: AgentCaView) => agent.trustedCaPins !== null && trustedPins.every((pin) => agent.trustedCaPins!.includes(pin));
     const onSigning = (agent: AgentCaView) => agent.certificateIssuer === signing.pin;
-    const notReady = agents.filter((agent) => !trustsAll(agent) || !onSigning(agent));
     const stage = authorities.some((a) => a.role === 'next') ? 'introduced' : authorities.some((a) => a.role === 'previous') ? 'switched' : authorities.length > 1 ? 'trusting' : 'steady';
+    // What holds up this stage's next step, as the step itself checks it: the switch needs every
+    // agent to trust the next CA, the retirement needs every certificate to come from the signing CA.
+    const ready = stage === 'introduced' ? trustsAll : stage === 'switched' ? onSigning : (agent: AgentCaView) => trustsAll(agent) && onSigning(agent);
+    const notReady = agents.filter((agent) => !ready(agent));
     return {
       stage,
       authorities: authorities.map(authorityView),
@@ -150,8 +153,8 @@ export class CaRotationService {
       );
     }
     const oldPin = this.pki.caPin;
-    // Order for a crash: the copy first (the old CA is never lost), then the key, then the
-    // certificate; a start between the last two is refused naming both files (LoadedAuthority).
+    // Order for a crash: the copies first (the old CA is never lost), then the key, then the
+    // certificate; a start between the last two finishes the switch (completeInterruptedSwitch).
     copyFileSync(current.key, previous.key);
     copyFileSync(current.certificate, previous.certificate);
     renameSync(next.key, current.key);
@@ -180,7 +183,7 @@ export class CaRotationService {
     const retired = fileAuthority(readFileSync(previous.certificate, 'utf8'), 'previous', previous.certificate);
     const signingPin = this.pki.caPin;
     if (signingPin === retired.pin) {
-      throw new CaRotationError(`${previous.certificate} is the signing CA itself; restart the collector after "ca switch" before retiring`);
+      throw new CaRotationError(`${previous.certificate} holds the signing CA itself: a "ca switch" stopped after saving the old CA; run "mamori-server ca switch" again to finish it`);
     }
     const behind = (await this.enrolledAgents()).filter((agent) => agent.certificateIssuer !== signingPin);
     if (behind.length > 0 && !force) {
@@ -189,8 +192,9 @@ export class CaRotationService {
           `${listAgents(behind)}. Wait for their renewal (asked for at each heartbeat), revoke the ones that are gone, or repeat with --force to leave them behind (they must enroll again)`,
       );
     }
-    unlinkSync(previous.key);
-    unlinkSync(previous.certificate);
+    // The certificate first: once it is gone the CA is no longer trusted, and a repeat finds nothing to retire.
+    rmSync(previous.certificate, { force: true });
+    rmSync(previous.key, { force: true });
     await this.record('pki.ca.retired', retired.pin, { signing: signingPin, previous: retired.pin }, { signing: signingPin, forced: force, agentsLeftBehind: behind.map((agent) => agent.id).slice(0, LISTED_AGENTS) }, now);
     return { retired, agentsLeftBehind: behind.slice(0, LISTED_AGENTS) };
   }
@@ -210,7 +214,8 @@ export class CaRotationService {
 
   private async enrolledAgents(): Promise<AgentCaView[]> {
     const rows = await this.database.query<AgentRow>(
-      `SELECT id, hostname, last_seen_at, cert_issuer_pin, trusted_ca_pins FROM agents WHERE status = 'enrolled' ORDER BY last_seen_at DESC, id`,
+      `SELECT id, hostname, last_seen_at, cert_issuer_pin, trusted_ca_pins FROM agents WHERE status = 'enrolled'
+       ORDER BY CASE WHEN last_seen_at IS NULL THEN 1 ELSE 0 END, last_seen_at DESC, id`,
     );
     return rows.map((row) => ({
       id: row.id,

@@ -60,22 +60,11 @@ export class CertificateRenewalService {
       );
       // Guarded: a revocation or another renewal that committed since authentication wins.
       const changed = await sql.run(
-        `UPDATE agents SET cert_fingerprint = ?, cert_serial = ?, cert_expires_at = ?, previous_cert_fingerprint = ?, cert_renewed_at = ?,
-           cert_issuer_pin = ?, trusted_ca_pins = ?
+        // The issuing CA and the CAs the agent trusts are left to its next heartbeat: an answer that
+        // never arrived or was not stored must not count the agent as ready for a CA rotation step.
+        `UPDATE agents SET cert_fingerprint = ?, cert_serial = ?, cert_expires_at = ?, previous_cert_fingerprint = ?, cert_renewed_at = ?
            WHERE id = ? AND status = 'enrolled' AND (cert_fingerprint = ? OR previous_cert_fingerprint = ?)`,
-        [
-          signed.fingerprint,
-          signed.serialNumber,
-          signed.notAfter,
-          presentedFingerprint,
-          now,
-          // The answer hands over the whole bundle, which the agent stores (its next heartbeat confirms).
-          this.pki.caPin,
-          JSON.stringify(this.pki.authorities.map((authority) => authority.pin)),
-          agent.agentId,
-          presentedFingerprint,
-          presentedFingerprint,
-        ],
+        [signed.fingerprint, signed.serialNumber, signed.notAfter, presentedFingerprint, now, agent.agentId, presentedFingerprint, presentedFingerprint],
       );
       if (changed === 0 || before === undefined) return false;
       await this.audit.appendWithin(

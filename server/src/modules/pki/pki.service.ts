@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import type { CollectorConfig } from '../../config/collector-config';
 import {
   caPinOf,
@@ -10,7 +10,7 @@ import {
   serverCertificateCovers,
   splitPemCertificates,
 } from './certificate-authority';
-import { expiredAuthorities, readTrustedAuthorities, type TrustedAuthority } from './trusted-authorities';
+import { CA_FILES, expiredAuthorities, readTrustedAuthorities, type TrustedAuthority } from './trusted-authorities';
 
 const SERVER_RENEW_BEFORE_MS = 30 * 86_400_000;
 
@@ -46,6 +46,7 @@ export class PkiService {
 
   static async open(config: CollectorConfig, log: (msg: string, fields?: Record<string, unknown>) => void = () => undefined): Promise<PkiService> {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    completeInterruptedSwitch(config, log);
     await ensureGeneratedAuthority(config, log);
     const authority = await LoadedAuthority.load(readAuthorityMaterial(config)).catch((error: Error) => {
       const files = config.tls.caFile !== undefined ? `MAMORI_TLS_CA_FILE and MAMORI_TLS_CA_KEY_FILE (${config.tls.caFile}, ${config.tls.caKeyFile})` : `${join(config.dataDir, 'ca.crt')} and ca.key`;
@@ -119,6 +120,22 @@ async function loadOrCreateServerMaterial(
   writePrivateFile(certPath, issued.certificatePem);
   log('issued a new server certificate', { names: config.serverNames, file: certPath });
   return issued;
+}
+
+/**
+ * `mamori-server ca switch` renames ca-next.key to ca.key, then ca-next.crt to ca.crt. Stopped
+ * between the two, the data folder holds the new key as ca.key beside the old certificate, and
+ * ca-next.crt without its key; this start finishes the second rename.
+ */
+export function completeInterruptedSwitch(config: CollectorConfig, log: (msg: string, fields?: Record<string, unknown>) => void): void {
+  if (config.tls.caFile !== undefined) return;
+  const file = (name: string) => join(config.dataDir, name);
+  const [nextCertificate, nextKey, key] = [file(CA_FILES.next.certificate), file(CA_FILES.next.key), file(CA_FILES.signing.key)];
+  if (!existsSync(nextCertificate) || existsSync(nextKey) || !existsSync(key)) return;
+  const certified = new NodeX509Certificate(readFileSync(nextCertificate, 'utf8')).publicKey.export({ format: 'der', type: 'spki' });
+  if (!createPublicKey(readFileSync(key, 'utf8')).export({ format: 'der', type: 'spki' }).equals(certified)) return;
+  renameSync(nextCertificate, file(CA_FILES.signing.certificate));
+  log('finished an interrupted CA switch: the next CA is the signing CA now', { file: file(CA_FILES.signing.certificate), caPin: caPinOf(readFileSync(file(CA_FILES.signing.certificate), 'utf8')) });
 }
 
 /** Creates the generated CA in the data folder unless one exists or the operator supplies one. */
