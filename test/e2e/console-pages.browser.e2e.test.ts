@@ -4,6 +4,9 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, openPage, saveScreenshot } from '../support/browser';
 import { AgentUnderTest, CollectorUnderTest } from './support/cluster';
 import { eventually } from './support/rest-client';
+import { runNodeProgram, SERVER_BIN } from '../support/processes';
+import { bundleArchive } from '../support/release-archive';
+import { makeTempDir } from '../support/temp-dir';
 
 // The whitelist, USB, devices and users pages as administrators, approvers, IT and auditors use
 // them: real headless Chromium against a real collector (serving the console) and a real agent.
@@ -193,6 +196,34 @@ describe('the console pages for the whitelist, USB register, devices and users',
       return stored.requiredZone === 'office' ? true : undefined;
     }, 10_000);
     await admin.keyboard.press('Escape');
+
+    // IT stores an agent bundle on the collector and makes it the fleet's target in the console;
+    // the running agent is then not on target. Clearing the target puts it back. An auditor sees
+    // the versions but cannot change the target.
+    const releaseDir = makeTempDir('mamori-console-release-');
+    t.after(() => releaseDir.cleanup());
+    const bundle = bundleArchive(releaseDir.path, '9.9.9');
+    const stored = await runNodeProgram(SERVER_BIN, ['release', 'add', bundle.file], collector.env);
+    assert.equal(stored.code, 0, stored.stderr);
+    await it.goto('/devices?tab=versions');
+    await it.locator('[data-testid="agent-release-row"][data-version="9.9.9"][data-platform="linux-x64"]').waitFor();
+    await it.locator(`[data-testid="agent-version-row"][data-agent-id="${agent.agentId}"][data-on-target="true"]`).waitFor();
+    await it.getByTestId('agent-release-choose').selectOption('9.9.9');
+    await it.getByTestId('agent-release-set').click();
+    await it.getByTestId('agent-release-target-change-confirm').click();
+    await it.getByTestId('agent-release-target-version').getByText('9.9.9').waitFor();
+    await it.locator(`[data-testid="agent-version-row"][data-agent-id="${agent.agentId}"][data-on-target="false"]`).waitFor();
+    const targeted = await collector.rest.expect<{ target: { version: string } | null }>(200, 'GET', '/api/v1/agent-releases');
+    assert.equal(targeted.target?.version, '9.9.9');
+    await saveScreenshot(it, 'console-agent-versions');
+    const viewer = await signedIn(t, browser, baseURL, 'kimura', errors);
+    await viewer.goto('/devices?tab=versions');
+    await viewer.getByTestId('agent-release-target-version').getByText('9.9.9').waitFor();
+    assert.equal(await viewer.getByTestId('agent-release-set').isDisabled(), true, 'an auditor cannot set the target');
+    await it.getByTestId('agent-release-clear').click();
+    await it.getByTestId('agent-release-target-change-confirm').click();
+    await it.locator(`[data-testid="agent-version-row"][data-agent-id="${agent.agentId}"][data-on-target="true"]`).waitFor();
+    assert.equal((await collector.rest.expect<{ target: unknown }>(200, 'GET', '/api/v1/agent-releases')).target, null);
 
     // The administrator sees every user with their roles.
     await admin.goto('/users');

@@ -1,38 +1,19 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReleaseServiceClient, type DownloadReleaseResponse } from '../../../agent/src/generated/mamori/v1/release';
 import type { GetPolicyResponse } from '../../../agent/src/generated/mamori/v1/policy';
 import { ReleasesService } from '../../../server/src/modules/releases/releases.service';
 import { DATABASE_KINDS } from '../../support/databases';
 import { makeTempDir } from '../../support/temp-dir';
+import { bundleArchive } from '../../support/release-archive';
 import { enrollAgent, policyClient, startTestCollector, unary } from './collector-harness';
 
 /**
  * A minimal bundle archive as the packer lays it out: <name>/VERSION, <name>/MANIFEST.sha256 and
  * what it lists, plus `padding` random bytes (incompressible, so the archive spans several 1 MiB rows).
  */
-function bundleArchive(dir: string, version: string, options: { versionFile?: string; manifest?: boolean; padding?: number } = {}): { file: string; bytes: Buffer } {
-  const name = `mamori-agent-${version}-linux-x64`;
-  const top = join(dir, `${name}-${randomBytes(4).toString('hex')}`, name);
-  mkdirSync(join(top, 'app'), { recursive: true });
-  writeFileSync(join(top, 'app/main.js'), 'console.log("agent");\n');
-  writeFileSync(join(top, 'app/padding.bin'), randomBytes(options.padding ?? 0));
-  writeFileSync(join(top, 'VERSION'), `${options.versionFile ?? version}\n`);
-  if (options.manifest !== false) {
-    const sha = (path: string) => createHash('sha256').update(readFileSync(join(top, path))).digest('hex');
-    writeFileSync(join(top, 'MANIFEST.sha256'), ['VERSION', 'app/main.js', 'app/padding.bin'].map((p) => `${sha(p)}  ${p}\n`).join(''));
-  }
-  const file = join(dir, `${name}.tar.gz`);
-  const tar = spawnSync('tar', ['-czf', file, '-C', join(top, '..'), name], { encoding: 'utf8' });
-  assert.equal(tar.status, 0, tar.stderr);
-  return { file, bytes: readFileSync(file) };
-}
-
 function download(client: ReleaseServiceClient, version: string, platform: string): Promise<DownloadReleaseResponse[]> {
   return new Promise((resolve, reject) => {
     const messages: DownloadReleaseResponse[] = [];
