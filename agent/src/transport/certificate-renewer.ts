@@ -46,8 +46,9 @@ export interface CertificateRenewerOptions {
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /**
- * A renewal the collector asks for (CA rotation) is skipped within this long of the last one:
- * a collector whose bundle the agent cannot match would otherwise get a renewal per heartbeat.
+ * A renewal the collector asks for again with the same reason is skipped within this long of the
+ * renewal that answered it: a collector whose bundle the agent cannot match would otherwise get a
+ * renewal per heartbeat. A new reason (the next step of a rotation) is followed at once.
  */
 export const REQUESTED_RENEWAL_MIN_INTERVAL_MS = 60_000;
 
@@ -71,6 +72,8 @@ export class CertificateRenewer {
   private lastWarningAt = 0;
   /** Why the collector asked for a renewal now (CA rotation); null when it has not. */
   private requestedReason: string | null = null;
+  /** The collector's reason the last renewal answered; null when that renewal was due by time. */
+  private lastAnsweredReason: string | null = null;
   /** Aborted to cut the loop's sleep short when a renewal is requested. */
   private wake = new AbortController();
 
@@ -106,11 +109,12 @@ export class CertificateRenewer {
   /**
    * The collector asked for a renewal ahead of time (its heartbeat answer says the CAs are
    * being rotated). The loop renews at once unless an attempt already failed (its backoff still
-   * paces the retries) or the last renewal is under a minute old.
+   * paces the retries) or a renewal under a minute old answered the same reason.
    */
   requestRenewal(reason: string): void {
     if (this.options.client === null || this.requestedReason !== null) return;
-    if (this.lastRenewedAt !== null && Date.now() - this.lastRenewedAt.getTime() < REQUESTED_RENEWAL_MIN_INTERVAL_MS) return;
+    const recent = this.lastRenewedAt !== null && Date.now() - this.lastRenewedAt.getTime() < REQUESTED_RENEWAL_MIN_INTERVAL_MS;
+    if (recent && reason === this.lastAnsweredReason) return;
     this.requestedReason = reason;
     this.options.logger.info('the collector asked for a certificate renewal now', { reason });
     if (this.state !== 'failing') this.wake.abort();
@@ -207,6 +211,7 @@ export class CertificateRenewer {
     this.lastErrorAt = null;
     this.backoff.reset();
     this.state = 'idle';
+    this.lastAnsweredReason = this.requestedReason;
     this.requestedReason = null;
     this.options.onRenewed(renewed);
     logger.info('client certificate renewed', {

@@ -19,7 +19,7 @@ const AGENT_ID = '3f1c9d7e-8a51-4a0e-9c0b-1d2e3f4a5b6c';
  * from due, stores the bundle the answer carries, and a second request right after a renewal is
  * not followed (a collector whose bundle the agent cannot match must not get one per heartbeat).
  */
-test('a renewal requested by the collector runs before the certificate is due, stores the new CA bundle, and is not repeated within a minute', async (t) => {
+test('a renewal requested by the collector runs before the certificate is due, stores the new CA bundle, and is not repeated for the same reason within a minute', async (t) => {
   const temp = makeTempDir('mamori-requested-renewal-');
   t.after(() => temp.cleanup());
   const paths = statePaths(join(temp.path, 'state'));
@@ -64,9 +64,15 @@ test('a renewal requested by the collector runs before the certificate is due, s
   assert.deepEqual(caBundlePins(readFileSync(paths.caCertificate, 'utf8')), caBundlePins(oldCa.certificatePem + nextCa.certificatePem), 'the bundle is stored');
   assert.deepEqual(caBundlePins(renewed[0].caPem).length, 2, 'and used for the next connection');
 
-  renewer.requestRenewal('asked again by the next heartbeat');
+  renewer.requestRenewal('the collector\'s CA bundle changed');
   await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.equal(calls.length, 1, 'not again within a minute of the last renewal');
+  assert.equal(calls.length, 1, 'the same reason again: not within a minute of the renewal that answered it');
+
+  // The next step of a rotation gives another reason, which is followed at once.
+  renewer.requestRenewal('the collector now signs with the next CA');
+  await waitFor(() => renewed.length === 2);
+  assert.equal(calls.length, 2);
+  assert.equal(renewer.status().requestedReason, null);
 });
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
