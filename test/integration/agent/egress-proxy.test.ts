@@ -449,6 +449,39 @@ describe('egress proxy with real upstream servers', () => {
     assert.equal(access.failure, '');
   });
 
+  test('a tunnel client that resets after the destination finished is a normal end; one that resets mid-exchange is reported as failed', async () => {
+    sut.mode = ENFORCE;
+    // Speaks, then hangs up: like a TLS server's close_notify and FIN that curl often never reads.
+    const farewell = createNetServer((socket) => socket.on('error', () => undefined).end('bye\n'));
+    const farewellPort = await listen(farewell, '127.0.0.1');
+    try {
+      const finished = await openTunnel(sut.port, `git.dev.example:${farewellPort}`);
+      finished.socket.on('error', () => undefined);
+      finished.socket.resume();
+      await new Promise((resolve) => finished.socket.once('end', resolve));
+      finished.socket.resetAndDestroy();
+      const afterFinish = await sut.nextAccess();
+      assert.deepEqual([afterFinish.statusCode, afterFinish.bytesReceived, afterFinish.failure], [200, 'bye\n'.length, '']);
+
+      // The echo service has not finished: the reset cuts the exchange short.
+      const cut = await openTunnel(sut.port, `git.dev.example:${tcpPort}`);
+      cut.socket.on('error', () => undefined);
+      const greeted = cut.rest.length >= TCP_GREETING.length ? Promise.resolve() : new Promise<void>((resolve) => {
+        let seen = cut.rest.length;
+        cut.socket.on('data', (chunk: Buffer) => (seen += chunk.length) >= TCP_GREETING.length && resolve());
+      });
+      cut.socket.resume();
+      await greeted;
+      cut.socket.resetAndDestroy();
+      const midway = await sut.nextAccess();
+      assert.equal(midway.statusCode, 200);
+      assert.match(midway.failure, /^the client failed: ECONNRESET/);
+      await tcpLog.next();
+    } finally {
+      await close(farewell);
+    }
+  });
+
   test('an IP literal is decided as an address only: refused although a whitelisted name resolves to it; a whitelisted CIDR allows a literal and an unlisted name resolving into it', async (t) => {
     if (curlMissing) return skipOrFail(t, curlMissing);
     sut.mode = ENFORCE;

@@ -627,10 +627,17 @@ export class EgressProxy {
       upstream.destroy();
       closedOne();
     });
+    let destinationFinished = false;
+    upstream.once('end', () => (destinationFinished = true));
     upstream.on('error', (error) => {
       failure ||= `the destination failed: ${reasonOf(error)}`;
     });
-    client.on('error', (error) => {
+    client.on('error', (error: NodeJS.ErrnoException) => {
+      // Many TLS clients (curl among them) close their socket without reading the destination's
+      // closing bytes (TLS close_notify), so their kernel answers those with a reset. Once the
+      // destination has finished, nothing the client sends could still reach it: that reset is
+      // how the exchange ended, not a failure of it.
+      if (destinationFinished && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) return;
       failure ||= `the client failed: ${reasonOf(error)}`;
     });
     // Both sockets carry the same bytes, so the client side's inactivity is the tunnel's.
