@@ -226,14 +226,19 @@ async function runChaos(t: TestContext, kind: DatabaseKind): Promise<void> {
   let gapsAfterKills = 0;
   // Each agent's events and `status`, fetched four agents at a time.
   const fetched = new Map<number, { events: StoredEvent[]; status: { droppedEvents: number } }>();
-  for (let i = 0; i < AGENTS; i += 4) {
-    await Promise.all(
-      agents.slice(i, i + 4).map(async (s) => {
-        const events = await allEvents(collector, s.agent.agentId);
-        const status = await runNodeProgram(AGENT_BIN, ['status', '--json', '--state-dir', s.agent.stateDir], {});
-        fetched.set(s.index, { events, status: JSON.parse(status.stdout) });
-      }),
-    );
+  const fetchAgent = async (s: (typeof agents)[number]) => {
+    const events = await allEvents(collector, s.agent.agentId);
+    const status = await runNodeProgram(AGENT_BIN, ['status', '--json', '--state-dir', s.agent.stateDir], {});
+    fetched.set(s.index, { events, status: JSON.parse(status.stdout) });
+  };
+  for (let i = 0; i < AGENTS; i += 4) await Promise.all(agents.slice(i, i + 4).map(fetchAgent));
+  // A restarted agent's own reports (sticks present at start) count toward the total above, so the
+  // last few script lines of an agent can still be on their way: fetch an agent that is short again
+  // until its lines are in (an agent that never gets there fails the exact count below).
+  const shortOf = (s: (typeof agents)[number]) => fetched.get(s.index)!.events.filter((e) => s.expectedIds.has(e.eventId)).length < LINES_PER_AGENT;
+  for (const deadline = Date.now() + 60_000; agents.some(shortOf) && Date.now() < deadline; ) {
+    await sleep(1_000);
+    for (const s of agents.filter(shortOf)) await fetchAgent(s);
   }
   for (const s of agents) {
     const { events, status } = fetched.get(s.index)!;

@@ -72,6 +72,16 @@ async function expectExactlyAllStored(collector: CollectorUnderTest, agentId: st
     },
     180_000,
   );
+  // A restarted agent's own reports count above, so the last script lines may still be on their
+  // way: wait for them by their own count.
+  await eventually(
+    'every script line stored',
+    async () => {
+      const { attached, detached } = await scriptedUsbEvents(collector, agentId);
+      return attached.length >= PAIRS && detached.length >= PAIRS ? true : undefined;
+    },
+    60_000,
+  );
   // Give a late duplicate (a resent batch) the chance to show up before the final count.
   await sleep(2_000);
   const scripted = await scriptedUsbEvents(collector, agentId);

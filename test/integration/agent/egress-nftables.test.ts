@@ -59,26 +59,28 @@ const udp = dgram.createSocket('udp4'); udp.on('message', (m, r) => udp.send(m, 
 
 /**
  * One connection attempt from the client namespace, optionally as another user; prints one JSON
- * line. A TCP connection is held open 500 ms after the answer (half-open: the servers close at once)
- * and a UDP socket 1 s, so that the socket's owner can still be seen in /proc when the attempt is
- * reported.
+ * line. The socket is held open for holdMs after the answer (TCP half-open: the servers close at
+ * once) and a UDP socket without an answer for holdMs at least 1 s, so that the socket's owner can
+ * still be seen in /proc when the attempt is reported. The tests that check the owner hold longer:
+ * the agent's look into /proc can take a while on a busy machine.
  */
 const PROBE_SCRIPT = `
-const [kind, host, port, uid] = process.argv.slice(1);
+const [kind, host, port, uid, hold] = process.argv.slice(1);
+const holdMs = Number(hold);
 if (uid) { process.setgid(Number(uid)); process.setuid(Number(uid)); }
 const t0 = Date.now();
 const done = (r) => { console.log(JSON.stringify({ ...r, ms: Date.now() - t0 })); };
 if (kind === 'tcp') {
   const s = require('net').connect({ port: Number(port), host, allowHalfOpen: true });
   s.setTimeout(5000, () => { done({ ok: false, error: 'timeout' }); process.exit(0); });
-  s.on('data', (d) => { done({ ok: true, data: String(d) }); setTimeout(() => process.exit(0), 500); });
+  s.on('data', (d) => { done({ ok: true, data: String(d) }); setTimeout(() => process.exit(0), holdMs); });
   s.on('error', (e) => { done({ ok: false, error: e.code }); process.exit(0); });
 } else {
   const s = require('dgram').createSocket('udp4');
-  s.on('message', (m) => { done({ ok: true, data: String(m) }); setTimeout(() => process.exit(0), 200); });
+  s.on('message', (m) => { done({ ok: true, data: String(m) }); setTimeout(() => process.exit(0), holdMs); });
   s.on('error', (e) => { done({ ok: false, error: e.code }); });
   s.send('ping', Number(port), host);
-  setTimeout(() => { done({ ok: false, error: 'no-reply' }); process.exit(0); }, 1000);
+  setTimeout(() => { done({ ok: false, error: 'no-reply' }); process.exit(0); }, Math.max(holdMs, 1000));
 }
 `;
 
@@ -114,9 +116,12 @@ interface ProbeResult {
   pid: number;
 }
 
-function probe(kind: 'tcp' | 'udp', host: string, port: number, uid?: number): Promise<ProbeResult> {
+/** Socket hold for probes whose owner the test checks. */
+const OWNER_HOLD_MS = 3_000;
+
+function probe(kind: 'tcp' | 'udp', host: string, port: number, uid?: number, holdMs = kind === 'tcp' ? 500 : 200): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile('ip', ['netns', 'exec', CLIENT, process.execPath, '-e', PROBE_SCRIPT, kind, host, String(port), uid === undefined ? '' : String(uid)], { timeout: 15_000 }, (error, stdout, stderr) => {
+    const child = execFile('ip', ['netns', 'exec', CLIENT, process.execPath, '-e', PROBE_SCRIPT, kind, host, String(port), uid === undefined ? '' : String(uid), String(holdMs)], { timeout: 15_000 }, (error, stdout, stderr) => {
       if (error !== null) return reject(new Error(`probe failed: ${error.message} ${stderr}`));
       // `ip netns exec` execs node in place, so the child's pid is the probe's.
       resolve({ ...(JSON.parse(stdout.trim().split('\n')[0]) as Omit<ProbeResult, 'pid'>), pid: child.pid ?? 0 });
@@ -324,7 +329,7 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
     assert.match(nftIn(CLIENT, 'list', 'set', 'inet', 'mamori_egress', 'allow4').out, /10\.99\.0\.3 \. tcp \. 8080/);
 
     // Another port on the named address is still refused, and the report names the host.
-    const udp = await probe('udp', '10.99.0.3', 7000);
+    const udp = await probe('udp', '10.99.0.3', 7000, undefined, OWNER_HOLD_MS);
     assert.equal(udp.ok, false);
     const attempt = await until('the refused UDP attempt', 5_000, attemptTo('10.99.0.3', 7000, 'blocked'));
     assert.equal(attempt.host, NAME);
@@ -341,7 +346,7 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
   await t.test('audit: everything answers and the not-whitelisted connection is reported as audited, with its process', async () => {
     await enforcer.apply(plan(ZoneEnforcementMode.ZONE_ENFORCEMENT_MODE_AUDIT));
     assert.equal((await probe('tcp', '10.99.0.2', 8080)).ok, true);
-    const audited = await probe('tcp', '10.99.0.2', 9090);
+    const audited = await probe('tcp', '10.99.0.2', 9090, undefined, OWNER_HOLD_MS);
     assert.deepEqual([audited.ok, audited.data], [true, 'hello from 10.99.0.2:9090']);
     const attempt = await until('the audited attempt', 5_000, attemptTo('10.99.0.2', 9090, 'audited'));
     assert.equal(attempt.userName, 'root');
@@ -351,7 +356,7 @@ test('nftables egress enforcement in private namespaces: enforce, audit, DNS fol
 
   await t.test('repeated attempts within the window are folded into one report with a count', async () => {
     const before = attempts.filter((a) => a.ip === '10.99.0.2' && a.port === 9090 && a.decision === 'audited').length;
-    for (let i = 0; i < 3; i++) await probe('udp', '10.99.0.2', 9090);
+    for (let i = 0; i < 3; i++) await probe('udp', '10.99.0.2', 9090, undefined, OWNER_HOLD_MS);
     // Three processes: three reports (folding is per process); the kernel saw three new flows.
     const reports = await until('three UDP reports', 5_000, () => {
       const found = attempts.filter((a) => a.ip === '10.99.0.2' && a.port === 9090 && a.protocol === TransportProtocol.TRANSPORT_PROTOCOL_UDP);

@@ -49,6 +49,8 @@ function policy(watchedFolders: string[]): Policy {
   };
 }
 
+const SETTLE_MS = 1000;
+
 const stick = { vendorId: '0781', productId: '5567', serial: '4C530001231120115142', manufacturer: 'SanDisk', product: 'Cruzer Blade', interfaceClasses: [8], busPath: '1-2' };
 
 test('the daemon watches a USB volume from the moment the USB source reports it mounted: hashes and findings, bursts, renames, deletes, slow writes, a stick pulled mid-copy, and policy folders', async (t) => {
@@ -97,7 +99,9 @@ test('the daemon watches a USB volume from the moment the USB source reports it 
     MAMORI_AGENT_ENCRYPTION_BACKEND: 'unsupported',
     MAMORI_AGENT_EGRESS_BACKEND: 'unsupported',
     MAMORI_AGENT_HEARTBEAT_SECONDS: '1',
-    MAMORI_AGENT_TRANSFER_SETTLE_MS: '300',
+    // Well above the 150 ms between the slow writes below, so a stalled test process does not
+    // look like a finished file.
+    MAMORI_AGENT_TRANSFER_SETTLE_MS: String(SETTLE_MS),
     // Generous here: the suite must stay fast; the limit itself is measured in the bench.
     MAMORI_AGENT_TRANSFER_CPU_PERCENT: '400',
   });
@@ -210,7 +214,7 @@ test('the daemon watches a USB volume from the moment the USB source reports it 
   }
   const slow = await until('the slow file', () => transfers().find((f) => f.path === 'slow.log'));
   assert.equal(slow.sha256, sha(Buffer.concat(chunks)));
-  await new Promise((r) => setTimeout(r, 800));
+  await new Promise((r) => setTimeout(r, SETTLE_MS + 500));
   assert.equal(transfers().filter((f) => f.path === 'slow.log').length, 1);
 
   // A policy folder: its files are WATCHED_FOLDER transfers without a device; then it is removed mid-copy.

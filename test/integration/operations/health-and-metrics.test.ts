@@ -107,8 +107,13 @@ for (const kind of DATABASE_KINDS) {
       await assert.rejects(unary((cb) => telemetry.uploadEvents(refused, cb)));
       watch.cancel();
       sse.abort();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const last = await scrape(sut);
+      // The gauges drop when the collector has handled the cancel and the closed response: scrape until they do.
+      let last = await scrape(sut);
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; last = await scrape(sut)) {
+        const streams = sample(last.text, 'mamori_grpc_streams_open', { method: '/mamori.v1.PolicyService/WatchPolicy' }) + sample(last.text, 'mamori_violation_streams_open');
+        if (streams === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       assert.equal(sample(last.text, 'mamori_ingest_batch_duration_seconds_count', { outcome: 'refused' }) - sample(after.text, 'mamori_ingest_batch_duration_seconds_count', { outcome: 'refused' }), 1);
       assert.equal(sample(last.text, 'mamori_grpc_call_duration_seconds_count', { method: '/mamori.v1.TelemetryService/UploadEvents', code: 'INVALID_ARGUMENT' }), 1);
       assert.equal(sample(last.text, 'mamori_grpc_streams_open', { method: '/mamori.v1.PolicyService/WatchPolicy' }), 0, 'the cancelled stream is no longer open');

@@ -189,12 +189,17 @@ describe('mamori-server on sqlite while another process holds the write lock', (
     await server.waitForLine(/"msg":"mamori-server ready"/);
     const base = `http://127.0.0.1:${httpPort}`;
 
-    // This test process plays the CLI: it takes the write lock and keeps it for about 2 s.
+    // This test process plays the CLI: it takes the write lock and keeps it until the health
+    // answer came (at most 5 s, well inside the collector's 10 s wait for the lock).
     const holder = new Database(join(database.dataDir, 'mamori.sqlite'));
     t.after(() => holder.close());
     holder.exec('BEGIN IMMEDIATE');
     let released = false;
-    const release = new Promise<void>((resolve) => setTimeout(resolve, 2_000)).then(() => {
+    let answered: () => void = () => undefined;
+    const release = new Promise<void>((resolve) => {
+      answered = resolve;
+      setTimeout(resolve, 5_000);
+    }).then(() => {
       holder.exec('COMMIT');
       released = true;
     });
@@ -207,6 +212,7 @@ describe('mamori-server on sqlite while another process holds the write lock', (
     // Give the write time to reach BEGIN IMMEDIATE and start waiting for the lock.
     await new Promise((r) => setTimeout(r, 300));
     const health = await fetch(`${base}/api/v1/health`).then((response) => ({ status: response.status, whileLocked: !released }));
+    answered();
     await release;
 
     assert.equal(health.status, 200);

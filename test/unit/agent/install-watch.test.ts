@@ -70,7 +70,7 @@ async function started(t: { after: (fn: () => unknown) => void }, debounceMs = D
   const nth = async (n: number): Promise<InstallChange> => {
     const deadline = Date.now() + 10_000;
     while (reports.length < n && Date.now() < deadline) await sleep(25);
-    await sleep(DEBOUNCE_MS * 4);
+    await sleep(Math.min(debounceMs, 1000) * 4);
     assert.equal(reports.length, n, `reports: ${JSON.stringify(reports, null, 1)}`);
     return reports[n - 1]!;
   };
@@ -103,10 +103,11 @@ test('a running agent reports each change to its release folder once: changed, r
 });
 
 test('a burst of writes within the quiet period is one report; a full check and the watcher do not report the same change twice', async (t) => {
-  const { release, watch, nth } = await started(t);
+  // A quiet period far above the 50 ms between the writes: a stalled test process must not split the burst.
+  const { release, watch, nth } = await started(t, 1000);
   for (let i = 0; i < 5; i++) {
     appendFileSync(join(release, 'app/node_modules/x/index.js'), `line ${i}\n`);
-    await sleep(DEBOUNCE_MS / 5);
+    await sleep(50);
   }
   await watch.fullCheck(); // runs before the watcher's debounced check of the same file
   const one = await nth(1);
