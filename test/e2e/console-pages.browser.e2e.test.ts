@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
@@ -224,6 +225,23 @@ describe('the console pages for the whitelist, USB register, devices and users',
     await it.getByTestId('agent-release-target-change-confirm').click();
     await it.locator(`[data-testid="agent-version-row"][data-agent-id="${agent.agentId}"][data-on-target="true"]`).waitFor();
     assert.equal((await collector.rest.expect<{ target: unknown }>(200, 'GET', '/api/v1/agent-releases')).target, null);
+
+    // The administrator adds a bundle from the browser; IT may not (it runs on every laptop once
+    // targeted). A file that is not a bundle is refused with the collector's reason.
+    assert.equal(await it.getByTestId('agent-release-upload-button').isDisabled(), true, 'IT cannot upload bundles');
+    await admin.goto('/devices?tab=versions');
+    await admin.getByTestId('agent-release-file').setInputFiles({ name: 'mamori-agent-9.9.10-linux-x64.tar.gz', mimeType: 'application/gzip', buffer: Buffer.from('not a bundle') });
+    await admin.getByTestId('agent-release-upload-button').click();
+    await admin.getByTestId('agent-release-upload-error').getByText(/not a gzip-compressed archive/).waitFor();
+    const upgrade = bundleArchive(releaseDir.path, '9.9.10');
+    await admin.getByTestId('agent-release-file').setInputFiles(upgrade.file);
+    await admin.getByTestId('agent-release-upload-button').click();
+    await admin.getByTestId('agent-release-uploaded').getByText('9.9.10').waitFor();
+    await admin.locator('[data-testid="agent-release-row"][data-version="9.9.10"][data-platform="linux-x64"]').waitFor();
+    const uploaded = await collector.rest.expect<{ items: Array<{ version: string; sha256: string; uploadedBy: string }> }>(200, 'GET', '/api/v1/agent-releases');
+    const stored10 = uploaded.items.find((item) => item.version === '9.9.10');
+    assert.equal(stored10?.sha256, createHash('sha256').update(upgrade.bytes).digest('hex'), 'the stored bytes are the file chosen in the browser');
+    assert.equal(stored10?.uploadedBy, 'tanaka');
 
     // The administrator sees every user with their roles.
     await admin.goto('/users');

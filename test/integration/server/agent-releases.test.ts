@@ -1,14 +1,47 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { ReleaseServiceClient, type DownloadReleaseResponse } from '../../../agent/src/generated/mamori/v1/release';
 import type { GetPolicyResponse } from '../../../agent/src/generated/mamori/v1/policy';
-import { ReleasesService } from '../../../server/src/modules/releases/releases.service';
+import { RELEASE_MAX_BYTES, ReleasesService } from '../../../server/src/modules/releases/releases.service';
 import { DATABASE_KINDS } from '../../support/databases';
 import { makeTempDir } from '../../support/temp-dir';
 import { bundleArchive } from '../../support/release-archive';
-import { enrollAgent, policyClient, startTestCollector, unary } from './collector-harness';
+import { ADMIN_TOKEN, enrollAgent, policyClient, startTestCollector, unary, type TestCollector } from './collector-harness';
+import { roleUser, signIn } from './role-users';
+
+/** POST /api/v1/agent-releases as curl --data-binary sends it. */
+async function upload(collector: TestCollector, fileName: string, bytes: Buffer, headers: Record<string, string>): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${collector.httpBase}/api/v1/agent-releases?fileName=${encodeURIComponent(fileName)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/gzip', ...headers },
+    body: bytes,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+/** Announces a body larger than the limit and sends a few bytes of it: the answer must not wait for the rest. */
+function oversizedUpload(collector: TestCollector): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${collector.httpBase}/api/v1/agent-releases?fileName=mamori-agent-9.0.0-linux-x64.tar.gz`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/gzip', 'content-length': String(RELEASE_MAX_BYTES + 1) },
+    });
+    request.on('response', (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      response.on('end', () => {
+        request.destroy();
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+    });
+    request.on('error', reject);
+    request.write(Buffer.alloc(1024));
+  });
+}
 
 /**
  * A minimal bundle archive as the packer lays it out: <name>/VERSION, <name>/MANIFEST.sha256 and
@@ -100,6 +133,62 @@ for (const kind of DATABASE_KINDS) {
       const addedRecords = (await collector.rest('GET', '/api/v1/audit?subjectType=agent_release')).body.items as Array<{ action: string; subject: { id: string }; after: any }>;
       assert.deepEqual(addedRecords.map((r) => [r.action, r.subject.id, r.after.sha256]), [['agent_release.added', '2.0.0/linux-x64', sha256]]);
       assert.equal((await collector.rest('GET', '/api/v1/audit/verify')).body.ok, true);
+    });
+
+    test('an administrator uploads a bundle over REST (checked like release add, never replaced, audited); other roles and wrong bodies are refused with the reason', async (t) => {
+      const collector = await startTestCollector(t, kind);
+      if (collector === null) return;
+      const work = makeTempDir('mamori-releases-upload-');
+      t.after(() => work.cleanup());
+      const admin = await roleUser(collector, 'kanri', ['admin']);
+      const it = await roleUser(collector, 'joho', ['it']);
+      const bundle = bundleArchive(work.path, '3.1.0', { padding: 1_500_000 });
+      const fileName = 'mamori-agent-3.1.0-linux-x64.tar.gz';
+      const asAdmin = { authorization: `Bearer ${(admin.token as { token: string }).token}` };
+
+      const forbidden = await upload(collector, fileName, bundle.bytes, { authorization: `Bearer ${(it.token as { token: string }).token}` });
+      assert.equal(forbidden.status, 403, 'IT sets the target but does not add code that runs on every laptop');
+      assert.deepEqual(forbidden.body.requiredRoles, ['admin']);
+      assert.equal((await upload(collector, fileName, bundle.bytes, {})).status, 401);
+
+      // (A large body sent as JSON is refused earlier, by the JSON parser's own 100 KB limit.)
+      const asJson = await upload(collector, fileName, Buffer.from(JSON.stringify({ archive: 'mamori-agent-3.1.0-linux-x64.tar.gz' })), { ...asAdmin, 'content-type': 'application/json' });
+      assert.equal(asJson.status, 400);
+      assert.match(asJson.body.message, /send the bundle archive as content-type application\/gzip/);
+      const badName = await upload(collector, 'agent.tgz', bundle.bytes, asAdmin);
+      assert.equal(badName.status, 400);
+      assert.match(badName.body.message, /"agent\.tgz" is not named like an agent bundle archive/);
+      const notGzip = await upload(collector, fileName, randomBytes(2000), asAdmin);
+      assert.equal(notGzip.status, 400);
+      assert.match(notGzip.body.message, /not a gzip-compressed archive/);
+      const renamed = await upload(collector, 'mamori-agent-3.1.1-linux-x64.tar.gz', bundle.bytes, asAdmin);
+      assert.equal(renamed.status, 400);
+      assert.match(renamed.body.message, /holds no mamori-agent-3\.1\.1-linux-x64\/VERSION: not an agent bundle, or renamed/);
+      const tooLarge = await oversizedUpload(collector);
+      assert.equal(tooLarge.status, 413);
+      assert.match(tooLarge.body, new RegExp(`larger than ${RELEASE_MAX_BYTES} bytes`));
+      assert.deepEqual((await collector.rest('GET', '/api/v1/agent-releases')).body.items, [], 'nothing refused was stored');
+
+      // A console session (with its CSRF token) as well as a token may upload.
+      const session = await signIn(collector, 'kanri');
+      const stored = await upload(collector, fileName, bundle.bytes, { cookie: session.cookie, 'x-csrf-token': session.csrfToken });
+      assert.equal(stored.status, 201, JSON.stringify(stored.body));
+      const sha256 = createHash('sha256').update(bundle.bytes).digest('hex');
+      assert.deepEqual([stored.body.version, stored.body.platform, stored.body.fileName, stored.body.sha256, stored.body.sizeBytes, stored.body.uploadedBy], ['3.1.0', 'linux-x64', fileName, sha256, bundle.bytes.length, 'kanri']);
+      const again = await upload(collector, fileName, bundleArchive(work.path, '3.1.0').bytes, asAdmin);
+      assert.equal(again.status, 409);
+      assert.match(again.body.message, /3\.1\.0 for linux-x64 is already stored \(sha256 [0-9a-f]{64}\); a version's bundle cannot be replaced/);
+
+      // The stored bytes are the uploaded ones: what an agent downloads.
+      const agent = await enrollAgent(t, collector);
+      const client = new ReleaseServiceClient(collector.grpcTarget, agent.credentials, { 'grpc.use_local_subchannel_pool': 1 });
+      t.after(() => client.close());
+      const chunks = await download(client, '3.1.0', 'linux-x64');
+      assert.equal(createHash('sha256').update(Buffer.concat(chunks.map((c) => c.data))).digest('hex'), sha256);
+      assert.equal((await collector.rest('PUT', '/api/v1/agent-releases/target', { version: '3.1.0' }, (it.token as { token: string }).token)).status, 200, 'IT makes the uploaded version the target');
+
+      const added = (await collector.rest('GET', '/api/v1/audit?subjectType=agent_release')).body.items as Array<{ action: string; actor: { name: string }; after: any }>;
+      assert.deepEqual(added.map((r) => [r.action, r.actor.name, r.after.sha256]), [['agent_release.added', 'kanri', sha256]]);
     });
   });
 }

@@ -61,6 +61,7 @@ const MATRIX: Row[] = [
   { method: 'POST', route: '/api/v1/agents/:id/uninstall-code', allowed: ['it'] },
   { method: 'PATCH', route: '/api/v1/agents/:id/required-zone', allowed: ['admin'] },
   { method: 'GET', route: '/api/v1/agent-releases', allowed: R_IT },
+  { method: 'POST', route: '/api/v1/agent-releases', allowed: ['admin'], query: 'fileName=mamori-agent-999999.0.0-linux-x64.tar.gz' },
   { method: 'PUT', route: '/api/v1/agent-releases/target', allowed: ['admin', 'it'] },
   { method: 'GET', route: '/api/v1/certificate-authorities', allowed: R_IT },
 

@@ -313,7 +313,7 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(!admin.events.some((item) => item.event === 'ended'));
     });
 
-    test('a new violation arrives within a second, a triage arrives as a change, Last-Event-ID resumes without repeating; closing cleans up', async (t) => {
+    test('a new violation arrives live (asserted under 5 s, the latency printed), a triage arrives as a change, Last-Event-ID resumes without repeating; closing cleans up', async (t) => {
       const sut = await startTestCollector(t, kind);
       if (sut === null) return;
       const feed = sut.collector.app.get(ViolationFeed);
@@ -397,7 +397,7 @@ for (const kind of DATABASE_KINDS) {
 }
 
 describe('violation stream across collector processes on one PostgreSQL', () => {
-  test('a violation made through collector B reaches a stream on collector A within a second, and a triage through A reaches a stream on B', async (t) => {
+  test('a violation made through collector B reaches a stream on collector A live (asserted under 5 s, the latency printed), and a triage through A reaches a stream on B', async (t) => {
     const first = await startTestCollector(t, 'postgres');
     if (first === null) return;
     const second = await startTestCollector(t, 'postgres', { MAMORI_DATABASE_URL: first.collector.core.config.databaseUrl! });

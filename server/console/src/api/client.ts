@@ -54,7 +54,10 @@ export function apiUrl(path: string): string {
 
 async function request<T>(method: string, path: string, body?: unknown, options: { quiet401?: boolean } = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // A file goes as its bytes (uploads); anything else as JSON.
+  const raw = body instanceof Blob;
+  if (raw) headers['Content-Type'] = body.type || 'application/octet-stream';
+  else if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   let response: Response;
   try {
@@ -62,7 +65,7 @@ async function request<T>(method: string, path: string, body?: unknown, options:
       method,
       headers,
       credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: raw ? body : body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
     throw new ApiError(0, `the collector could not be reached (${error instanceof Error ? error.message : String(error)})`);
@@ -107,7 +110,11 @@ export const api = {
   send<T>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
     return request<T>(method, path, body);
   },
-  /** For the session itself: a 401 here means "not signed in", not "session ended". */
+  /** POSTs a file's bytes as the body (its type, or application/octet-stream). */
+  upload<T>(path: string, file: Blob): Promise<T> {
+    return request<T>('POST', path, file);
+  },
+    /** For the session itself: a 401 here means "not signed in", not "session ended". */
   quiet<T>(method: string, path: string, body?: unknown): Promise<T> {
     return request<T>(method, path, body, { quiet401: true });
   },

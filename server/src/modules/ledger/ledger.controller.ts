@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Get, Header, HttpCode, Param, Patch, PayloadTooLargeException, Post, Query, Req } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, Header, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -13,6 +13,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { IncomingMessage } from 'node:http';
+import { readBody } from '../../common/read-body';
 import { uuidParam } from '../../common/uuid-param';
 import { decodeCsvBytes } from './csv';
 import { CreateLedgerDeviceDto, LedgerDepartmentQuery, ListLedgerDevicesQuery, UpdateLedgerDeviceDto } from './dto/ledger-device.dto';
@@ -264,16 +265,4 @@ export class LedgerController {
   async summary(@Query() query: LedgerDepartmentQuery): Promise<LedgerSummaryView> {
     return { departments: await this.ledger.summary(query.department) };
   }
-}
-
-/** The request body as bytes; 413 past `limit`. The JSON parser leaves text/csv bodies unread. */
-async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new PayloadTooLargeException(`the file is larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }

@@ -1,11 +1,28 @@
-import { Body, Controller, Get, Put } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Body, Controller, Get, HttpCode, Post, Put, Query, Req } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiConflictResponse,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+} from '@nestjs/swagger';
 import { IsOptional, IsString, Length } from 'class-validator';
+import type { IncomingMessage } from 'node:http';
 import { ApiRoleForbiddenResponse } from '../../common/api-role-forbidden-response';
+import { readBody } from '../../common/read-body';
 import { AgentsService } from '../agents/agents.service';
+import { CurrentPrincipal } from '../auth/current-principal.decorator';
+import { principalActor, type Principal } from '../auth/principal';
 import { Roles } from '../auth/roles.decorator';
 import { READERS } from '../auth/roles';
-import { ReleasesService, type AgentReleaseRecord } from './releases.service';
+import { RELEASE_MAX_BYTES, ReleasesService, type AgentReleaseRecord } from './releases.service';
 import type { PolicyAgentRelease } from './release-target';
 
 export class SetReleaseTargetDto {
@@ -15,6 +32,16 @@ export class SetReleaseTargetDto {
   @Length(1, 64, { message: 'version must be 1 to 64 characters, or null' })
   version?: string | null;
 }
+
+export class UploadReleaseQuery {
+  @ApiProperty({ example: 'mamori-agent-0.2.0-linux-x64.tar.gz', description: 'the archive\'s file name as `npm run package:agent` made it: it names the version and platform' })
+  @IsString({ message: 'fileName must be the archive\'s file name, e.g. mamori-agent-0.2.0-linux-x64.tar.gz' })
+  @Length(1, 200, { message: 'fileName must be 1 to 200 characters' })
+  fileName!: string;
+}
+
+/** What an uploaded archive may be sent as; anything else is most likely not the archive. */
+const ARCHIVE_CONTENT_TYPES = /^(application\/gzip|application\/x-gzip|application\/octet-stream)\s*(;|$)/i;
 
 export class AgentReleaseView {
   @ApiProperty() version!: string;
@@ -59,6 +86,29 @@ export class ReleasesController {
   @ApiOkResponse({ type: AgentReleasesView })
   async list(): Promise<AgentReleasesView> {
     return this.view();
+  }
+
+  /**
+   * Stores an agent bundle, as `mamori-server release add` does, for collectors whose machine the
+   * administrator does not log in to (a container, a cluster). Administrators only: once it is
+   * the target, the bundle runs as root on every laptop.
+   */
+  @Post()
+  @Roles('admin')
+  @HttpCode(201)
+  @ApiConsumes('application/gzip', 'application/octet-stream')
+  @ApiBody({ description: 'the archive\'s bytes (curl --data-binary @file)', schema: { type: 'string', format: 'binary' } })
+  @ApiCreatedResponse({ type: AgentReleaseView })
+  @ApiBadRequestResponse({ description: 'not sent as application/gzip, a file name that is no bundle\'s, or an archive that is not that bundle (the reason is in the message)' })
+  @ApiConflictResponse({ description: 'that version is already stored for that platform (a version\'s bytes are never replaced)' })
+  @ApiPayloadTooLargeResponse({ description: `larger than ${RELEASE_MAX_BYTES} bytes` })
+  async upload(@Query() query: UploadReleaseQuery, @Req() request: IncomingMessage, @CurrentPrincipal() principal: Principal): Promise<AgentReleaseView> {
+    const type = request.headers['content-type'] ?? '';
+    if (!ARCHIVE_CONTENT_TYPES.test(type)) {
+      throw new BadRequestException(`send the bundle archive as content-type application/gzip (or application/octet-stream), got ${type === '' ? 'none' : type}`);
+    }
+    const archive = await readBody(request, RELEASE_MAX_BYTES);
+    return agentReleaseView(await this.releases.add(query.fileName, archive, principalActor(principal).name));
   }
 
   /** Sets (or with null clears) the version agents should run; publishes a policy version. */

@@ -1,4 +1,4 @@
-import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DatabaseService } from '../../database/database.service';
 import { AuditService } from '../audit/audit.service';
@@ -23,6 +23,9 @@ export interface AgentReleaseRecord {
 
 /** A stored release that cannot be added, with the reason as a sentence. */
 export class ReleaseRejected extends BadRequestException {}
+
+/** The version is already stored for that platform: its bytes are fixed for good. */
+export class ReleaseExists extends ConflictException {}
 
 /**
  * The register of agent releases and the fleet's target version. Bundles live in the database
@@ -58,7 +61,7 @@ export class ReleasesService {
     await this.database.transaction(async (sql) => {
       const [existing] = await sql.query<{ sha256: string }>('SELECT sha256 FROM agent_releases WHERE version = ? AND platform = ?', [record.version, record.platform]);
       // A version names one set of bytes forever: agents that checked it must never get others.
-      if (existing !== undefined) throw new ReleaseRejected(`${record.version} for ${record.platform} is already stored (sha256 ${existing.sha256}); a version's bundle cannot be replaced, pack a new version`);
+      if (existing !== undefined) throw new ReleaseExists(`${record.version} for ${record.platform} is already stored (sha256 ${existing.sha256}); a version's bundle cannot be replaced, pack a new version`);
       await sql.run(
         'INSERT INTO agent_releases (version, platform, file_name, sha256, size_bytes, chunk_count, uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         [record.version, record.platform, fileName, record.sha256, record.sizeBytes, chunkCount, uploadedBy, now.getTime()],

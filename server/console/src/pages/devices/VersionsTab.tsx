@@ -40,6 +40,27 @@ export function VersionsTab() {
   const releases = useApi<AgentReleases>('/agent-releases');
   const [chosen, setChosen] = useState('');
   const [confirming, setConfirming] = useState<{ version: string | null } | null>(null);
+  const [file, setFile] = useState<File | null>(null);
+  const [uploading, setUploading] = useState(false);
+  const [uploadError, setUploadError] = useState<unknown>(null);
+  const [uploaded, setUploaded] = useState<AgentRelease | null>(null);
+
+  const upload = async () => {
+    if (file === null) return;
+    setUploading(true);
+    setUploadError(null);
+    setUploaded(null);
+    try {
+      // The collector checks the archive against the name it was built with.
+      setUploaded(await api.upload<AgentRelease>(`/agent-releases?fileName=${encodeURIComponent(file.name)}`, file));
+      setFile(null);
+      releases.reload();
+    } catch (error) {
+      setUploadError(error);
+    } finally {
+      setUploading(false);
+    }
+  };
   const versions = [...new Set((releases.data?.items ?? []).map((release) => release.version))];
   const selected = chosen !== '' ? chosen : (versions[0] ?? '');
   const target = releases.data?.target ?? null;
@@ -96,6 +117,32 @@ export function VersionsTab() {
             ) : null}
           </section>
           <h2>{t.bundles}</h2>
+          <section className="panel" data-testid="agent-release-upload">
+            <h3>{t.uploadTitle}</h3>
+            <p className="muted">{t.uploadHint}</p>
+            <div className="form-grid">
+              <Field label={t.uploadFile}>
+                <input
+                  key={uploaded?.sha256 ?? 'none'}
+                  type="file"
+                  accept=".gz,application/gzip"
+                  onChange={(event) => setFile(event.target.files?.[0] ?? null)}
+                  data-testid="agent-release-file"
+                />
+              </Field>
+              <div>
+                <Button variant="primary" requires={['admin']} disabled={file === null} busy={uploading} onClick={() => void upload()} data-testid="agent-release-upload-button">
+                  {uploading ? t.uploading : t.upload}
+                </Button>
+              </div>
+            </div>
+            <ErrorBanner error={uploadError} testId="agent-release-upload-error" />
+            {uploaded ? (
+              <p role="status" data-testid="agent-release-uploaded">
+                {t.uploaded(uploaded.version, uploaded.platform)}
+              </p>
+            ) : null}
+          </section>
           <Table
             testId="agent-releases"
             columns={bundleColumns}
