@@ -121,6 +121,13 @@ async function runChaos(t: TestContext, kind: DatabaseKind): Promise<void> {
   const between = (low: number, high: number) => low + Math.floor(random() * (high - low));
   const started = Date.now();
 
+  // Registered before anything is started, so it runs first: a body still running after the
+  // test's timeout must not relaunch what the cleanup is stopping.
+  const stop = { requested: false };
+  t.after(() => {
+    stop.requested = true;
+  });
+
   let database: PrivatePostgres | null = null;
   const collectorEnv: Record<string, string> = {};
   if (kind === 'postgres') {
@@ -143,10 +150,6 @@ async function runChaos(t: TestContext, kind: DatabaseKind): Promise<void> {
 
   const total = AGENTS * LINES_PER_AGENT;
   const scriptedKinds = ['usb_device_attached', 'usb_device_detached'];
-  const stop = { requested: false };
-  t.after(() => {
-    stop.requested = true;
-  });
 
   // The agents' sources: each chunk lands on every agent's script, then a pause.
   const producing = (async () => {
@@ -175,6 +178,7 @@ async function runChaos(t: TestContext, kind: DatabaseKind): Promise<void> {
   const restarting = new Set<number>();
   for (const action of schedule) {
     await sleep(between(500, 2_500));
+    if (stop.requested) break;
     if (action === 'database' && database !== null) {
       const stored = await countAll(collector, scriptedKinds).catch(() => -1);
       await database.restartImmediate();
@@ -186,6 +190,7 @@ async function runChaos(t: TestContext, kind: DatabaseKind): Promise<void> {
       collectorKills++;
       log.push(`${Date.now() - started} ms: collector killed (${stored} scripted events stored)`);
       await sleep(between(200, 1_500));
+      if (stop.requested) break;
       await collector.launch(collectorEnv);
     } else {
       const candidates = agents.filter((s) => !restarting.has(s.index));
@@ -199,6 +204,7 @@ async function runChaos(t: TestContext, kind: DatabaseKind): Promise<void> {
       agentRestarts.push(
         (async () => {
           await sleep(downMs);
+          if (stop.requested) return;
           await victim.agent.start();
           restarting.delete(victim.index);
         })(),

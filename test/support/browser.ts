@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { CleanupScope } from './cleanup-scope';
+import { deferCleanup, type CleanupScope } from './cleanup-scope';
 import { skipOrFail } from './prerequisites';
 
 /** Debian's Chromium; playwright-core ships no browser of its own. */
@@ -38,14 +38,14 @@ export async function launchBrowser(t: CleanupScope): Promise<Browser | null> {
   }
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS });
-  t.after(() => browser.close());
+  deferCleanup(t, () => browser.close());
   return browser;
 }
 
 /** One page in a new isolated context (its own cookies), closed when the test ends. */
 export async function openPage(t: CleanupScope, browser: Browser, options: { locale?: string; baseURL: string }): Promise<Page> {
   const context = await browser.newContext({ locale: options.locale ?? 'en-US', baseURL: options.baseURL, viewport: { width: 1440, height: 900 } });
-  t.after(() => context.close());
+  deferCleanup(t, () => context.close());
   return context.newPage();
 }
 

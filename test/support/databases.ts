@@ -1,4 +1,4 @@
-import type { CleanupScope } from './cleanup-scope';
+import { deferCleanup, type CleanupScope } from './cleanup-scope';
 import { join } from 'node:path';
 import { createTestDatabase, probePostgres } from './postgres';
 import { skipOrFail } from './prerequisites';
@@ -23,7 +23,7 @@ export interface ProvidedDatabase {
  */
 export async function provideDatabase(t: CleanupScope, kind: DatabaseKind): Promise<ProvidedDatabase | null> {
   const dir = makeTempDir(`mamori-${kind}-`);
-  t.after(() => dir.cleanup());
+  deferCleanup(t, () => dir.cleanup());
   if (kind === 'sqlite') {
     return { kind, url: undefined, dataDir: join(dir.path, 'data') };
   }
@@ -33,6 +33,6 @@ export async function provideDatabase(t: CleanupScope, kind: DatabaseKind): Prom
     return null;
   }
   const database = await createTestDatabase();
-  t.after(() => database.drop());
+  deferCleanup(t, () => database.drop());
   return { kind, url: database.url, dataDir: join(dir.path, 'data') };
 }

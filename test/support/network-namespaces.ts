@@ -1,5 +1,5 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import type { CleanupScope } from './cleanup-scope';
+import { deferCleanup, type CleanupScope } from './cleanup-scope';
 import { REPO_ROOT, RunningProcess } from './processes';
 
 /**
@@ -39,7 +39,7 @@ export function createNamespacePair(t: CleanupScope, tag: string, subnet = '10.9
     clientAddress: `${subnet}.1/24`,
     serverAddresses: [`${subnet}.2`, `${subnet}.3`],
   };
-  t.after(() => removeNamespacePair(pair));
+  deferCleanup(t, () => removeNamespacePair(pair));
   const steps: string[][] = [
     ['netns', 'add', pair.client],
     ['netns', 'add', pair.server],

@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import type { CleanupScope } from './cleanup-scope';
+import { deferCleanup, type CleanupScope } from './cleanup-scope';
 import { freePort } from './ports';
 import { skipOrFail } from './prerequisites';
 
@@ -74,8 +74,13 @@ export async function startPrivatePostgres(t: CleanupScope): Promise<PrivatePost
   }
   const dir = mkdtempSync(join(tmpdir(), 'mamori-private-pg-'));
   const dataDir = join(dir, 'data');
-  // Registered first so it runs last: the folder goes after the server has stopped.
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let serverStarted = false;
+  // One step: the server stops before its data folder goes (a folder removed under a running
+  // server is recreated in part by it, and the removal fails).
+  deferCleanup(t, async () => {
+    if (serverStarted) await pgCtl(['stop', '-m', 'immediate', '-w', '-t', '60']);
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  });
   if (owner !== null) chownSync(dir, owner.uid, owner.gid);
 
   const init = await asOwner(owner !== null, join(bin, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
@@ -87,14 +92,13 @@ export async function startPrivatePostgres(t: CleanupScope): Promise<PrivatePost
   const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=50 -c fsync=off`;
   const pgCtl = (args: string[]) => asOwner(owner !== null, join(bin, 'pg_ctl'), ['-D', dataDir, '-l', join(dir, 'server.log'), ...args]);
 
-  t.after(async () => {
-    await pgCtl(['stop', '-m', 'immediate', '-w']);
-  });
+  // Set before the start returns: a start that timed out may still have left a server running.
+  serverStarted = true;
   const started = await pgCtl(['start', '-w', '-t', '60', '-o', serverOptions]);
   if (started.code !== 0) throw new Error(`pg_ctl start failed (${started.code}):\n${started.output}`);
 
   const url = `postgres://postgres@127.0.0.1:${port}/mamori`;
-  const admin = new Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  const admin = new Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, connectionTimeoutMillis: 30_000, query_timeout: 60_000 });
   await admin.connect();
   try {
     await admin.query('CREATE DATABASE mamori');

@@ -13,6 +13,25 @@ export const AGENT_BIN = join(REPO_ROOT, 'dist/agent/src/main.js');
 /** Every program a test started and has not stopped: their output explains a timeout. */
 export const runningProcesses = new Set<RunningProcess>();
 
+/**
+ * The last resort when a test file ends without its cleanup having run (the runner stops a file
+ * that outlives --test-timeout with SIGTERM, to that process only): its programs are killed,
+ * not left running for the next tests to trip over.
+ */
+function killLeftovers(): void {
+  for (const program of runningProcesses) if (!program.exited) program.child.kill('SIGKILL');
+}
+let leftoverGuard = false;
+function guardLeftovers(): void {
+  if (leftoverGuard) return;
+  leftoverGuard = true;
+  process.once('exit', killLeftovers);
+  process.once('SIGTERM', () => {
+    killLeftovers();
+    process.exit(143);
+  });
+}
+
 /** The last lines of every program still registered, for a failure message. */
 export function describeRunningProcesses(lines = 25): string {
   return [...runningProcesses].map((p) => `--- ${p.name} (last ${lines} lines) ---\n${p.tail(lines)}`).join('\n');
@@ -38,6 +57,7 @@ export class RunningProcess {
       child.once('exit', (code, signal) => resolveExit({ code, signal }));
     });
     runningProcesses.add(this);
+    guardLeftovers();
   }
 
   get exited(): boolean {

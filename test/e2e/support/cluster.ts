@@ -1,4 +1,4 @@
-import type { CleanupScope } from '../../support/cleanup-scope';
+import { deferCleanup, type CleanupScope } from '../../support/cleanup-scope';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ export class CollectorUnderTest {
     const database = await provideDatabase(t, kind);
     if (database === null) return null;
     const collector = new CollectorUnderTest(kind, database.dataDir, database.url, await freePort(), await freePort());
-    t.after(() => collector.process?.stop());
+    deferCleanup(t, () => collector.process?.stop());
     await collector.launch(extraEnv);
     return collector;
   }
@@ -62,7 +62,7 @@ export class CollectorUnderTest {
     if (first.databaseUrl === undefined) throw new Error('collector processes share a database only on PostgreSQL');
     const dir = makeTempDir('mamori-collector-peer-');
     const peer = new CollectorUnderTest(first.kind, dir.path, first.databaseUrl, await freePort(), await freePort(), first.adminToken);
-    t.after(async () => {
+    deferCleanup(t, async () => {
       await peer.process?.stop();
       dir.cleanup();
     });
@@ -116,7 +116,7 @@ export class AgentUnderTest {
     // One hook, so the agent stops before its folder goes whichever order the scope runs hooks in
     // (node:test runs a test's after hooks first to last, suiteScope last to first): a running
     // agent still writes its status and plug files while the folder is being removed.
-    t.after(async () => {
+    deferCleanup(t, async () => {
       await this.process?.stop();
       dir.cleanup();
     });

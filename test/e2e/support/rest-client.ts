@@ -1,19 +1,32 @@
 import { describeRunningProcesses } from '../../support/processes';
 
+const REQUEST_TIMEOUT_MS = 60_000;
+
 /** A small client for the collector's REST API, as a script or the console would use it. */
 export class RestClient {
   constructor(readonly baseUrl: string, private readonly token: string) {}
 
   async request<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const response = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
+    // Bounded: a collector that stopped answering fails the call instead of holding the test
+    // (and its cleanup) for fetch's own five-minute limits.
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    let text: string;
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+      text = await response.text();
+    } catch (error) {
+      if (signal.aborted) throw new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+      throw error;
+    }
     let parsed: unknown = text;
     try {
       parsed = text.length > 0 ? JSON.parse(text) : undefined;

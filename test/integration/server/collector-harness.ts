@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { TestContext } from 'node:test';
+import { deferCleanup } from '../../support/cleanup-scope';
 import { randomUUID, webcrypto } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as x509 from '@peculiar/x509';
@@ -64,7 +65,7 @@ export async function startTestCollector(
     }
   }
   const started = collector;
-  t.after(() => started.close());
+  deferCleanup(t, () => started.close());
   const httpBase = `http://127.0.0.1:${httpPort}`;
   return {
     collector: started,
@@ -101,7 +102,7 @@ const CHANNEL_OPTIONS = { 'grpc.use_local_subchannel_pool': 1 };
 
 export function enrollmentClient(t: TestContext, collector: TestCollector): EnrollmentServiceClient {
   const client = new EnrollmentServiceClient(collector.grpcTarget, grpc.credentials.createSsl(Buffer.from(collector.caPem)), CHANNEL_OPTIONS);
-  t.after(() => client.close());
+  deferCleanup(t, () => client.close());
   return client;
 }
 
@@ -139,13 +140,13 @@ export async function enrollAgent(t: TestContext, collector: TestCollector, host
 
 export function telemetryClient(t: TestContext, collector: TestCollector, credentials: grpc.ChannelCredentials): TelemetryServiceClient {
   const client = new TelemetryServiceClient(collector.grpcTarget, credentials, CHANNEL_OPTIONS);
-  t.after(() => client.close());
+  deferCleanup(t, () => client.close());
   return client;
 }
 
 export function policyClient(t: TestContext, collector: TestCollector, credentials: grpc.ChannelCredentials): PolicyServiceClient {
   const client = new PolicyServiceClient(collector.grpcTarget, credentials, CHANNEL_OPTIONS);
-  t.after(() => client.close());
+  deferCleanup(t, () => client.close());
   return client;
 }
 
