@@ -228,8 +228,9 @@ describe('the console pages for the whitelist, USB register, devices and users',
 
     // The administrator adds a bundle from the browser; IT may not (it runs on every laptop once
     // targeted). A file that is not a bundle is refused with the collector's reason.
-    assert.equal(await it.getByTestId('agent-release-upload-button').isDisabled(), true, 'IT cannot upload bundles');
+    assert.equal(await it.getByTestId('agent-release-upload-button').getAttribute('data-needs-role'), 'admin', 'IT cannot upload bundles');
     await admin.goto('/devices?tab=versions');
+    assert.equal(await admin.getByTestId('agent-release-upload-button').getAttribute('data-needs-role'), null, 'an administrator may');
     await admin.getByTestId('agent-release-file').setInputFiles({ name: 'mamori-agent-9.9.10-linux-x64.tar.gz', mimeType: 'application/gzip', buffer: Buffer.from('not a bundle') });
     await admin.getByTestId('agent-release-upload-button').click();
     await admin.getByTestId('agent-release-upload-error').getByText(/not a gzip-compressed archive/).waitFor();
